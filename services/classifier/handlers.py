@@ -1,0 +1,60 @@
+"""Classifier: subscribe to appeals.registered -> decide (classify) -> persist -> publish appeals.classified."""
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from faststream.kafka import KafkaRouter
+
+from services.classifier.domain import RuleSet, classify
+from services.classifier.metrics import appeals_classified, classification_seconds
+from services.classifier.repository import ClassifierRepository
+from shared.appeals import as_stored
+from shared.broker import batch_subscriber, publish_keyed
+from shared.consuming import ParkRecord, accept
+from shared.contracts import topics
+from shared.contracts.classifier import AppealClassified, Classification
+from shared.contracts.intake import AppealRegistered
+from shared.metrics import stage_appeals
+from shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_router(
+    settings: ServiceSettings,
+    repo: ClassifierRepository,
+    rules: Callable[[], RuleSet],
+    park_record: ParkRecord,
+    clock: Callable[[], datetime],
+) -> KafkaRouter:
+    router = KafkaRouter()
+    appeal_classified = router.publisher(
+        topics.APPEALS_CLASSIFIED,
+        batch=True,
+        title="appeals.classified",
+        description="The appeal with its category, urgency, confidence and the rules that fired.",
+        schema=AppealClassified,
+    )
+
+    @batch_subscriber(router, topics.APPEALS_REGISTERED, settings=settings, title="appeals.registered:classifier")
+    async def on_appeal_registered(records: list[Any]) -> None:
+        accepted = await accept(records, AppealRegistered, park_record)
+        if not accepted:
+            return
+        now, ruleset = clock(), rules()
+        started = time.perf_counter()
+        decisions = [classify(item.event, ruleset, now) for item in accepted]
+        classification_seconds.observe((time.perf_counter() - started) / len(decisions))
+
+        stored = await repo.save_classifications(decisions)
+        if stored:
+            decisions = await as_stored(decisions, stored, accepted, park_record, "classification", Classification)
+        for decision in decisions:
+            appeals_classified.labels(decision.classification.category, decision.classification.urgency).inc()
+        stage_appeals.labels("classifier", "new").inc(len(decisions))
+        await publish_keyed(appeal_classified, decisions)
+
+    return router

@@ -1,0 +1,126 @@
+"""The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.contracts.base import derived_event_id
+from shared.contracts.classifier import AppealClassified
+from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
+from shared.taxonomy import Taxonomy
+
+CONTACT_CENTER = "contact_center"
+UNCLASSIFIED = "unclassified"
+_WORD = re.compile(r"[\w'’ʼ-]+")
+
+
+class RoutingError(ValueError):
+    """The routing file is not valid; the message names the file and the entry."""
+
+
+class RoutingFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    district_names: dict[str, list[str]]
+    share_contact_with: list[str]
+
+
+@dataclass(frozen=True)
+class Routing:
+    taxonomy: Taxonomy
+    district_stems: tuple[tuple[str, str], ...]  # (stem, district), longest stems first
+    share_contact_with: frozenset[str]
+
+
+def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
+    try:
+        raw = RoutingFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise RoutingError(f"{path}: {error}") from error
+    unknown = [code for code in raw.district_names if code not in taxonomy.districts]
+    if unknown:
+        raise RoutingError(f"{path}: unknown district codes {unknown}")
+    departments = set(taxonomy.department_codes())
+    unknown = [code for code in raw.share_contact_with if code not in departments]
+    if unknown:
+        raise RoutingError(f"{path}: unknown department codes {unknown}")
+    stems = [(stem.lower().replace("’", "'"), code) for code, values in raw.district_names.items() for stem in values]
+    stems.sort(key=lambda pair: len(pair[0]), reverse=True)
+    return Routing(taxonomy, tuple(stems), frozenset(raw.share_contact_with))
+
+
+def find_district(text: str, routing: Routing) -> str | None:
+    """The district a text names, if exactly one district is named."""
+    lowered = " " + " ".join(_WORD.findall(text.lower().replace("’", "'").replace("ʼ", "'"))) + " "
+    found = {district for stem, district in routing.district_stems if f" {stem}" in lowered}
+    return found.pop() if len(found) == 1 else None
+
+
+def locate(event: AppealClassified, routing: Routing) -> str | None:
+    address = event.address
+    if address and address.district in routing.taxonomy.districts:
+        return address.district
+    if address and address.text and (district := find_district(address.text, routing)):
+        return district
+    return find_district(event.text, routing)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    assigned: AppealAssigned
+    task: DepartmentTask
+
+
+def route(event: AppealClassified, routing: Routing, now: datetime) -> Dispatch:
+    taxonomy = routing.taxonomy
+    category_code = event.classification.category
+    district = locate(event, routing)
+    department = taxonomy.department_for(category_code, district)
+    if category_code == UNCLASSIFIED:
+        outcome, reason, department = "triage", "the category needs a person's decision", CONTACT_CENTER
+    elif department is None:
+        outcome, reason, department = "triage", "the district is unknown for a district-scoped category", CONTACT_CENTER
+    elif department == CONTACT_CENTER:
+        outcome, reason = "assigned", f"{category_code} is answered by the contact center"
+    else:
+        outcome = "assigned"
+        reason = f"{category_code} -> {department}" + (f" ({district})" if district else "")
+
+    assignment = Assignment(
+        department=department,
+        department_name=taxonomy.department_name(department),
+        district=district,
+        due_at=now + taxonomy.due_after(event.classification.urgency),
+        outcome=outcome,
+        reason=reason,
+    )
+    assigned = AppealAssigned(
+        **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
+        event_id=derived_event_id("assigned", event.event_id),
+        occurred_at=now,
+        assignment=assignment,
+    )
+    return Dispatch(assigned=assigned, task=department_task(assigned, routing))
+
+
+def department_task(assigned: AppealAssigned, routing: Routing) -> DepartmentTask:
+    assignment, classification = assigned.assignment, assigned.classification
+    return DepartmentTask(
+        event_id=derived_event_id("task", assigned.event_id),
+        occurred_at=assigned.occurred_at,
+        correlation_id=assigned.correlation_id,
+        appeal_id=assigned.appeal_id,
+        department=assignment.department,
+        category=classification.category,
+        category_name=routing.taxonomy.category(classification.category).name,
+        urgency=classification.urgency,
+        text=assigned.text,
+        address=assigned.address,
+        district=assignment.district,
+        due_at=assignment.due_at,
+        contact=assigned.contact if assignment.department in routing.share_contact_with else None,
+        status=assignment.outcome,
+    )

@@ -1,0 +1,37 @@
+"""Topic administration: create every topic the system uses, with its partition count, if missing."""
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.contracts.topics import all_topics
+from shared.taxonomy import Taxonomy
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(bootstrap_servers: str, taxonomy: Taxonomy, replication_factor: int = 1) -> list[str]:
+    """Create the missing topics; returns the names created. Safe to call from every service at start."""
+    wanted = all_topics(taxonomy)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cityline-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
+            for name, partitions in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                # Another service created them in the meantime: what we wanted exists.
+                pass
+        created = [topic.name for topic in missing]
+        if created:
+            logger.info("created %d topics", len(created))
+        return created
+    finally:
+        await admin.close()

@@ -1,0 +1,94 @@
+"""Events of the intake stage: what channels publish, and what intake announces."""
+
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from shared.contracts.base import AppealEvent, Code, Event
+
+Language = Literal["uk", "ru", "en"]
+AppealText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+# Kyiv and its immediate surroundings: a coordinate outside is a channel's mistake, not an appeal.
+KYIV_LAT = (50.2, 50.65)
+KYIV_LON = (30.2, 30.95)
+
+
+class ResidentContact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = None
+    email: EmailStr | None = None
+    language: Language = "uk"
+    # A resident who asked not to be contacted is never notified; the decision is recorded.
+    notifications: bool = True
+
+    @field_validator("phone")
+    @classmethod
+    def _normalize_phone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = phonenumbers.parse(value, "UA")
+        except phonenumbers.NumberParseException as error:
+            raise ValueError(f"not a phone number: {error}") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError("not a valid phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str | None = Field(default=None, max_length=500)
+    district: Code | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    @model_validator(mode="after")
+    def _inside_kyiv(self) -> "Address":
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together")
+        if self.lat is not None and self.lon is not None:
+            if not (KYIV_LAT[0] <= self.lat <= KYIV_LAT[1] and KYIV_LON[0] <= self.lon <= KYIV_LON[1]):
+                raise ValueError("coordinates are outside the Kyiv area")
+        return self
+
+
+class AppealSubmitted(Event):
+    """Published by a channel to `appeals.intake`: a resident's request as the channel received it."""
+
+    channel: Code
+    # The channel's own id for the request: the same (channel, external_id) is the same appeal.
+    external_id: str | None = Field(default=None, min_length=1, max_length=128)
+    text: AppealText
+    contact: ResidentContact | None = None
+    address: Address | None = None
+    received_at: AwareDatetime
+
+    def intake_key(self) -> str:
+        if self.external_id:
+            return f"{self.channel}:{self.external_id}"
+        return f"event:{self.event_id}"
+
+
+class AppealRegistered(AppealEvent):
+    """Intake stored the appeal under its number; it is the record from now on."""
+
+    channel: Code
+    text: str
+    contact: ResidentContact | None = None
+    address: Address | None = None
+    received_at: AwareDatetime
+    registered_at: AwareDatetime

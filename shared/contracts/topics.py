@@ -1,0 +1,30 @@
+"""Topic names and partition counts: the one place that knows them."""
+
+from shared.taxonomy import Taxonomy
+
+APPEALS_INTAKE = "appeals.intake"
+APPEALS_REGISTERED = "appeals.registered"
+APPEALS_CLASSIFIED = "appeals.classified"
+APPEALS_ASSIGNED = "appeals.assigned"
+DEPARTMENT_UPDATES = "dept.updates"
+
+# Messages are keyed by appeal id; the partition follows the key, so one appeal's events stay in order.
+DEFAULT_PARTITIONS = 3
+
+PIPELINE_TOPICS = (APPEALS_INTAKE, APPEALS_REGISTERED, APPEALS_CLASSIFIED, APPEALS_ASSIGNED, DEPARTMENT_UPDATES)
+
+
+def department_assignments(department_code: str) -> str:
+    return f"dept.{department_code}.assignments"
+
+
+def dead_letter(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def all_topics(taxonomy: Taxonomy) -> dict[str, int]:
+    """Every topic the system uses, with its partition count, as start-up creates them."""
+    topics = list(PIPELINE_TOPICS)
+    topics += [department_assignments(code) for code in taxonomy.department_codes()]
+    topics += [dead_letter(topic) for topic in PIPELINE_TOPICS]
+    return {topic: DEFAULT_PARTITIONS for topic in topics}

@@ -1,0 +1,85 @@
+"""What every service process shares: the ASGI app with /health and /metrics, and how it is run."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from shared.logging import configure_logging
+from shared.metrics import consumer_ready, metrics_asgi_app
+from shared.settings import ServiceSettings
+
+
+def subscribers_ready(broker: KafkaBroker) -> bool:
+    """True when every subscriber's consumer has partitions: only then is the service really consuming."""
+    if not broker.running:
+        return False
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None or not consumer.assignment():
+            return False
+    return True
+
+
+def health_route(broker: KafkaBroker, service: str, extra: Callable[[], dict[str, Any]] | None = None):
+    @get(include_in_schema=False)
+    async def health(scope: Any) -> AsgiResponse:
+        ready = subscribers_ready(broker)
+        consumer_ready.labels(service).set(1 if ready else 0)
+        body = {"service": service, "status": "ok" if ready else "starting", "ready": ready}
+        if extra is not None:
+            body.update(extra())
+        return AsgiResponse(
+            json.dumps(body).encode(), status_code=200 if ready else 503, headers={"content-type": "application/json"}
+        )
+
+    return health
+
+
+def service_app(
+    *,
+    settings: ServiceSettings,
+    broker: KafkaBroker,
+    lifespan: Any,
+    title: str,
+    description: str,
+    extra_routes: list[tuple[str, Any]] | None = None,
+) -> AsgiFastStream:
+    return AsgiFastStream(
+        broker,
+        lifespan=lifespan,
+        asgi_routes=[
+            ("/health", health_route(broker, settings.service_name)),
+            ("/metrics", metrics_asgi_app()),
+            *(extra_routes or []),
+        ],
+        specification=AsyncAPI(title=title, version="1.0.0", description=description),
+        asyncapi_path="/asyncapi",
+    )
+
+
+def run_service(app: AsgiFastStream, settings: ServiceSettings) -> None:
+    configure_logging(settings.log_level, settings.service_name)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on", access_log=False)
+
+
+def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any) -> Any:
+    """Before the broker connects: topics exist and indexes are built; after it stops: the client closes."""
+    from contextlib import asynccontextmanager
+
+    from shared.admin import ensure_topics
+
+    @asynccontextmanager
+    async def lifespan():
+        await ensure_topics(settings.kafka_bootstrap_servers, taxonomy)
+        await store.ensure_indexes()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    return lifespan

@@ -1,0 +1,54 @@
+"""Settings shared by every service; each service subclasses ServiceSettings with its own env prefix.
+
+Nothing else in the project reads os.environ: main modules build settings once and pass values down.
+"""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_KAFKA = "127.0.0.1:39092"
+EMBEDDED_MONGODB = "mongodb://127.0.0.1:37017/?retryWrites=false"
+DEFAULT_TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
+
+
+def _common(name: str, *aliases: str) -> AliasChoices:
+    """Fields every service reads from the same variable, whatever the service's own prefix."""
+    return AliasChoices(*aliases, f"CITYLINE_{name.upper()}")
+
+
+class ConnectionSettings(BaseSettings):
+    """Where the broker and the store are; used by the services and by the command line."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str = Field(
+        EMBEDDED_KAFKA, validation_alias=_common("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS")
+    )
+    mongodb_uri: SecretStr = Field(SecretStr(EMBEDDED_MONGODB), validation_alias=_common("mongodb_uri", "MONGODB_URI"))
+    mongodb_database: str = Field("cityline", validation_alias=_common("mongodb_database"))
+    taxonomy_path: Path = Field(DEFAULT_TAXONOMY, validation_alias=_common("taxonomy_path"))
+
+
+class ServiceSettings(ConnectionSettings):
+    service_name: str = "cityline"
+    log_level: str = Field("INFO", validation_alias=_common("log_level"))
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Consumer tuning. The embedded profile lowers the session timeout because Tansu completes a
+    # group join only after about half of it (EMBEDDED_STACK.md, trap 5); real Kafka refuses < 6 s.
+    kafka_session_timeout_ms: int = Field(10_000, validation_alias=_common("kafka_session_timeout_ms"))
+    kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_common("kafka_heartbeat_interval_ms"))
+    # Tansu holds a fetch for this long even when data is waiting (trap 6): keep it short.
+    kafka_fetch_max_wait_ms: int = Field(20, validation_alias=_common("kafka_fetch_max_wait_ms"))
+    batch_max_records: int = Field(500, validation_alias=_common("batch_max_records"))
+    batch_timeout_ms: int = Field(20, validation_alias=_common("batch_timeout_ms"))
+    # In-place retries of a batch whose store or broker call failed transiently, before parking it.
+    transient_retry_attempts: int = Field(6, validation_alias=_common("transient_retry_attempts"))
+    transient_retry_max_wait_s: float = Field(5.0, validation_alias=_common("transient_retry_max_wait_s"))
+
+    @property
+    def group_id(self) -> str:
+        return f"cityline-{self.service_name}"

@@ -1,0 +1,95 @@
+"""MongoDB access in one place: the client, collection names, indexes, and the appeal read model.
+
+Services keep their own writes in their repository.py; the read model here serves the command line,
+the status API and tests. PyMongo's async API (AsyncMongoClient) is used: Motor reached end of life.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from shared.settings import ConnectionSettings
+
+APPEALS = "appeals"
+NOTIFICATIONS = "notifications"
+COUNTERS = "counters"
+
+
+def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
+    # The client connects lazily, on its first operation, inside the running event loop.
+    return AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value(),
+        tz_aware=True,
+        appname=app_name,
+        serverSelectionTimeoutMS=5_000,
+    )
+
+
+@dataclass
+class Store:
+    client: AsyncMongoClient
+    database_name: str
+
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings, *, app_name: str = "cityline") -> "Store":
+        return cls(connect(settings, app_name=app_name), settings.mongodb_database)
+
+    @property
+    def db(self) -> AsyncDatabase:
+        return self.client[self.database_name]
+
+    async def ensure_indexes(self) -> None:
+        appeals = self.db[APPEALS]
+        await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
+        await appeals.create_index([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated")
+        await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def appeal_view(self, appeal_id: str) -> dict[str, Any] | None:
+        """Everything known about one appeal, with its notifications, for people and scripts."""
+        appeal = await self.db[APPEALS].find_one({"_id": appeal_id})
+        if appeal is None:
+            return None
+        notifications = await self.db[NOTIFICATIONS].find({"appeal_id": appeal_id}).sort("created_at", 1).to_list()
+        return {
+            "appeal_id": appeal["_id"],
+            "status": appeal["status"],
+            "channel": appeal.get("channel"),
+            "received_at": appeal.get("received_at"),
+            "history": appeal.get("history", []),
+            "classification": appeal.get("classification"),
+            "assignment": appeal.get("assignment"),
+            "notifications": [
+                {key: value for key, value in notification.items() if key not in {"_id", "appeal_id"}}
+                for notification in notifications
+            ],
+        }
+
+    async def appeal_id_for(self, intake_key: str) -> str | None:
+        found = await self.db[APPEALS].find_one({"intake_key": intake_key}, {"_id": 1})
+        return found["_id"] if found else None
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(collection: Any, documents: list[dict[str, Any]]) -> list[int]:
+    """Insert documents whose unique keys are idempotency keys; returns the indexes that existed already.
+
+    A duplicate key is a redelivery, not a failure (EMBEDDED_STACK.md, trap 11); any other write error is.
+    """
+    if not documents:
+        return []
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        if any(item.get("code") != DUPLICATE_KEY for item in errors):
+            raise
+        return [item["index"] for item in errors]
+    return []
