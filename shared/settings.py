@@ -52,3 +52,20 @@ class ServiceSettings(ConnectionSettings):
     @property
     def group_id(self) -> str:
         return f"cityline-{self.service_name}"
+
+
+class StackSettings(BaseSettings):
+    """The embedded stack that `cityline up` and the tests start as local processes."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYLINE_STACK_", extra="ignore")
+
+    run_dir: Path = Path(".run")
+    broker_port: int = 39092
+    store_port: int = 37017
+    # SecantusDB lives in its own virtual environment (GPL-2.0: the project only talks to it over the wire).
+    secantusd: Path | None = None
+    intake_port: int = 8000
+    classifier_port: int = 8001
+    dispatcher_port: int = 8002
+    notifier_port: int = 8003
+    start_timeout_s: float = 60.0

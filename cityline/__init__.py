@@ -1,0 +1,1 @@
+"""CityLine's command line and the embedded stack it starts."""

