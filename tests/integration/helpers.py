@@ -1,0 +1,77 @@
+"""Helpers for tests that talk to the real broker and store."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from shared.contracts.base import utcnow
+
+
+def submission(text: str, *, channel: str = "web", external_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    now = utcnow().isoformat()
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now,
+        "correlation_id": f"test-{uuid.uuid4().hex[:8]}",
+        "channel": channel,
+        "external_id": external_id or uuid.uuid4().hex,
+        "text": text,
+        "received_at": now,
+        **extra,
+    }
+
+
+async def publish(bootstrap: str, topic: str, bodies: list[bytes | dict], key: bytes | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for body in bodies:
+            value = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def wait_until(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll an async probe until it returns something truthy; fail with its last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+async def read_topic(bootstrap: str, topic: str, expect: Callable[[list], bool], timeout: float = 20.0) -> list:
+    """All records of a topic from the beginning, read by a fresh group until `expect` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=300,
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not expect(records):
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def store_client(uri: str) -> AsyncMongoClient:
+    return AsyncMongoClient(uri, tz_aware=True)
