@@ -204,11 +204,10 @@ class EmbeddedStack:
             time.sleep(0.1)
         raise StackError(f"{what} was not ready within {self.settings.start_timeout_s:.0f} s")
 
-    def _claim_port(self, port: int, what: str, variable: str, pid_name: str) -> None:
+    def _claim_port(self, port: int, what: str, variable: str, pid_name: str, marker: str) -> None:
         # Our own leftovers go first; then a port still taken belongs to somebody else.
-        ManagedProcess(
-            pid_name, [], self.run_dir / "pids" / f"{pid_name}.pid", Path("/dev/null"), marker=pid_name
-        ).clear_stale()
+        pid_file = self.run_dir / "pids" / f"{pid_name}.pid"
+        ManagedProcess(pid_name, [], pid_file, Path("/dev/null"), marker=marker).clear_stale()
         if port_open(port):
             raise StackError(f"port {port} for the {what} is in use by another program: stop it or set {variable}")
 
@@ -216,7 +215,7 @@ class EmbeddedStack:
         if self.kafka_bootstrap_servers:
             return
         port = self.settings.broker_port
-        self._claim_port(port, "broker", "CITYLINE_STACK_BROKER_PORT", "tansu")
+        self._claim_port(port, "broker", "CITYLINE_STACK_BROKER_PORT", "tansu", "tansu")
         url = f"tcp://127.0.0.1:{port}"
         managed = self._process(
             "tansu",
@@ -239,7 +238,7 @@ class EmbeddedStack:
         if self.mongodb_uri:
             return
         port = self.settings.store_port
-        self._claim_port(port, "store", "CITYLINE_STACK_STORE_PORT", "secantusdb")
+        self._claim_port(port, "store", "CITYLINE_STACK_STORE_PORT", "secantusdb", "secantusd")
         data = self.run_dir / "secantus-data"
         data.mkdir(parents=True, exist_ok=True)
         # --sync-on-commit: without it the last acknowledged write can be lost when the process dies.
@@ -290,7 +289,9 @@ class EmbeddedStack:
         started = []
         for service in services:
             port = self.service_port(service)
-            self._claim_port(port, f"{service} service", f"CITYLINE_STACK_{service.upper()}_PORT", service)
+            self._claim_port(
+                port, f"{service} service", f"CITYLINE_STACK_{service.upper()}_PORT", service, f"services.{service}"
+            )
             service_env = {**env, f"CITYLINE_{service.upper()}_HTTP_PORT": str(port)}
             managed = self._process(
                 service, [sys.executable, "-m", f"services.{service}"], marker=f"services.{service}", env=service_env

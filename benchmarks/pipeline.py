@@ -1,0 +1,245 @@
+"""`cityline bench`: push N appeals through the running stack and measure it against its parts.
+
+Prints end-to-end appeals per second, intake -> assigned latency (p50/p95/p99, measured from the
+moment the bench publishes to appeals.intake to the moment it reads the AppealAssigned), and, in
+the same run, the raw produce->consume rate of the broker and the raw insert and update rates of the
+store, so the pipeline is judged as a share of what its parts can carry.
+"""
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, UpdateOne
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from shared.contracts import topics
+from shared.contracts.base import utcnow
+from shared.settings import ConnectionSettings
+
+console = Console()
+
+TEXTS = [
+    "Третій день немає гарячої води в квартирі",
+    "Батареї ледь теплі, в квартирі +15",
+    "Яма на дорозі біля зупинки тролейбуса",
+    "Не працює ліфт у під'їзді",
+    "Не вывезли мусор уже неделю",
+    "Не горить ліхтар на вулиці",
+    "Дякую Київводоканалу за швидкий ремонт",
+    "Не прибирають сніг біля будинку на Оболоні",
+]
+RAW_MESSAGES = 20_000
+RAW_BYTES = 500
+RAW_INSERTS = 20_000
+RAW_UPDATES = 5_000
+
+
+@dataclass
+class Result:
+    appeals: int
+    seconds: float
+    latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.appeals / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: int) -> float:
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0] if self.latencies_ms else float("nan")
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
+
+
+def _submission(run: str, index: int) -> dict:
+    now = utcnow().isoformat()
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": now,
+        "correlation_id": f"bench-{run}-{index}",
+        "channel": "web",
+        "external_id": f"bench-{run}-{index}",
+        "text": TEXTS[index % len(TEXTS)],
+        "contact": {"phone": "+380441234567"} if index % 3 else None,
+        "received_at": now,
+    }
+
+
+async def _ready_consumer(bootstrap: str, topic: str, *, latest: bool) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"cityline-bench-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="latest" if latest else "earliest",
+        fetch_max_wait_ms=20,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=300,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=100)
+    if latest:
+        await consumer.seek_to_end()
+        for partition in consumer.assignment():
+            await consumer.position(partition)
+    return consumer
+
+
+async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
+    run = uuid.uuid4().hex[:8]
+    consumer = await _ready_consumer(bootstrap, topics.APPEALS_ASSIGNED, latest=True)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    arrived_at: dict[str, float] = {}
+
+    async def send_all() -> None:
+        pending = []
+        started = time.perf_counter()
+        for index in range(count):
+            body = _submission(run, index)
+            if rate:
+                delay = started + index / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            sent_at[body["correlation_id"]] = time.perf_counter()
+            pending.append(
+                await producer.send(topics.APPEALS_INTAKE, json.dumps(body).encode(), key=body["external_id"].encode())
+            )
+            if len(pending) >= 1000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+
+    async def receive_all(progress: Progress, task) -> None:
+        prefix = f"bench-{run}-"
+        idle_deadline = time.monotonic() + 60
+        while len(arrived_at) < count and time.monotonic() < idle_deadline:
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    correlation = json.loads(record.value).get("correlation_id", "")
+                    if correlation.startswith(prefix) and correlation not in arrived_at:
+                        arrived_at[correlation] = now
+                        idle_deadline = time.monotonic() + 60
+            progress.update(task, completed=len(arrived_at))
+
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{count} appeals through intake -> assigned", total=count)
+            receiver = asyncio.create_task(receive_all(progress, task))
+            await send_all()
+            await receiver
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    if len(arrived_at) < count:
+        console.print(f"[red]only {len(arrived_at)} of {count} appeals reached appeals.assigned within the wait")
+    first_sent = min(sent_at.values())
+    last_arrived = max(arrived_at.values(), default=first_sent)
+    latencies = [(arrived_at[key] - sent_at[key]) * 1000 for key in arrived_at]
+    return Result(len(arrived_at), last_arrived - first_sent, latencies)
+
+
+async def measure_broker(bootstrap: str) -> float:
+    """Raw produce -> consume rate of RAW_MESSAGES messages of RAW_BYTES bytes through a fresh topic."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+    consumer = await _ready_consumer(bootstrap, topic, latest=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024, acks="all")
+    await producer.start()
+    payload = b"x" * RAW_BYTES
+    received = 0
+    started = time.perf_counter()
+
+    async def consume() -> None:
+        nonlocal received
+        while received < RAW_MESSAGES:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            received += sum(len(records) for records in batches.values())
+
+    try:
+        receiver = asyncio.create_task(consume())
+        futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(RAW_MESSAGES)]
+        await asyncio.gather(*futures)
+        await asyncio.wait_for(receiver, timeout=120)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    elapsed = time.perf_counter() - started
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    except Exception:
+        pass
+    finally:
+        await admin.close()
+    return RAW_MESSAGES / elapsed
+
+
+async def measure_store(connection: ConnectionSettings) -> tuple[float, float]:
+    """Raw insert_many and bulk UpdateOne rates in a scratch database."""
+    client = AsyncMongoClient(connection.mongodb_uri.get_secret_value(), tz_aware=True)
+    collection = client[f"{connection.mongodb_database}_bench"][f"raw_{uuid.uuid4().hex[:8]}"]
+    try:
+        documents = [{"_id": i, "text": "x" * 300, "status": "registered", "history": []} for i in range(RAW_INSERTS)]
+        started = time.perf_counter()
+        for start in range(0, RAW_INSERTS, 1000):
+            await collection.insert_many(documents[start : start + 1000], ordered=False)
+        insert_rate = RAW_INSERTS / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for start in range(0, RAW_UPDATES, 500):
+            await collection.bulk_write(
+                [
+                    UpdateOne({"_id": i}, {"$set": {"status": "classified"}, "$push": {"history": {"s": "c"}}})
+                    for i in range(start, start + 500)
+                ],
+                ordered=False,
+            )
+        update_rate = RAW_UPDATES / (time.perf_counter() - started)
+    finally:
+        await collection.drop()
+        await client.close()
+    return insert_rate, update_rate
+
+
+async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw: bool) -> int:
+    bootstrap = connection.kafka_bootstrap_servers
+    mode = f"paced at {rate:g}/s" if rate else "as fast as intake takes them"
+    console.print(f"Pushing {count} appeals through {bootstrap} ({mode})…")
+    result = await measure_pipeline(bootstrap, count, rate)
+    table = Table(title=f"cityline bench -n {count}" + (f" --rate {rate:g}" if rate else ""))
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("appeals through intake -> assigned", f"{result.appeals} of {count}")
+    table.add_row("end-to-end appeals/s", f"{result.rate:,.0f}")
+    for q in (50, 95, 99):
+        table.add_row(f"latency intake -> assigned p{q}", f"{result.percentile(q):,.0f} ms")
+    if raw:
+        console.print("Measuring the raw broker and store…")
+        broker_rate = await measure_broker(bootstrap)
+        insert_rate, update_rate = await measure_store(connection)
+        table.add_row(f"broker raw produce->consume ({RAW_BYTES} B)", f"{broker_rate:,.0f} msg/s")
+        table.add_row("store raw insert_many", f"{insert_rate:,.0f} docs/s")
+        table.add_row("store raw bulk UpdateOne", f"{update_rate:,.0f} ops/s")
+        # Each appeal costs 3 updates-equivalent of store work at least: intake's insert, two stage updates.
+        table.add_row(
+            "pipeline / store update ceiling (2 updates per appeal)", f"{result.rate / (update_rate / 2):.0%}"
+        )
+    console.print(table)
+    return 0 if result.appeals == count else 1

@@ -1,0 +1,130 @@
+"""The system as a user runs it: `cityline up`, then `cityline submit` and `cityline status` in another shell."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cityline.stack import free_port, port_open
+
+pytestmark = pytest.mark.e2e
+
+CITYLINE = [sys.executable, "-m", "cityline.cli"]
+
+
+class RunningStack:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.ports = {name: free_port() for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier")}
+        self.env = {
+            key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
+        }
+        self.env.update({f"CITYLINE_STACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
+        self.env["CITYLINE_STACK_RUN_DIR"] = str(run_dir)
+        self.client_env = {
+            **self.env,
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports['broker']}",
+            "MONGODB_URI": f"mongodb://127.0.0.1:{self.ports['store']}/?retryWrites=false",
+        }
+        self.process: subprocess.Popen | None = None
+
+    def up(self, timeout: float = 90) -> str:
+        self.process = subprocess.Popen(
+            [*CITYLINE, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        output = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            output.append(line)
+            if line.startswith("Try:"):
+                return "".join(output)
+        raise AssertionError("cityline up did not come up:\n" + "".join(output))
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run([*CITYLINE, *args], env=self.client_env, capture_output=True, text=True, timeout=60)
+        if check:
+            assert result.returncode == 0, result.stderr + result.stdout
+        return result
+
+    def interrupt(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(timeout=60)
+        self.process.stdout.close()
+        return code
+
+    def crash(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+@pytest.fixture
+def running(tmp_path):
+    stack = RunningStack(tmp_path / "run")
+    yield stack
+    if stack.process and stack.process.poll() is None:
+        stack.interrupt()
+
+
+def test_submit_shows_registered_classified_assigned_and_notification_within_5_seconds(running):
+    banner = running.up()
+    assert f"127.0.0.1:{running.ports['broker']}" in banner
+    assert f"http://127.0.0.1:{running.ports['intake']}/metrics" in banner
+
+    submitted = running.cli(
+        "submit", "Третій день немає гарячої води, Оболонь", "--channel", "web", "--phone", "0441234567", "-q"
+    )
+    appeal_id = submitted.stdout.strip()
+    assert appeal_id.isdigit(), submitted.stdout
+
+    deadline = time.monotonic() + 5
+    view = {}
+    while time.monotonic() < deadline:
+        view = json.loads(running.cli("status", appeal_id, "--json").stdout)
+        if view["status"] == "assigned" and view["notifications"]:
+            break
+        time.sleep(0.1)
+    assert view["status"] == "assigned", view
+    assert [entry["status"] for entry in view["history"]] == ["registered", "classified", "assigned"]
+    assert view["classification"]["category"] == "hot_water"
+    assert view["assignment"]["department"] == "kyivteploenergo"
+    assert {notice["kind"] for notice in view["notifications"]} >= {"registered"}
+    assert all(notice["transport"] == "sms" for notice in view["notifications"])
+
+    human = running.cli("status", appeal_id)
+    assert "assigned" in human.stdout and "Київтеплоенерго" in human.stdout
+
+    assert running.interrupt() == 0
+    assert not any(port_open(port) for port in running.ports.values())
+    assert not list((running.run_dir / "pids").glob("*.pid"))
+
+
+def test_bad_input_is_refused_with_a_clear_error(running):
+    running.up()
+    empty = running.cli("submit", "   ", "--channel", "web", check=False)
+    assert empty.returncode == 2 and "text" in empty.stderr
+    unknown = running.cli("submit", "Яма на дорозі", "--channel", "pigeon", check=False)
+    assert unknown.returncode == 2 and "unknown channel 'pigeon'" in unknown.stderr
+    missing = running.cli("status", "9999999", check=False)
+    assert missing.returncode == 1 and "no appeal 9999999" in missing.stderr
+
+
+def test_a_crashed_run_does_not_block_the_next(running):
+    running.up()
+    running.crash()  # the supervisor dies; its broker, store and services live on as orphans
+    assert port_open(running.ports["broker"])
+    running.up()  # finds them by their pid files, stops them, and starts afresh
+    result = running.cli("submit", "Не працює ліфт", "--channel", "phone", "-q")
+    assert result.stdout.strip().isdigit()
+    assert running.interrupt() == 0
+    assert not any(port_open(port) for port in running.ports.values())
