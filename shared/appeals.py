@@ -16,25 +16,40 @@ from shared.store import APPEALS, Store
 
 
 @dataclass(frozen=True)
-class StageUpdate:
-    appeal_id: str
-    event_id: str
+class HistoryEntry:
     status: str
-    fields: dict[str, Any]
     at: datetime
+    event_id: str
     by: str
     note: str = ""
 
+    def document(self) -> dict[str, Any]:
+        entry = {"status": self.status, "at": self.at, "event_id": self.event_id, "by": self.by}
+        if self.note:
+            entry["note"] = self.note
+        return entry
+
+
+@dataclass(frozen=True)
+class StageUpdate:
+    """Fields to set on one appeal and the history entries that explain them; the last entry is the new status."""
+
+    appeal_id: str
+    fields: dict[str, Any]
+    entries: tuple[HistoryEntry, ...]
+
+    @property
+    def event_id(self) -> str:
+        return self.entries[-1].event_id
+
 
 def as_operation(update: StageUpdate) -> UpdateOne:
-    entry = {"status": update.status, "at": update.at, "event_id": update.event_id, "by": update.by}
-    if update.note:
-        entry["note"] = update.note
+    last = update.entries[-1]
     return UpdateOne(
         {"_id": update.appeal_id, "history.event_id": {"$ne": update.event_id}},
         {
-            "$set": {**update.fields, "status": update.status, "updated_at": update.at},
-            "$push": {"history": entry},
+            "$set": {**update.fields, "status": last.status, "updated_at": last.at},
+            "$push": {"history": {"$each": [entry.document() for entry in update.entries]}},
         },
     )
 

@@ -5,6 +5,7 @@ when its group is new, and consumes in batches; every publish of a batch keeps e
 partition its key hashes to, so one appeal's events stay in order.
 """
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -89,11 +90,19 @@ def group_by_partition(
 
 
 async def publish_keyed(publisher: Any, events: Sequence[AppealEvent], partitions: int = DEFAULT_PARTITIONS) -> None:
-    """Publish events keyed by appeal id, one batch request per partition (trap 7) and chunk."""
+    """Publish events keyed by appeal id, one batch request per partition (trap 7) and chunk.
+
+    The requests go out together: each appeal appears once in `events`, so their order does not matter,
+    and one appeal's next event is published only after this call returns.
+    """
+    requests = []
     for partition, group in group_by_partition(events, partitions).items():
         for start in range(0, len(group), PUBLISH_CHUNK):
             chunk = group[start : start + PUBLISH_CHUNK]
-            await publisher.publish(
-                *(KafkaPublishMessage(event.model_dump(mode="json"), key=event.kafka_key()) for event in chunk),
-                partition=partition,
+            requests.append(
+                publisher.publish(
+                    *(KafkaPublishMessage(event.model_dump(mode="json"), key=event.kafka_key()) for event in chunk),
+                    partition=partition,
+                )
             )
+    await asyncio.gather(*requests)

@@ -15,6 +15,8 @@ from shared.settings import ConnectionSettings
 
 APPEALS = "appeals"
 NOTIFICATIONS = "notifications"
+# Every classification decision, kept as made (rules version, terms that fired): cheap inserts, and an audit trail.
+CLASSIFICATIONS = "classifications"
 COUNTERS = "counters"
 
 
@@ -44,8 +46,8 @@ class Store:
     async def ensure_indexes(self) -> None:
         appeals = self.db[APPEALS]
         await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
-        await appeals.create_index([("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated")
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
 
     async def close(self) -> None:
         await self.client.close()
@@ -56,13 +58,24 @@ class Store:
         if appeal is None:
             return None
         notifications = await self.db[NOTIFICATIONS].find({"appeal_id": appeal_id}).sort("created_at", 1).to_list()
+        status, history, classification = appeal["status"], appeal.get("history", []), appeal.get("classification")
+        if classification is None:
+            # Classified, but the dispatcher has not written it onto the appeal yet.
+            decision = await self.db[CLASSIFICATIONS].find_one({"appeal_id": appeal_id}, sort=[("at", -1)])
+            if decision is not None:
+                classification = decision["classification"]
+                history = [
+                    *history,
+                    {"status": "classified", "at": decision["at"], "event_id": decision["_id"], "by": "classifier"},
+                ]
+                status = "classified" if status == "registered" else status
         return {
             "appeal_id": appeal["_id"],
-            "status": appeal["status"],
+            "status": status,
             "channel": appeal.get("channel"),
             "received_at": appeal.get("received_at"),
-            "history": appeal.get("history", []),
-            "classification": appeal.get("classification"),
+            "history": history,
+            "classification": classification,
             "assignment": appeal.get("assignment"),
             "notifications": [
                 {key: value for key, value in notification.items() if key not in {"_id", "appeal_id"}}

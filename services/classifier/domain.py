@@ -192,10 +192,13 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
 
 
 def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealClassified:
-    classification = classify_text(event.text, rules)
+    event_id = derived_event_id("classified", event.event_id)
+    classification = classify_text(event.text, rules).model_copy(
+        update={"decision_id": str(event_id), "decided_at": now}
+    )
     return AppealClassified(
         **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
-        event_id=derived_event_id("classified", event.event_id),
+        event_id=event_id,
         occurred_at=now,
         classification=classification,
     )

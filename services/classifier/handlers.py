@@ -11,7 +11,6 @@ from faststream.kafka import KafkaRouter
 from services.classifier.domain import RuleSet, classify
 from services.classifier.metrics import appeals_classified, classification_seconds
 from services.classifier.repository import ClassifierRepository
-from shared.appeals import as_stored
 from shared.broker import batch_subscriber, publish_keyed
 from shared.consuming import ParkRecord, accept
 from shared.contracts import topics
@@ -49,9 +48,14 @@ def build_router(
         decisions = [classify(item.event, ruleset, now) for item in accepted]
         classification_seconds.observe((time.perf_counter() - started) / len(decisions))
 
+        # A redelivered decision is published as it was first made and stored.
         stored = await repo.save_classifications(decisions)
-        if stored:
-            decisions = await as_stored(decisions, stored, accepted, park_record, "classification", Classification)
+        decisions = [
+            d.model_copy(update={"classification": Classification(**stored[d.appeal_id]["classification"])})
+            if d.appeal_id in stored
+            else d
+            for d in decisions
+        ]
         for decision in decisions:
             appeals_classified.labels(decision.classification.category, decision.classification.urgency).inc()
         stage_appeals.labels("classifier", "new").inc(len(decisions))

@@ -1,26 +1,28 @@
-"""The classifier's write: the classification onto the appeal, once."""
+"""The classifier's write: each decision inserted once into `classifications`.
+
+An insert, not an update of the appeal: the store's update path is the ceiling of the whole system
+(EMBEDDED_STACK.md), so the dispatcher writes classification and assignment onto the appeal together.
+"""
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from shared.appeals import StageUpdate, apply_stage_updates
 from shared.contracts.classifier import AppealClassified
-from shared.store import Store
+from shared.store import CLASSIFICATIONS, Store, insert_new
 
 
 class ClassifierRepository(Protocol):
     async def save_classifications(self, events: Sequence[AppealClassified]) -> dict[str, dict]: ...
 
 
-def classification_update(event: AppealClassified) -> StageUpdate:
-    return StageUpdate(
-        appeal_id=event.appeal_id,
-        event_id=str(event.event_id),
-        status="classified",
-        fields={"classification": event.classification.model_dump(mode="python")},
-        at=event.occurred_at,
-        by="classifier",
-    )
+def classification_document(event: AppealClassified) -> dict[str, Any]:
+    return {
+        "_id": str(event.event_id),
+        "appeal_id": event.appeal_id,
+        "classification": event.classification.model_dump(mode="python"),
+        "at": event.occurred_at,
+        "correlation_id": event.correlation_id,
+    }
 
 
 class MongoClassifierRepository:
@@ -28,7 +30,11 @@ class MongoClassifierRepository:
         self.store = store
 
     async def save_classifications(self, events: Sequence[AppealClassified]) -> dict[str, dict]:
-        """Returns the stored classification of appeals that were classified before (a redelivery)."""
-        return await apply_stage_updates(
-            self.store, [classification_update(e) for e in events], projection=["classification"]
-        )
+        """Returns {appeal_id: stored decision} for events decided before (a redelivery)."""
+        documents = [classification_document(event) for event in events]
+        existing = await insert_new(self.store.db[CLASSIFICATIONS], documents)
+        if not existing:
+            return {}
+        ids = [documents[index]["_id"] for index in existing]
+        cursor = self.store.db[CLASSIFICATIONS].find({"_id": {"$in": ids}})
+        return {document["appeal_id"]: document async for document in cursor}

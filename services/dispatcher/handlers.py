@@ -1,5 +1,6 @@
 """Dispatcher: subscribe to appeals.classified -> decide (route) -> persist -> publish the assignment and task."""
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -67,8 +68,9 @@ def build_router(
             assignments.labels(decision.assignment.department, decision.assignment.outcome).inc()
         stage_appeals.labels("dispatcher", "new").inc(len(decisions))
 
-        await publish_keyed(appeal_assigned, decisions)
-        for department, tasks in tasks_by_department.items():
-            await publish_keyed(department_tasks[department], tasks)
+        await asyncio.gather(
+            publish_keyed(appeal_assigned, decisions),
+            *(publish_keyed(department_tasks[department], tasks) for department, tasks in tasks_by_department.items()),
+        )
 
     return router

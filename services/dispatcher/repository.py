@@ -1,9 +1,9 @@
-"""The dispatcher's write: the assignment onto the appeal, once."""
+"""The dispatcher's write: classification and assignment onto the appeal together, in one update, once."""
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from shared.appeals import StageUpdate, apply_stage_updates
+from shared.appeals import HistoryEntry, StageUpdate, apply_stage_updates
 from shared.contracts.dispatcher import AppealAssigned
 from shared.store import Store
 
@@ -13,15 +13,25 @@ class DispatcherRepository(Protocol):
 
 
 def assignment_update(event: AppealAssigned) -> StageUpdate:
-    assignment = event.assignment
+    assignment, classification = event.assignment, event.classification
     return StageUpdate(
         appeal_id=event.appeal_id,
-        event_id=str(event.event_id),
-        status="assigned" if assignment.outcome == "assigned" else "triage",
-        fields={"assignment": assignment.model_dump(mode="python")},
-        at=event.occurred_at,
-        by="dispatcher",
-        note=assignment.reason,
+        fields={
+            "classification": classification.model_dump(mode="python"),
+            "assignment": assignment.model_dump(mode="python"),
+        },
+        entries=(
+            HistoryEntry(
+                "classified", classification.decided_at or event.occurred_at, classification.decision_id, "classifier"
+            ),
+            HistoryEntry(
+                "assigned" if assignment.outcome == "assigned" else "triage",
+                event.occurred_at,
+                str(event.event_id),
+                "dispatcher",
+                assignment.reason,
+            ),
+        ),
     )
 
 

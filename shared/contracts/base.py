@@ -14,7 +14,9 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what MongoDB stores, so an event re-read from the store equals the original."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def derived_event_id(stage: str, source_event_id: uuid.UUID | str) -> uuid.UUID:

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Code
 from shared.contracts.intake import AppealRegistered
@@ -23,6 +23,9 @@ class Classification(BaseModel):
     ruleset: str = ""
     # Who decided: the rule engine or an operator in manual triage.
     decided_by: Literal["rules", "operator"] = "rules"
+    # The decision's own id (the AppealClassified event id) and time, as kept in `classifications`.
+    decision_id: str = ""
+    decided_at: AwareDatetime | None = None
 
 
 class AppealClassified(AppealRegistered):
