@@ -56,13 +56,14 @@ def as_operation(update: StageUpdate) -> UpdateOne:
 
 async def apply_stage_updates(
     store: Store, updates: Sequence[StageUpdate], projection: Sequence[str]
-) -> dict[str, dict]:
-    """Apply the updates; returns {appeal_id: stored fields} for appeals whose update had been applied before."""
+) -> dict[str, dict] | None:
+    """Apply the updates. None: every one applied now. Otherwise some were applied before (a redelivery) or
+    name an unknown appeal: {appeal_id: stored fields} for every appeal of the batch the store holds."""
     if not updates:
-        return {}
+        return None
     result = await store.db[APPEALS].bulk_write([as_operation(u) for u in updates], ordered=False)
     if result.matched_count == len(updates):
-        return {}
+        return None
     # Some were applied earlier (a redelivery) or the appeal is unknown: read back what is stored.
     ids = [u.appeal_id for u in updates]
     cursor = store.db[APPEALS].find({"_id": {"$in": ids}}, {field: 1 for field in projection})

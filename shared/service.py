@@ -1,7 +1,11 @@
 """What every service process shares: the ASGI app with /health and /metrics, and how it is run."""
 
+import asyncio
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
@@ -9,9 +13,12 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from shared.admin import ensure_topics
 from shared.logging import configure_logging
 from shared.metrics import consumer_ready, metrics_asgi_app
 from shared.settings import ServiceSettings
+
+logger = logging.getLogger(__name__)
 
 
 def subscribers_ready(broker: KafkaBroker) -> bool:
@@ -51,6 +58,7 @@ def service_app(
 ) -> AsgiFastStream:
     return AsgiFastStream(
         broker,
+        logger=logging.getLogger(f"cityline.{settings.service_name}"),
         lifespan=lifespan,
         asgi_routes=[
             ("/health", health_route(broker, settings.service_name)),
@@ -67,19 +75,38 @@ def run_service(app: AsgiFastStream, settings: ServiceSettings) -> None:
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on", access_log=False)
 
 
-def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any) -> Any:
-    """Before the broker connects: topics exist and indexes are built; after it stops: the client closes."""
-    from contextlib import asynccontextmanager
+@dataclass
+class Periodic:
+    """A background job of a service, run every `interval_s` while the service runs; a failure waits for the next."""
 
-    from shared.admin import ensure_topics
+    name: str
+    run: Callable[[], Awaitable[Any]]
+    interval_s: float
+
+    async def loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.run()
+            except Exception:
+                logger.exception("%s failed; next try in %.0f s", self.name, self.interval_s)
+
+
+def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, background: Sequence[Periodic] = ()) -> Any:
+    """Before the broker connects: topics exist and indexes are built. While it runs: the background jobs.
+    After it stops: the jobs end and the client closes."""
 
     @asynccontextmanager
     async def lifespan():
         await ensure_topics(settings.kafka_bootstrap_servers, taxonomy)
         await store.ensure_indexes()
+        tasks = [asyncio.create_task(job.loop(), name=job.name) for job in background]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await store.close()
 
     return lifespan

@@ -46,6 +46,10 @@ class Store:
     async def ensure_indexes(self) -> None:
         appeals = self.db[APPEALS]
         await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
+        # Only appeals still waiting for classification are in it, so it stays small and cheap to keep.
+        await appeals.create_index(
+            [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
+        )
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
 

@@ -63,6 +63,8 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         kafka_bootstrap_servers=given_kafka or None,
         mongodb_uri=given_mongo or None,
         database=f"cityline_test_{uuid.uuid4().hex[:8]}",
+        # Stalled appeals are announced again after a second, so the tests need not wait a minute.
+        service_env={"CITYLINE_INTAKE_REDRIVE_AFTER_S": "1", "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1"},
     )
     stack.start(with_services=False)
     try:

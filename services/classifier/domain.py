@@ -3,7 +3,6 @@
 Rules are data (rules.yaml), validated on load into a compiled RuleSet; `classify` applies them.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,11 +16,10 @@ from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, Urgency
 from shared.contracts.intake import AppealRegistered
 from shared.taxonomy import Taxonomy
+from shared.textmatch import Term, TermIndex, compile_term, tokenize
 
 UNCLASSIFIED = "unclassified"
 URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "high", "normal", "low")
-_WORD = re.compile(r"[\w'’ʼ`-]+", re.UNICODE)
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "ё": "е"})
 
 
 class RulesError(ValueError):
@@ -38,8 +36,8 @@ class CategoryRules(BaseModel):
     @classmethod
     def _not_blank(cls, values: list[str]) -> list[str]:
         for value in values:
-            if not str(value).strip():
-                raise ValueError("empty term")
+            if not tokenize(str(value)):
+                raise ValueError(f"term {value!r} has no letters")
         return [str(value) for value in values]
 
 
@@ -50,64 +48,6 @@ class RuleFile(BaseModel):
     min_confidence: float = Field(0.55, ge=0, le=1)
     urgency: dict[Literal["critical", "high", "low"], list[str]]
     categories: dict[str, CategoryRules]
-
-
-@dataclass(frozen=True)
-class Term:
-    """A term as matched: the stems of its words; a stem ending in '!' must be the whole word."""
-
-    label: str
-    words: tuple[str, ...]
-    weight: float
-
-    def matches_at(self, tokens: list[str], start: int) -> bool:
-        if start + len(self.words) > len(tokens):
-            return False
-        for offset, word in enumerate(self.words):
-            token = tokens[start + offset]
-            if word.endswith("!"):
-                if token != word[:-1]:
-                    return False
-            elif not token.startswith(word):
-                return False
-        return True
-
-
-def normalize(text: str) -> str:
-    return text.lower().translate(_APOSTROPHES)
-
-
-def tokenize(text: str) -> list[str]:
-    return _WORD.findall(normalize(text))
-
-
-def _compile(label: str, raw: str, weight: float) -> Term:
-    words = tuple(tokenize(raw.replace("!", "\u0000")))
-    words = tuple(word.replace("\u0000", "!") for word in words)
-    return Term(
-        label=label,
-        words=tuple(w + "!" if raw.strip().endswith("!") and i == len(words) - 1 else w for i, w in enumerate(words)),
-        weight=weight,
-    )
-
-
-class TermIndex:
-    """Terms indexed by the first letters of their first word, so a text is scanned once."""
-
-    PREFIX = 2
-
-    def __init__(self, terms: list[Term]) -> None:
-        self._by_prefix: dict[str, list[Term]] = defaultdict(list)
-        for term in terms:
-            self._by_prefix[term.words[0].rstrip("!")[: self.PREFIX]].append(term)
-
-    def find(self, tokens: list[str]) -> list[tuple[Term, str]]:
-        found: list[tuple[Term, str]] = []
-        for index, token in enumerate(tokens):
-            for term in self._by_prefix.get(token[: self.PREFIX], ()):
-                if term.matches_at(tokens, index):
-                    found.append((term, " ".join(tokens[index : index + len(term.words)])))
-        return found
 
 
 @dataclass(frozen=True)
@@ -128,15 +68,22 @@ def compile_rules(raw: dict[str, Any], taxonomy: Taxonomy, source: str = "rules"
     unknown = [code for code in rule_file.categories if code not in taxonomy.categories]
     if unknown:
         raise RulesError(f"{source}: unknown category codes {unknown}")
+    try:
+        return _compile_rule_file(rule_file)
+    except ValueError as error:
+        raise RulesError(f"{source}: {error}") from error
+
+
+def _compile_rule_file(rule_file: "RuleFile") -> RuleSet:
     terms: list[Term] = []
     for code, rules in rule_file.categories.items():
         if not rules.strong and not rules.terms:
-            raise RulesError(f"{source}: category {code} has no terms")
-        terms += [_compile(code, raw_term, 2.0) for raw_term in dict.fromkeys(rules.strong)]
+            raise ValueError(f"category {code} has no terms")
+        terms += [compile_term(code, raw_term, 2.0) for raw_term in dict.fromkeys(rules.strong)]
         terms += [
-            _compile(code, raw_term, 1.0) for raw_term in dict.fromkeys(rules.terms) if raw_term not in rules.strong
+            compile_term(code, raw_term, 1.0) for raw_term in dict.fromkeys(rules.terms) if raw_term not in rules.strong
         ]
-    markers = [_compile(level, raw_term, 1.0) for level, values in rule_file.urgency.items() for raw_term in values]
+    markers = [compile_term(level, raw_term, 1.0) for level, values in rule_file.urgency.items() for raw_term in values]
     return RuleSet(
         version=rule_file.version,
         min_score=rule_file.min_score,

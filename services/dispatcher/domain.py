@@ -1,6 +1,5 @@
 """The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,10 +11,10 @@ from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
 from shared.taxonomy import Taxonomy
+from shared.textmatch import TermIndex, compile_term, tokenize
 
 CONTACT_CENTER = "contact_center"
 UNCLASSIFIED = "unclassified"
-_WORD = re.compile(r"[\w'’ʼ-]+")
 
 
 class RoutingError(ValueError):
@@ -31,7 +30,7 @@ class RoutingFile(BaseModel):
 @dataclass(frozen=True)
 class Routing:
     taxonomy: Taxonomy
-    district_stems: tuple[tuple[str, str], ...]  # (stem, district), longest stems first
+    district_names: TermIndex  # terms labelled with their district code
     share_contact_with: frozenset[str]
 
 
@@ -47,15 +46,16 @@ def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
     unknown = [code for code in raw.share_contact_with if code not in departments]
     if unknown:
         raise RoutingError(f"{path}: unknown department codes {unknown}")
-    stems = [(stem.lower().replace("’", "'"), code) for code, values in raw.district_names.items() for stem in values]
-    stems.sort(key=lambda pair: len(pair[0]), reverse=True)
-    return Routing(taxonomy, tuple(stems), frozenset(raw.share_contact_with))
+    try:
+        terms = [compile_term(code, name) for code, names in raw.district_names.items() for name in names]
+    except ValueError as error:
+        raise RoutingError(f"{path}: {error}") from error
+    return Routing(taxonomy, TermIndex(terms), frozenset(raw.share_contact_with))
 
 
 def find_district(text: str, routing: Routing) -> str | None:
     """The district a text names, if exactly one district is named."""
-    lowered = " " + " ".join(_WORD.findall(text.lower().replace("’", "'").replace("ʼ", "'"))) + " "
-    found = {district for stem, district in routing.district_stems if f" {stem}" in lowered}
+    found = {term.label for term, _ in routing.district_names.find(tokenize(text))}
     return found.pop() if len(found) == 1 else None
 
 
@@ -97,8 +97,15 @@ def route(event: AppealClassified, routing: Routing, now: datetime) -> Dispatch:
         outcome=outcome,
         reason=reason,
     )
+    classification = event.classification
+    if not classification.decision_id:
+        # A classification from an older producer: the classified event itself is the decision.
+        classification = classification.model_copy(
+            update={"decision_id": str(event.event_id), "decided_at": event.occurred_at}
+        )
     assigned = AppealAssigned(
-        **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
+        **event.model_dump(exclude={"event_id", "occurred_at", "schema_version", "classification"}),
+        classification=classification,
         event_id=derived_event_id("assigned", event.event_id),
         occurred_at=now,
         assignment=assignment,

@@ -59,7 +59,7 @@ def build_router(
         decisions = [route(item.event, routing, now).assigned for item in accepted]
 
         stored = await repo.save_assignments(decisions)
-        if stored:
+        if stored is not None:
             decisions = await as_stored(decisions, stored, accepted, park_record, "assignment", Assignment)
 
         tasks_by_department: dict[str, list[DepartmentTask]] = defaultdict(list)

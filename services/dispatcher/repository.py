@@ -9,7 +9,7 @@ from shared.store import Store
 
 
 class DispatcherRepository(Protocol):
-    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict]: ...
+    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None: ...
 
 
 def assignment_update(event: AppealAssigned) -> StageUpdate:
@@ -39,6 +39,6 @@ class MongoDispatcherRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict]:
-        """Returns the stored assignment of appeals that were assigned before (a redelivery)."""
+    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None:
+        """None when all were assigned now; else the stored assignment of every known appeal of the batch."""
         return await apply_stage_updates(self.store, [assignment_update(e) for e in events], projection=["assignment"])

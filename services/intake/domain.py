@@ -37,14 +37,14 @@ def deduplicate(submissions: list[AppealSubmitted]) -> list[AppealSubmitted]:
     return list(seen.values())
 
 
-def registered_event_id(submission: AppealSubmitted):
+def registered_event_id(intake_key: str):
     # Keyed on the intake key, not on the event: a resubmission re-announces the same appeal.
-    return derived_event_id("registered", submission.intake_key())
+    return derived_event_id("registered", intake_key)
 
 
 def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Registration:
     event = AppealRegistered(
-        event_id=registered_event_id(submission),
+        event_id=registered_event_id(submission.intake_key()),
         occurred_at=now,
         correlation_id=submission.correlation_id or str(submission.event_id),
         appeal_id=appeal_id,
@@ -73,10 +73,10 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
     return Registration(document=document, event=event)
 
 
-def registration_from_document(document: dict[str, Any], submission: AppealSubmitted) -> AppealRegistered:
-    """The event of an appeal registered earlier, rebuilt from the record so a redelivery repeats it."""
+def registration_from_document(document: dict[str, Any]) -> AppealRegistered:
+    """The event of an appeal registered earlier, rebuilt from the record: a redelivery or a redrive repeats it."""
     return AppealRegistered(
-        event_id=registered_event_id(submission),
+        event_id=registered_event_id(document["intake_key"]),
         occurred_at=document["registered_at"],
         correlation_id=document.get("correlation_id") or "",
         appeal_id=document["_id"],

@@ -1,8 +1,9 @@
 """Intake: subscribe to appeals.intake -> decide (register) -> persist (insert) -> publish appeals.registered."""
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaRouter
@@ -26,13 +27,19 @@ from shared.settings import ServiceSettings
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class IntakeHandlers:
+    router: KafkaRouter
+    redrive_stalled: Callable[[timedelta], Awaitable[int]]
+
+
 def build_router(
     settings: ServiceSettings,
     repo: IntakeRepository,
     channels: ChannelList,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
-) -> KafkaRouter:
+) -> IntakeHandlers:
     router = KafkaRouter()
     appeal_registered = router.publisher(
         topics.APPEALS_REGISTERED,
@@ -61,13 +68,22 @@ def build_router(
         known_keys = await repo.insert_new([r.document for r in registrations])
         events = [r.event for r in registrations if r.document["intake_key"] not in known_keys]
         if known_keys:
-            by_key = {s.intake_key(): s for s in submissions}
             for document in await repo.find_by_intake_keys(sorted(known_keys)):
-                events.append(registration_from_document(document, by_key[document["intake_key"]]))
+                events.append(registration_from_document(document))
             stage_appeals.labels("intake", "redelivered").inc(len(known_keys))
         stage_appeals.labels("intake", "new").inc(len(submissions) - len(known_keys))
 
         await publish_keyed(appeal_registered, events)
         logger.debug("registered %d appeals (%d already known)", len(events), len(known_keys))
 
-    return router
+    async def redrive_stalled(older_than: timedelta) -> int:
+        """Announce again appeals still `registered` after `older_than`: their event may have been lost with
+        the broker (the embedded one keeps nothing across a restart). Downstream is idempotent."""
+        documents = await repo.stalled(before=clock() - older_than)
+        if documents:
+            await publish_keyed(appeal_registered, [registration_from_document(d) for d in documents])
+            stage_appeals.labels("intake", "redriven").inc(len(documents))
+            logger.warning("announced %d stalled appeals again", len(documents))
+        return len(documents)
+
+    return IntakeHandlers(router, redrive_stalled)

@@ -1,5 +1,6 @@
 """Intake's writes: appeal numbers and new appeal documents."""
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
@@ -11,6 +12,7 @@ class IntakeRepository(Protocol):
     async def reserve_numbers(self, count: int) -> int: ...
     async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]: ...
     async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]: ...
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]: ...
 
 
 class MongoIntakeRepository:
@@ -34,4 +36,9 @@ class MongoIntakeRepository:
 
     async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]:
         cursor = self.store.db[APPEALS].find({"intake_key": {"$in": keys}})
+        return await cursor.to_list()
+
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        """Appeals still `registered` since before `before` (served by the partial index `stalled`)."""
+        cursor = self.store.db[APPEALS].find({"status": "registered", "registered_at": {"$lt": before}}).limit(limit)
         return await cursor.to_list()

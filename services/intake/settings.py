@@ -12,3 +12,7 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8000
     channels_path: Path = DEFAULT_CHANNELS
+    # Appeals still `registered` this long after registration are announced again (their event may have
+    # been lost with the broker); checked every `redrive_interval_s` and at start-up.
+    redrive_after_s: float = 60.0
+    redrive_interval_s: float = 30.0

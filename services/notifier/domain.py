@@ -39,19 +39,33 @@ class Templates:
         return per_language.get(language, per_language["uk"]).render(**values)
 
 
+# What each kind of notice may use; a template is rendered with these at load, so a misspelt variable is
+# refused on load, naming the kind and the language, instead of failing every notice later.
+SAMPLE_VALUES = {
+    "registered": {"appeal_id": "1000001", "status_hint": "1551"},
+    "assigned": {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"},
+    "triage": {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"},
+}
+
+
 def load_templates(path: Path) -> Templates:
     environment = Environment(undefined=StrictUndefined, autoescape=False)
     try:
         raw = TemplateFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        compiled = {
-            kind: {language: environment.from_string(text) for language, text in texts.items()}
-            for kind, texts in raw.model_dump().items()
-        }
-    except (OSError, yaml.YAMLError, ValidationError, TemplateError) as error:
+    except (OSError, yaml.YAMLError, ValidationError) as error:
         raise TemplatesError(f"{path}: {error}") from error
-    for kind, per_language in compiled.items():
-        if "uk" not in per_language:
+    compiled: dict[str, dict[str, Template]] = {}
+    for kind, texts in raw.model_dump().items():
+        if "uk" not in texts:
             raise TemplatesError(f"{path}: {kind} has no Ukrainian (uk) text, the default")
+        compiled[kind] = {}
+        for language, text in texts.items():
+            try:
+                template = environment.from_string(text)
+                template.render(**SAMPLE_VALUES[kind])
+            except TemplateError as error:
+                raise TemplatesError(f"{path}: {kind}.{language}: {error}") from error
+            compiled[kind][language] = template
     return Templates(compiled)
 
 

@@ -25,7 +25,8 @@ KYIV_LON = (30.2, 30.95)
 
 
 class ResidentContact(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Nested in every downstream event: unknown fields are ignored so that adding one breaks no consumer.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str | None = Field(default=None, max_length=200)
     phone: str | None = None
@@ -49,7 +50,7 @@ class ResidentContact(BaseModel):
 
 
 class Address(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     text: str | None = Field(default=None, max_length=500)
     district: Code | None = None
@@ -76,6 +77,13 @@ class AppealSubmitted(Event):
     contact: ResidentContact | None = None
     address: Address | None = None
     received_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> "AppealSubmitted":
+        # Without either, a redelivered message would get a fresh random id and become a second appeal.
+        if self.external_id is None and "event_id" not in self.model_fields_set:
+            raise ValueError("event_id or external_id is required, so that a redelivery is the same appeal")
+        return self
 
     def intake_key(self) -> str:
         if self.external_id:

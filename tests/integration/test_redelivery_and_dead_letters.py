@@ -86,7 +86,7 @@ async def test_redelivered_event_changes_nothing_and_republishes_the_same_id(pip
         (topics.APPEALS_INTAKE, {"channel": "web", "text": "", "received_at": "2026-11-25T10:00:00Z"}, "invalid-event"),
         (
             topics.APPEALS_INTAKE,
-            {"channel": "pigeon", "text": "x", "received_at": "2026-11-25T10:00:00Z"},
+            {"channel": "pigeon", "text": "x", "external_id": "p-1", "received_at": "2026-11-25T10:00:00Z"},
             "unknown-channel",
         ),
         (topics.APPEALS_REGISTERED, {"appeal_id": "1", "text": "x"}, "invalid-event"),
