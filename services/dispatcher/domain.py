@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
+from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
 from shared.taxonomy import Taxonomy
 from shared.textmatch import TermIndex, compile_term, tokenize
@@ -32,6 +33,7 @@ class Routing:
     taxonomy: Taxonomy
     district_names: TermIndex  # terms labelled with their district code
     share_contact_with: frozenset[str]
+    department_codes: frozenset[str]
 
 
 def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
@@ -50,7 +52,7 @@ def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
         terms = [compile_term(code, name) for code, names in raw.district_names.items() for name in names]
     except ValueError as error:
         raise RoutingError(f"{path}: {error}") from error
-    return Routing(taxonomy, TermIndex(terms), frozenset(raw.share_contact_with))
+    return Routing(taxonomy, TermIndex(terms), frozenset(raw.share_contact_with), frozenset(departments))
 
 
 def find_district(text: str, routing: Routing) -> str | None:
@@ -130,4 +132,117 @@ def department_task(assigned: AppealAssigned, routing: Routing) -> DepartmentTas
         due_at=assignment.due_at,
         contact=assigned.contact if assignment.department in routing.share_contact_with else None,
         status=assignment.outcome,
+    )
+
+
+# ---- the loop back: what departments report --------------------------------------------------------
+
+ACTIVE = ("assigned", "accepted", "in_progress")
+# Which reported status may follow which appeal status.
+ALLOWED_FROM = {
+    "accepted": ("assigned",),
+    "in_progress": ("assigned", "accepted", "in_progress"),
+    "resolved": ACTIVE,
+    "rejected": ACTIVE,
+    "misrouted": ACTIVE,
+}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A department's report as it changes the appeal; `reroute` is set when the appeal leaves the department."""
+
+    appeal_id: str
+    status: str
+    at: datetime
+    event_id: str
+    by: str
+    note: str
+    reroute: AppealAssigned | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    detail: str
+
+
+def judge_update(
+    update: DepartmentUpdate,
+    appeal: AppealAssigned | None,
+    status: str,
+    applied: frozenset[str],
+    routing: Routing,
+    now: datetime,
+) -> StatusChange | Refusal | None:
+    """What a department's report does to the appeal: a change, a refusal with its reason, or None when it was
+    applied before. `appeal` is the appeal as last assigned, `status` its current status."""
+    if appeal is None:
+        return Refusal("unknown-appeal", f"no appeal {update.appeal_id} has been assigned")
+    if str(update.event_id) in applied:
+        return None
+    assigned_to = appeal.assignment.department
+    if update.department != assigned_to:
+        return Refusal(
+            "rejected-transition",
+            f"appeal {update.appeal_id} is assigned to {assigned_to}, not to {update.department}",
+        )
+    if status not in ALLOWED_FROM[update.status]:
+        return Refusal(
+            "rejected-transition", f"appeal {update.appeal_id} is {status}: it cannot become {update.status}"
+        )
+    note = update.comment
+    if update.status != "misrouted":
+        return StatusChange(update.appeal_id, update.status, now, str(update.event_id), update.department, note)
+    return _reroute(update, appeal, routing, now)
+
+
+def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing, now: datetime) -> StatusChange:
+    """A misrouted appeal goes to the department the reporter suggests, or to the contact center to decide."""
+    suggested = update.suggested_department
+    known = suggested in routing.department_codes and suggested != update.department
+    reason = f"misrouted by {update.department}" + (f": {update.comment}" if update.comment else "")
+    if known:
+        department, outcome, status = suggested, "assigned", "assigned"
+        reason += f"; rerouted to {suggested} as suggested"
+    else:
+        department, outcome, status = CONTACT_CENTER, "triage", "triage"
+        reason += "; the contact center decides" + (f" (unknown suggestion {suggested})" if suggested else "")
+    reroute = appeal.model_copy(
+        update={
+            "event_id": rerouted_event_id(update),
+            "occurred_at": now,
+            "assignment": Assignment(
+                department=department,
+                department_name=routing.taxonomy.department_name(department),
+                district=appeal.assignment.district,
+                due_at=appeal.assignment.due_at,
+                outcome=outcome,
+                reason=reason,
+            ),
+        }
+    )
+    return StatusChange(update.appeal_id, status, now, str(update.event_id), update.department, reason, reroute)
+
+
+def rerouted_event_id(update: DepartmentUpdate):
+    return derived_event_id("rerouted", update.event_id)
+
+
+def assigned_from_document(document: dict) -> AppealAssigned:
+    """The appeal as last assigned, rebuilt from its stored document."""
+    last = next(entry for entry in reversed(document["history"]) if entry["status"] in ("assigned", "triage"))
+    return AppealAssigned(
+        event_id=last["event_id"],
+        occurred_at=last["at"],
+        correlation_id=document.get("correlation_id") or "",
+        appeal_id=document["_id"],
+        channel=document["channel"],
+        text=document["text"],
+        contact=document.get("contact"),
+        address=document.get("address"),
+        received_at=document["received_at"],
+        registered_at=document["registered_at"],
+        classification=document["classification"],
+        assignment=document["assignment"],
     )

@@ -8,3 +8,10 @@ assignments = Counter(
     ["department", "outcome"],
     registry=registry,
 )
+
+department_updates = Counter(
+    "cityline_dispatcher_department_updates",
+    "Departments' reports, by reported status and verdict (StatusChange, Refusal, repeated)",
+    ["status", "verdict"],
+    registry=registry,
+)
