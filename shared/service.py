@@ -82,14 +82,17 @@ class Periodic:
     name: str
     run: Callable[[], Awaitable[Any]]
     interval_s: float
+    # The first run comes soon after start-up, once the broker has had time to connect.
+    first_delay_s: float = 5.0
 
     async def loop(self) -> None:
+        await asyncio.sleep(self.first_delay_s)
         while True:
-            await asyncio.sleep(self.interval_s)
             try:
                 await self.run()
             except Exception:
                 logger.exception("%s failed; next try in %.0f s", self.name, self.interval_s)
+            await asyncio.sleep(self.interval_s)
 
 
 def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, background: Sequence[Periodic] = ()) -> Any:

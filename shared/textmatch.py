@@ -17,8 +17,12 @@ def normalize(text: str) -> str:
     return text.lower().translate(_FOLD)
 
 
+_EDGE = "'-"
+
+
 def tokenize(text: str) -> list[str]:
-    return _WORD.findall(normalize(text))
+    # Quotes and dashes around a word are punctuation ("'Оболонь'", "Поділ’"), not part of it.
+    return [word for word in (raw.strip(_EDGE) for raw in _WORD.findall(normalize(text))) if word]
 
 
 @dataclass(frozen=True)
@@ -40,20 +44,28 @@ class Term:
         return True
 
 
+def has_letters(raw: str) -> bool:
+    return any(character.isalpha() for character in raw)
+
+
 def compile_term(label: str, raw: str, weight: float = 1.0) -> Term:
-    """Raises ValueError for a term with no letters."""
-    words = tokenize(raw)
-    if not words:
+    """Raises ValueError for a term with no letters. Any word of the term may end in "!" (whole word)."""
+    if not has_letters(raw):
         raise ValueError(f"term {raw!r} has no letters")
-    if raw.strip().endswith("!"):
-        words[-1] += "!"
+    words: list[str] = []
+    for piece in raw.split():
+        tokens = tokenize(piece)
+        if tokens and piece.endswith("!"):
+            tokens[-1] += "!"
+        words += tokens
     return Term(label, tuple(words), weight)
 
 
 class TermIndex:
     """Terms indexed by the first letters of their first word, so a text is scanned once."""
 
-    PREFIX = 2
+    # One letter: a one-letter term ("в!") must still be found.
+    PREFIX = 1
 
     def __init__(self, terms: list[Term]) -> None:
         self._by_prefix: dict[str, list[Term]] = defaultdict(list)

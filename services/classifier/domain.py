@@ -16,7 +16,7 @@ from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, Urgency
 from shared.contracts.intake import AppealRegistered
 from shared.taxonomy import Taxonomy
-from shared.textmatch import Term, TermIndex, compile_term, tokenize
+from shared.textmatch import Term, TermIndex, compile_term, has_letters, tokenize
 
 UNCLASSIFIED = "unclassified"
 URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "high", "normal", "low")
@@ -36,7 +36,7 @@ class CategoryRules(BaseModel):
     @classmethod
     def _not_blank(cls, values: list[str]) -> list[str]:
         for value in values:
-            if not tokenize(str(value)):
+            if not has_letters(str(value)):
                 raise ValueError(f"term {value!r} has no letters")
         return [str(value) for value in values]
 

@@ -13,6 +13,7 @@ class IntakeSettings(ServiceSettings):
     http_port: int = 8000
     channels_path: Path = DEFAULT_CHANNELS
     # Appeals still `registered` this long after registration are announced again (their event may have
-    # been lost with the broker); checked every `redrive_interval_s` and at start-up.
-    redrive_after_s: float = 60.0
-    redrive_interval_s: float = 30.0
+    # been lost with the broker); checked soon after start-up and then every `redrive_interval_s`. Longer
+    # than any backlog the pipeline clears, so appeals that are merely queued are not announced twice.
+    redrive_after_s: float = 300.0
+    redrive_interval_s: float = 60.0

@@ -20,7 +20,9 @@ CITYLINE = [sys.executable, "-m", "cityline.cli"]
 class RunningStack:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.ports = {name: free_port() for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier")}
+        self.ports = {
+            name: free_port() for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier")
+        }
         self.env = {
             key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
         }

@@ -1,0 +1,291 @@
+"""In-memory stand-ins for the repositories and the park callback, and builders of events.
+
+Each fake implements its repository's Protocol with the semantics of the Mongo adapter it replaces
+(as cosmicpython's FakeRepository): intake's unique intake key, the stage update that applies once per
+event id and reads back what is stored, the notifier's insert-once by `_id`.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from services.notifier.domain import Notice
+from shared.contracts.classifier import AppealClassified, Classification
+from shared.contracts.dispatcher import AppealAssigned, Assignment
+from shared.contracts.intake import Address, AppealRegistered, ResidentContact
+
+NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+RECEIVED = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+PHONE = "+380671234567"
+
+
+# --- the park callback -------------------------------------------------------------------------
+
+
+@dataclass
+class ParkedRecords:
+    """A ParkRecord that keeps what it was given instead of publishing to a dead-letter topic."""
+
+    items: list[tuple[ConsumerRecord, Exception]] = field(default_factory=list)
+
+    async def __call__(self, record: ConsumerRecord, error: Exception) -> None:
+        self.items.append((record, error))
+
+    @property
+    def values(self) -> list[bytes | None]:
+        return [record.value for record, _ in self.items]
+
+    @property
+    def errors(self) -> list[Exception]:
+        return [error for _, error in self.items]
+
+
+def consumer_record(value: bytes | None, topic: str = "appeals.intake", offset: int = 0) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=None,
+        value=value,
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=len(value or b""),
+        headers=(),
+    )
+
+
+# --- repositories ------------------------------------------------------------------------------
+
+
+class FakeIntakeRepository:
+    """IntakeRepository: a counter and appeals unique on their intake key.
+
+    `stalled` answers like the Mongo query on the partial index: appeals still `registered`, registered
+    strictly before the given time, oldest first, at most `limit`; each call is kept in `stalled_calls`.
+    """
+
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.counter = 0
+        self.appeals: dict[str, dict[str, Any]] = {}
+        self.reserved: list[int] = []
+        self.stalled_calls: list[tuple[datetime, int]] = []
+        self.fail_with = fail_with
+
+    async def reserve_numbers(self, count: int) -> int:
+        self.reserved.append(count)
+        self.counter += count
+        return self.counter - count + 1
+
+    async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        known_keys = {document["intake_key"] for document in self.appeals.values()}
+        existing: set[str] = set()
+        for document in documents:
+            if document["intake_key"] in known_keys:
+                existing.add(document["intake_key"])
+                continue
+            self.appeals[document["_id"]] = dict(document)
+            known_keys.add(document["intake_key"])
+        return existing
+
+    async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]:
+        return [dict(document) for document in self.appeals.values() if document["intake_key"] in keys]
+
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        self.stalled_calls.append((before, limit))
+        waiting = [
+            dict(document)
+            for document in self.appeals.values()
+            if document["status"] == "registered" and document["registered_at"] < before
+        ]
+        return sorted(waiting, key=lambda document: document["registered_at"])[:limit]
+
+
+class FakeClassifierRepository:
+    """ClassifierRepository: every decision inserted once into `classifications`, keyed by its event id.
+
+    Like MongoClassifierRepository: returns {appeal_id: stored decision} for events decided before.
+    """
+
+    def __init__(self) -> None:
+        self.classifications: dict[str, dict[str, Any]] = {}
+        self.saved: list[AppealClassified] = []
+
+    def seed(self, appeal_id: str, classification: Classification, event_id: uuid.UUID) -> None:
+        """A decision made earlier for this outgoing event id."""
+        self.classifications[str(event_id)] = {
+            "_id": str(event_id),
+            "appeal_id": appeal_id,
+            "classification": classification.model_dump(mode="python"),
+        }
+
+    async def save_classifications(self, events: Sequence[AppealClassified]) -> dict[str, dict]:
+        existing: dict[str, dict] = {}
+        for event in events:
+            key = str(event.event_id)
+            if key in self.classifications:
+                existing[event.appeal_id] = self.classifications[key]
+                continue
+            self.classifications[key] = {
+                "_id": key,
+                "appeal_id": event.appeal_id,
+                "classification": event.classification.model_dump(mode="python"),
+            }
+            self.saved.append(event)
+        return existing
+
+
+class FakeDispatcherRepository:
+    """DispatcherRepository: the stage update of shared.appeals on a dict, applied once per event id.
+
+    Like `apply_stage_updates`: the update is keyed on the outgoing event id; returns None when every
+    update applied, otherwise a dict (empty when no appeal of the batch exists) with the stored
+    assignment of every appeal of the batch that exists. `appeals=None` means every appeal exists.
+    """
+
+    def __init__(self, appeals: Iterable[str] | None = None) -> None:
+        self.every_appeal_exists = appeals is None
+        self.documents: dict[str, dict[str, Any]] = {
+            appeal_id: {"_id": appeal_id, "history": []} for appeal_id in appeals or ()
+        }
+        self.saved: list[AppealAssigned] = []
+
+    def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
+        """An appeal that already holds an assignment, written for `event_id`."""
+        self.documents[appeal_id] = {
+            "_id": appeal_id,
+            "assignment": assignment.model_dump(mode="python"),
+            "history": [str(event_id)],
+        }
+
+    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None:
+        matched = 0
+        for event in events:
+            document = self.documents.get(event.appeal_id)
+            if document is None and self.every_appeal_exists:
+                document = self.documents.setdefault(event.appeal_id, {"_id": event.appeal_id, "history": []})
+            if document is None or str(event.event_id) in document["history"]:
+                continue
+            document["classification"] = event.classification.model_dump(mode="python")
+            document["assignment"] = event.assignment.model_dump(mode="python")
+            document["history"].append(str(event.event_id))
+            self.saved.append(event)
+            matched += 1
+        if matched == len(events):
+            return None
+        return {
+            event.appeal_id: {"_id": event.appeal_id, "assignment": self.documents[event.appeal_id]["assignment"]}
+            for event in events
+            if event.appeal_id in self.documents
+        }
+
+
+class FakeNotifierRepository:
+    """NotifierRepository: notices inserted once by their `_id` (appeal id and kind)."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def record(self, notices: Sequence[Notice]) -> int:
+        already = 0
+        for notice in notices:
+            document = notice.document()
+            if document["_id"] in self.documents:
+                already += 1
+                continue
+            self.documents[document["_id"]] = document
+        return already
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def submission_payload(**overrides: Any) -> dict[str, Any]:
+    """What a channel publishes to appeals.intake, as JSON-ready data."""
+    payload: dict[str, Any] = {
+        "channel": "web",
+        "external_id": "web-1",
+        "text": "Немає опалення в квартирі, батареї холодні",
+        "contact": {"name": "Олена", "phone": "067 123 45 67", "language": "uk"},
+        "address": {"text": "вул. Героїв Дніпра, 5", "district": "obolonskyi"},
+        "received_at": RECEIVED.isoformat(),
+    }
+    payload.update(overrides)
+    return payload
+
+
+def registered_event(
+    text: str = "Немає опалення в квартирі, батареї холодні",
+    *,
+    appeal_id: str = "1000001",
+    contact: ResidentContact | None = None,
+    address: Address | None = None,
+    event_id: uuid.UUID | None = None,
+) -> AppealRegistered:
+    return AppealRegistered(
+        event_id=event_id or uuid.uuid5(uuid.NAMESPACE_URL, f"registered/{appeal_id}"),
+        occurred_at=NOW,
+        correlation_id=f"corr-{appeal_id}",
+        appeal_id=appeal_id,
+        channel="web",
+        text=text,
+        contact=contact,
+        address=address,
+        received_at=RECEIVED,
+        registered_at=NOW,
+    )
+
+
+def classified_event(
+    category: str,
+    urgency: str = "normal",
+    *,
+    text: str = "Текст звернення",
+    appeal_id: str = "1000001",
+    district: str | None = None,
+    address_text: str | None = None,
+    contact: ResidentContact | None = None,
+) -> AppealClassified:
+    address = Address(text=address_text, district=district) if (district or address_text) else None
+    registered = registered_event(text, appeal_id=appeal_id, contact=contact, address=address)
+    return AppealClassified(
+        **registered.model_dump(exclude={"event_id"}),
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"classified/{appeal_id}"),
+        classification=Classification(category=category, urgency=urgency, confidence=1.0, ruleset="test"),
+    )
+
+
+def assigned_event(
+    *,
+    outcome: str = "assigned",
+    department: str = "kyivteploenergo",
+    department_name: str = "КП «Київтеплоенерго»",
+    category: str = "heating",
+    appeal_id: str = "1000001",
+    contact: ResidentContact | None = None,
+    due_at: datetime = datetime(2026, 1, 18, 9, 30, tzinfo=UTC),
+) -> AppealAssigned:
+    classified = classified_event(category, "high", appeal_id=appeal_id, contact=contact)
+    return AppealAssigned(
+        **classified.model_dump(exclude={"event_id"}),
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"assigned/{appeal_id}"),
+        assignment=Assignment(
+            department=department,
+            department_name=department_name,
+            due_at=due_at,
+            outcome=outcome,
+            reason="test",
+        ),
+    )
+
+
+def published(publisher: Any) -> list[dict[str, Any]]:
+    """Every message a batch publisher sent under TestKafkaBroker, in order, as decoded JSON."""
+    return [message for call in publisher.mock.call_args_list for message in call.args[0]]

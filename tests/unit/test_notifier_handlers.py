@@ -1,0 +1,116 @@
+"""services/notifier/handlers.py in memory: TestKafkaBroker, a fake repository and a fake park callback."""
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from services.notifier.handlers import build_router
+from services.notifier.settings import NotifierSettings
+from shared.contracts import topics
+from shared.contracts.intake import ResidentContact
+from shared.errors import TransientError
+from tests.unit.fakes import NOW, PHONE, FakeNotifierRepository, assigned_event, registered_event
+
+HINT = "1551"
+CONTACT = ResidentContact(phone=PHONE, language="en")
+
+
+@pytest.fixture
+def repo() -> FakeNotifierRepository:
+    return FakeNotifierRepository()
+
+
+@pytest.fixture
+def broker(repo, templates, taxonomy, parked) -> KafkaBroker:
+    broker = KafkaBroker()
+    broker.include_router(build_router(NotifierSettings(), repo, templates, taxonomy, HINT, parked, lambda: NOW))
+    return broker
+
+
+async def test_a_registered_appeal_gets_one_registration_notice(broker, repo, parked):
+    event = registered_event(contact=CONTACT)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(event.model_dump(mode="json"), topics.APPEALS_REGISTERED)
+
+    assert list(repo.documents) == ["1000001:registered"]
+    notice = repo.documents["1000001:registered"]
+    assert notice["text"] == "Your appeal No. 1000001 is registered. Status: 1551"
+    assert (notice["transport"], notice["state"], notice["reason"]) == ("sms", "recorded", "")
+    assert notice["event_id"] == str(event.event_id)
+    assert notice["created_at"] == NOW
+    assert parked.items == []
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind", "department"),
+    [("assigned", "assigned", "kyivteploenergo"), ("triage", "triage", "contact_center")],
+)
+async def test_an_assigned_appeal_gets_one_notice_of_its_kind(broker, repo, outcome, kind, department):
+    event = assigned_event(outcome=outcome, department=department, contact=CONTACT)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(event.model_dump(mode="json"), topics.APPEALS_ASSIGNED)
+
+    assert list(repo.documents) == [f"1000001:{kind}"]
+    assert repo.documents[f"1000001:{kind}"]["kind"] == kind
+
+
+async def test_one_notice_per_record_of_a_mixed_batch(broker, repo, parked):
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(
+            registered_event(appeal_id="1000001", contact=CONTACT).model_dump(mode="json"),
+            registered_event(appeal_id="1000002").model_dump(mode="json"),
+            registered_event(appeal_id="1000003", contact=ResidentContact(phone=PHONE, notifications=False)).model_dump(
+                mode="json"
+            ),
+            b"garbage",
+            topic=topics.APPEALS_REGISTERED,
+        )
+        await br.publish(
+            assigned_event(appeal_id="1000001", contact=CONTACT).model_dump(mode="json"), topics.APPEALS_ASSIGNED
+        )
+
+    states = {key: (doc["state"], doc["reason"]) for key, doc in repo.documents.items()}
+    assert states == {
+        "1000001:registered": ("recorded", ""),
+        "1000002:registered": ("skipped", "no-contact"),
+        "1000003:registered": ("skipped", "opt-out"),
+        "1000001:assigned": ("recorded", ""),
+    }
+    assert parked.values == [b"garbage"]
+
+
+async def test_a_redelivered_event_records_nothing_new(broker, repo):
+    event = registered_event(contact=CONTACT)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(event.model_dump(mode="json"), topics.APPEALS_REGISTERED)
+        first = dict(repo.documents)
+        await br.publish(event.model_dump(mode="json"), topics.APPEALS_REGISTERED)
+
+    assert repo.documents == first
+    assert len(repo.documents) == 1
+
+
+async def test_a_batch_of_bad_records_records_nothing(broker, repo, parked):
+    async with TestKafkaBroker(broker) as br:
+        await br.publish({"appeal_id": "1000001"}, topics.APPEALS_ASSIGNED)
+
+    assert repo.documents == {}
+    assert len(parked.items) == 1
+    assert parked.items[0][0].topic == topics.APPEALS_ASSIGNED
+
+
+async def test_a_failing_store_fails_the_batch(templates, taxonomy, parked):
+    class FailingRepository:
+        async def record(self, notices):
+            raise TransientError("store unavailable")
+
+    broker = KafkaBroker()
+    broker.include_router(
+        build_router(NotifierSettings(), FailingRepository(), templates, taxonomy, HINT, parked, lambda: NOW)
+    )
+
+    async with TestKafkaBroker(broker) as br:
+        with pytest.raises(TransientError, match="store unavailable"):
+            await br.publish(registered_event(contact=CONTACT).model_dump(mode="json"), topics.APPEALS_REGISTERED)
