@@ -18,7 +18,7 @@ from rich.table import Table
 from shared.channels import load_channels
 from shared.contracts import topics
 from shared.contracts.base import utcnow
-from shared.contracts.intake import Address, AppealSubmitted, ResidentContact
+from shared.contracts.intake import Address, AppealSubmitted, SubmittedContact
 from shared.settings import ConnectionSettings, StackSettings
 from shared.store import Store
 
@@ -109,7 +109,7 @@ def build_submission(args: argparse.Namespace) -> AppealSubmitted:
     try:
         contact = None
         if args.phone or args.email or args.no_notifications:
-            contact = ResidentContact(
+            contact = SubmittedContact(
                 phone=args.phone, email=args.email, language=args.language, notifications=not args.no_notifications
             )
         address = Address(text=args.address, district=args.district) if (args.address or args.district) else None

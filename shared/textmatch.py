@@ -62,21 +62,25 @@ def compile_term(label: str, raw: str, weight: float = 1.0) -> Term:
 
 
 class TermIndex:
-    """Terms indexed by the first letters of their first word, so a text is scanned once."""
+    """Terms indexed by the first two letters of their first word, so a text is scanned once."""
 
-    # One letter: a one-letter term ("в!") must still be found.
-    PREFIX = 1
+    PREFIX = 2
 
     def __init__(self, terms: list[Term]) -> None:
         self._by_prefix: dict[str, list[Term]] = defaultdict(list)
         for term in terms:
             self._by_prefix[term.words[0].rstrip("!")[: self.PREFIX]].append(term)
+        # A one-letter first word ("в!") sits under a one-letter key: look there too, only if there are any.
+        self._short_keys = any(len(key) < self.PREFIX for key in self._by_prefix)
 
     def find(self, tokens: list[str]) -> list[tuple[Term, str]]:
         """Every (term, matched words) in the text, in order."""
         found: list[tuple[Term, str]] = []
         for index, token in enumerate(tokens):
-            for term in self._by_prefix.get(token[: self.PREFIX], ()):
+            candidates = self._by_prefix.get(token[: self.PREFIX], [])
+            if self._short_keys and len(token) > 1:
+                candidates = candidates + self._by_prefix.get(token[:1], [])
+            for term in candidates:
                 if term.matches_at(tokens, index):
                     found.append((term, " ".join(tokens[index : index + len(term.words)])))
         return found

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.channels import ChannelList
 from shared.contracts.base import derived_event_id
-from shared.contracts.intake import AppealRegistered, AppealSubmitted
+from shared.contracts.intake import AppealRegistered, AppealSubmitted, ResidentContact
 from shared.errors import PermanentError
 
 # Appeal numbers are plain digits a resident can read out on the phone; they start above a million
@@ -50,7 +50,7 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
         appeal_id=appeal_id,
         channel=submission.channel,
         text=submission.text,
-        contact=submission.contact,
+        contact=ResidentContact.model_validate(submission.contact.model_dump()) if submission.contact else None,
         address=submission.address,
         received_at=submission.received_at,
         registered_at=now,

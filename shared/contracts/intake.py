@@ -24,16 +24,28 @@ KYIV_LAT = (50.2, 50.65)
 KYIV_LON = (30.2, 30.95)
 
 
+E164Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
+
+
 class ResidentContact(BaseModel):
+    """The resident's contact as events carry it: intake has already checked and normalized the phone."""
+
     # Nested in every downstream event: unknown fields are ignored so that adding one breaks no consumer.
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str | None = Field(default=None, max_length=200)
-    phone: str | None = None
+    phone: E164Phone | None = None
     email: EmailStr | None = None
     language: Language = "uk"
     # A resident who asked not to be contacted is never notified; the decision is recorded.
     notifications: bool = True
+
+
+class SubmittedContact(ResidentContact):
+    """The contact as a channel submits it: a phone in any usual form, checked and normalized to E.164 once,
+    here, rather than parsed again by every stage (phonenumbers is the dearest step of a classification)."""
+
+    phone: str | None = None  # type: ignore[assignment]
 
     @field_validator("phone")
     @classmethod
@@ -74,7 +86,7 @@ class AppealSubmitted(Event):
     # The channel's own id for the request: the same (channel, external_id) is the same appeal.
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
     text: AppealText
-    contact: ResidentContact | None = None
+    contact: SubmittedContact | None = None
     address: Address | None = None
     received_at: AwareDatetime
 

@@ -5,7 +5,9 @@ Each fake implements its repository's Protocol with the semantics of the Mongo a
 event id and reads back what is stored, the notifier's insert-once by `_id`.
 """
 
+import copy
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,8 +15,12 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from services.dispatcher.domain import StatusChange
+from services.dispatcher.repository import assignment_update, status_update
 from services.notifier.domain import Notice
+from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
+from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, Assignment
 from shared.contracts.intake import Address, AppealRegistered, ResidentContact
 
@@ -142,12 +148,48 @@ class FakeClassifierRepository:
         return existing
 
 
-class FakeDispatcherRepository:
-    """DispatcherRepository: the stage update of shared.appeals on a dict, applied once per event id.
+def apply_stage_update(documents: dict[str, dict[str, Any]], update: StageUpdate) -> bool:
+    """`shared.appeals.as_operation` on a dict: skipped when the appeal is unknown or its history already holds the
+    update's (last) event id; otherwise set the fields, the status and updated_at, and push the entries."""
+    document = documents.get(update.appeal_id)
+    if document is None or update.event_id in {entry["event_id"] for entry in document.get("history", [])}:
+        return False
+    last = update.entries[-1]
+    document.update(copy.deepcopy(update.fields))
+    document["status"] = last.status
+    document["updated_at"] = last.at
+    document.setdefault("history", []).extend(entry.document() for entry in update.entries)
+    return True
 
-    Like `apply_stage_updates`: the update is keyed on the outgoing event id; returns None when every
-    update applied, otherwise a dict (empty when no appeal of the batch exists) with the stored
-    assignment of every appeal of the batch that exists. `appeals=None` means every appeal exists.
+
+def registered_document(event: AppealRegistered) -> dict[str, Any]:
+    """The appeal document as intake stores it (services/intake/domain.py `register`) for this event."""
+    return {
+        "_id": event.appeal_id,
+        "intake_key": f"{event.channel}:{event.appeal_id}",
+        "external_id": event.appeal_id,
+        "channel": event.channel,
+        "text": event.text,
+        "contact": event.contact.model_dump(mode="json") if event.contact else None,
+        "address": event.address.model_dump(mode="json") if event.address else None,
+        "received_at": event.received_at,
+        "registered_at": event.registered_at,
+        "correlation_id": event.correlation_id,
+        "status": "registered",
+        "history": [
+            {"status": "registered", "at": event.registered_at, "event_id": str(event.event_id), "by": "intake"}
+        ],
+        "updated_at": event.registered_at,
+    }
+
+
+class FakeDispatcherRepository:
+    """DispatcherRepository: the stage updates of shared.appeals on dicts, each applied once per event id.
+
+    Like `apply_stage_updates`: an update is keyed on its (last) outgoing event id. `save_assignments` returns
+    None when every update applied, otherwise a dict (empty when no appeal of the batch exists) with the stored
+    assignment of every appeal of the batch that exists. `save_status_changes` merges each appeal's changes
+    with `status_update`, as MongoDispatcherRepository does. `appeals=None` means every appeal exists.
     """
 
     def __init__(self, appeals: Iterable[str] | None = None) -> None:
@@ -156,35 +198,56 @@ class FakeDispatcherRepository:
             appeal_id: {"_id": appeal_id, "history": []} for appeal_id in appeals or ()
         }
         self.saved: list[AppealAssigned] = []
+        self.status_calls: list[list[StatusChange]] = []
 
     def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
         """An appeal that already holds an assignment, written for `event_id`."""
         self.documents[appeal_id] = {
             "_id": appeal_id,
             "assignment": assignment.model_dump(mode="python"),
-            "history": [str(event_id)],
+            "status": "assigned",
+            "history": [{"status": "assigned", "at": NOW, "event_id": str(event_id), "by": "dispatcher"}],
         }
+
+    def seed_assigned(self, assigned: AppealAssigned) -> dict[str, Any]:
+        """A whole appeal as the store holds it once intake registered it and the dispatcher assigned it."""
+        registered = AppealRegistered.model_validate(
+            {
+                **assigned.model_dump(exclude={"event_id"}),
+                "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"registered/{assigned.appeal_id}"),
+            }
+        )
+        self.documents[assigned.appeal_id] = registered_document(registered)
+        apply_stage_update(self.documents, assignment_update(assigned))
+        return self.documents[assigned.appeal_id]
 
     async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None:
         matched = 0
         for event in events:
-            document = self.documents.get(event.appeal_id)
-            if document is None and self.every_appeal_exists:
-                document = self.documents.setdefault(event.appeal_id, {"_id": event.appeal_id, "history": []})
-            if document is None or str(event.event_id) in document["history"]:
-                continue
-            document["classification"] = event.classification.model_dump(mode="python")
-            document["assignment"] = event.assignment.model_dump(mode="python")
-            document["history"].append(str(event.event_id))
-            self.saved.append(event)
-            matched += 1
+            if self.every_appeal_exists:
+                self.documents.setdefault(event.appeal_id, {"_id": event.appeal_id, "history": []})
+            if apply_stage_update(self.documents, assignment_update(event)):
+                self.saved.append(event)
+                matched += 1
         if matched == len(events):
             return None
-        return {
-            event.appeal_id: {"_id": event.appeal_id, "assignment": self.documents[event.appeal_id]["assignment"]}
-            for event in events
-            if event.appeal_id in self.documents
-        }
+        stored = {}
+        for event in events:
+            document = self.documents.get(event.appeal_id)
+            if document is not None:
+                stored[event.appeal_id] = {key: document[key] for key in ("_id", "assignment") if key in document}
+        return stored
+
+    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, dict]:
+        return {i: copy.deepcopy(self.documents[i]) for i in appeal_ids if i in self.documents}
+
+    async def save_status_changes(self, changes: Sequence[StatusChange]) -> None:
+        self.status_calls.append(list(changes))
+        by_appeal: dict[str, list[StatusChange]] = defaultdict(list)
+        for change in changes:
+            by_appeal[change.appeal_id].append(change)
+        for group in by_appeal.values():
+            apply_stage_update(self.documents, status_update(group))
 
 
 class FakeNotifierRepository:
@@ -289,3 +352,25 @@ def assigned_event(
 def published(publisher: Any) -> list[dict[str, Any]]:
     """Every message a batch publisher sent under TestKafkaBroker, in order, as decoded JSON."""
     return [message for call in publisher.mock.call_args_list for message in call.args[0]]
+
+
+def department_update(
+    status: str,
+    *,
+    appeal_id: str = "1000001",
+    department: str = "kyivteploenergo",
+    comment: str = "",
+    suggested: str | None = None,
+    number: int = 1,
+) -> DepartmentUpdate:
+    """A department's report; the event id follows the appeal, the status and `number`, so a copy is a redelivery."""
+    return DepartmentUpdate(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"update/{appeal_id}/{department}/{status}/{number}"),
+        occurred_at=NOW,
+        correlation_id=f"corr-{appeal_id}",
+        appeal_id=appeal_id,
+        department=department,
+        status=status,
+        comment=comment,
+        suggested_department=suggested,
+    )

@@ -11,7 +11,7 @@ from shared.contracts.base import EVENT_NAMESPACE, derived_event_id, utcnow
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, DepartmentTask
-from shared.contracts.intake import Address, AppealRegistered, AppealSubmitted, ResidentContact
+from shared.contracts.intake import Address, AppealRegistered, AppealSubmitted, ResidentContact, SubmittedContact
 from shared.deadletter import describe
 from tests.unit.fakes import PHONE, RECEIVED, submission_payload
 
@@ -28,13 +28,13 @@ from tests.unit.fakes import PHONE, RECEIVED, submission_payload
     ],
 )
 def test_phone_is_normalized_to_e164(given, e164):
-    assert ResidentContact(phone=given).phone == e164
+    assert SubmittedContact(phone=given).phone == e164
 
 
 @pytest.mark.parametrize("given", ["12345", "abc", "+380 67 123", "067 123 45 67 89 10"])
 def test_invalid_phone_is_refused(given):
     with pytest.raises(ValidationError, match="phone"):
-        ResidentContact(phone=given)
+        SubmittedContact(phone=given)
 
 
 def test_contact_defaults_to_ukrainian_and_notifications_on():
@@ -103,9 +103,9 @@ def test_unknown_fields_of_an_event_are_ignored():
 
 
 def test_unknown_fields_of_a_contact_are_ignored():
-    contact = ResidentContact.model_validate({"phone": "067 123 45 67", "telegram": "@olena", "viber": True})
+    contact = SubmittedContact.model_validate({"phone": "067 123 45 67", "telegram": "@olena", "viber": True})
 
-    assert contact == ResidentContact(phone=PHONE)
+    assert contact == SubmittedContact(phone=PHONE)
     assert not hasattr(contact, "telegram")
     assert set(contact.model_dump()) == {"name", "phone", "email", "language", "notifications"}
 
@@ -119,7 +119,7 @@ def test_unknown_fields_of_an_address_are_ignored():
 
 def test_an_unknown_field_does_not_switch_off_the_checks_of_the_known_ones():
     with pytest.raises(ValidationError, match="phone"):
-        ResidentContact.model_validate({"phone": "12345", "telegram": "@olena"})
+        SubmittedContact.model_validate({"phone": "12345", "telegram": "@olena"})
     with pytest.raises(ValidationError, match="outside the Kyiv area"):
         Address.model_validate({"lat": 0.0, "lon": 0.0, "floor": 3})
 
@@ -132,7 +132,7 @@ def test_nested_unknown_fields_pass_through_every_event_that_carries_the_registr
     assigned = AppealAssigned.model_validate(_ASSIGNED | {"contact": contact, "address": address})
 
     for event in (submitted, assigned):
-        assert event.contact == ResidentContact(name="Олена", phone=PHONE)
+        assert event.contact.model_dump() == ResidentContact(name="Олена", phone=PHONE).model_dump()
         assert event.address == Address(text="вул. Героїв Дніпра, 5", district="obolonskyi", lat=50.52, lon=30.49)
         assert "telegram" not in event.model_dump()["contact"]
         assert "floor" not in event.model_dump()["address"]
@@ -326,3 +326,10 @@ def test_a_task_refuses_an_unknown_status():
 
     with pytest.raises(ValidationError, match="status"):
         DepartmentTask.model_validate(sample)
+
+
+def test_events_carry_the_phone_as_intake_normalized_it():
+    # Downstream stages trust intake's check: only the E.164 shape is verified, no second parse.
+    assert ResidentContact(phone="+380441234567").phone == "+380441234567"
+    with pytest.raises(ValidationError, match="phone"):
+        ResidentContact(phone="044 123 45 67")

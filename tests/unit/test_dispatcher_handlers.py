@@ -1,21 +1,37 @@
 """services/dispatcher/handlers.py in memory: TestKafkaBroker, a fake repository and a fake park callback."""
 
+import copy
+import json
 from datetime import timedelta
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from pydantic import ValidationError
 
+from services.dispatcher.domain import rerouted_event_id, route
 from services.dispatcher.handlers import build_router
 from services.dispatcher.settings import DispatcherSettings
 from shared.contracts import topics
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
-from shared.contracts.dispatcher import Assignment, DepartmentTask
+from shared.contracts.departments import DepartmentUpdate
+from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
 from shared.contracts.intake import ResidentContact
 from shared.errors import PermanentError, TransientError
-from tests.unit.fakes import NOW, PHONE, FakeDispatcherRepository, classified_event, published
+from tests.unit.fakes import (
+    NOW,
+    PHONE,
+    FakeDispatcherRepository,
+    classified_event,
+    consumer_record,
+    department_update,
+    published,
+    registered_document,
+    registered_event,
+)
 
 CONTACT = ResidentContact(name="Олена", phone=PHONE)
+DISPATCHER_INPUT = (topics.APPEALS_CLASSIFIED, topics.DEPARTMENT_UPDATES)
 
 
 def make_service(repo, routing, parked):
@@ -210,5 +226,291 @@ async def test_a_failing_store_stops_the_batch_before_anything_is_published(rout
     async with TestKafkaBroker(broker) as br:
         with pytest.raises(TransientError):
             await br.publish(classified_event("gas", "critical").model_dump(mode="json"), topics.APPEALS_CLASSIFIED)
+
+        assert sum(publisher.mock.call_count for publisher in by_topic.values()) == 0
+
+
+# --- the loop back: departments' reports on dept.updates ----------------------------------------
+
+
+def assigned_appeal(routing, repo, category="heating", appeal_id="1000001", **kwargs) -> AppealAssigned:
+    """An appeal the dispatcher assigned earlier, stored in the fake as intake and the dispatcher wrote it."""
+    assigned = route(classified_event(category, "high", appeal_id=appeal_id, **kwargs), routing, NOW).assigned
+    repo.seed_assigned(assigned)
+    return assigned
+
+
+def report(status, **kwargs) -> dict:
+    return department_update(status, **kwargs).model_dump(mode="json")
+
+
+def new_entries(repo, appeal_id="1000001") -> list[tuple[str, str, str]]:
+    """The history the reports added after the dispatcher's assignment: (status, by, event id)."""
+    history = repo.documents[appeal_id]["history"]
+    return [(e["status"], e["by"], e["event_id"]) for e in history[3:]]
+
+
+def publish_counts(by_topic) -> dict[str, int]:
+    return {topic: publisher.mock.call_count for topic, publisher in by_topic.items() if publisher.mock.call_count}
+
+
+async def test_reports_of_one_batch_are_applied_in_order(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+    reports = [
+        department_update("accepted"),
+        department_update("in_progress", comment="бригада виїхала"),
+        department_update("resolved", comment="опалення відновлено"),
+    ]
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(*(r.model_dump(mode="json") for r in reports), topic=topics.DEPARTMENT_UPDATES)
+
+        counts = publish_counts(by_topic)
+
+    document = repo.documents["1000001"]
+    assert document["status"] == "resolved"
+    assert document["updated_at"] == NOW
+    assert new_entries(repo) == [(r.status, "kyivteploenergo", str(r.event_id)) for r in reports]
+    assert [e.get("note", "") for e in document["history"][3:]] == ["", "бригада виїхала", "опалення відновлено"]
+    assert [[c.status for c in call] for call in repo.status_calls] == [["accepted", "in_progress", "resolved"]]
+    # The assignment stays; nothing is announced and nothing parked.
+    assert document["assignment"]["department"] == "kyivteploenergo"
+    assert counts == {}
+    assert parked.items == []
+
+
+async def test_a_report_is_judged_against_the_status_the_batch_has_reached(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo)
+    broker, _ = make_service(repo, routing, parked)
+
+    async with TestKafkaBroker(broker) as br:
+        # `accepted` may follow only `assigned`: after `in_progress` earlier in the same batch it is refused.
+        await br.publish_batch(report("in_progress"), report("accepted"), topic=topics.DEPARTMENT_UPDATES)
+
+    assert repo.documents["1000001"]["status"] == "in_progress"
+    assert [entry[0] for entry in new_entries(repo)] == ["in_progress"]
+    ((record, error),) = parked.items
+    assert DepartmentUpdate.model_validate_json(record.value).status == "accepted"
+    assert isinstance(error, PermanentError)
+    assert (error.reason, error.detail) == (
+        "rejected-transition",
+        "appeal 1000001 is in_progress: it cannot become accepted",
+    )
+
+
+async def test_a_redelivered_report_changes_nothing(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+    batch = (report("accepted"), report("in_progress"))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(*batch, topic=topics.DEPARTMENT_UPDATES)
+        before = copy.deepcopy(repo.documents)
+        await br.publish_batch(*batch, topic=topics.DEPARTMENT_UPDATES)
+        # The first report alone, once more: the appeal has moved on, yet it is not refused.
+        await br.publish(report("accepted"), topics.DEPARTMENT_UPDATES)
+
+        counts = publish_counts(by_topic)
+
+    assert repo.documents == before
+    assert [entry[0] for entry in new_entries(repo)] == ["accepted", "in_progress"]
+    assert repo.status_calls[1:] == [[], []]
+    assert parked.items == []
+    assert counts == {}
+
+
+async def test_a_refused_report_is_parked_and_the_rest_of_the_batch_goes_on(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo, appeal_id="1000001")
+    assigned_appeal(routing, repo, "gas", appeal_id="1000002")
+    # Registered but never assigned: no department may report on it yet.
+    repo.documents["1000003"] = registered_document(registered_event(appeal_id="1000003"))
+    broker, _ = make_service(repo, routing, parked)
+    records = [
+        report("accepted", department="kyivvodokanal"),  # not its appeal
+        report("accepted"),
+        report("resolved", appeal_id="1000777"),  # no such appeal
+        b"{broken",
+        report("accepted", appeal_id="1000002", department="kyivgaz"),
+        report("accepted", appeal_id="1000003"),
+        report("resolved"),
+    ]
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(*records, topic=topics.DEPARTMENT_UPDATES)
+
+    assert repo.documents["1000001"]["status"] == "resolved"
+    assert [entry[:2] for entry in new_entries(repo)] == [
+        ("accepted", "kyivteploenergo"),
+        ("resolved", "kyivteploenergo"),
+    ]
+    assert repo.documents["1000002"]["status"] == "accepted"
+    assert repo.documents["1000003"]["status"] == "registered" and len(repo.documents["1000003"]["history"]) == 1
+    assert "1000777" not in repo.documents
+    # The record that is no report at all is parked when the batch is read, before any report is judged.
+    assert parked.values[0] == b"{broken" and isinstance(parked.errors[0], ValidationError)
+    refusals = [(error.reason, error.detail) for error in parked.errors[1:]]
+    assert refusals == [
+        ("rejected-transition", "appeal 1000001 is assigned to kyivteploenergo, not to kyivvodokanal"),
+        ("unknown-appeal", "no appeal 1000777 has been assigned"),
+        ("unknown-appeal", "no appeal 1000003 has been assigned"),
+    ]
+    parked_reports = [DepartmentUpdate.model_validate_json(value) for value in parked.values[1:]]
+    assert [(u.appeal_id, u.department) for u in parked_reports] == [
+        ("1000001", "kyivvodokanal"),
+        ("1000777", "kyivteploenergo"),
+        ("1000003", "kyivteploenergo"),
+    ]
+
+
+async def test_a_misrouted_appeal_is_announced_and_sent_to_the_suggested_department(routing, taxonomy, parked):
+    repo = FakeDispatcherRepository()
+    assigned = assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+    update = department_update("misrouted", comment="це водопостачання", suggested="kyivvodokanal")
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(update.model_dump(mode="json"), topics.DEPARTMENT_UPDATES)
+
+        announced = [AppealAssigned.model_validate(e) for e in published(by_topic[topics.APPEALS_ASSIGNED])]
+        tasks = tasks_of(by_topic, "kyivvodokanal")
+        counts = publish_counts(by_topic)
+
+    (event,) = announced
+    assert event.event_id == rerouted_event_id(update)
+    assert event.appeal_id == "1000001" and event.text == assigned.text
+    assert (event.assignment.department, event.assignment.outcome) == ("kyivvodokanal", "assigned")
+    assert event.assignment.department_name == taxonomy.department_name("kyivvodokanal")
+    assert event.assignment.due_at == assigned.assignment.due_at
+    (task,) = tasks
+    assert task.event_id == derived_event_id("task", rerouted_event_id(update))
+    assert (task.department, task.status, task.category) == ("kyivvodokanal", "assigned", "heating")
+    assert task.due_at == assigned.assignment.due_at
+    # Nothing goes back to the department that reported the mistake.
+    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.kyivvodokanal.assignments": 1}
+    document = repo.documents["1000001"]
+    assert document["status"] == "assigned"
+    assert document["assignment"]["department"] == "kyivvodokanal"
+    assert new_entries(repo) == [("assigned", "kyivteploenergo", str(update.event_id))]
+    assert parked.items == []
+
+
+async def test_after_a_reroute_in_the_batch_only_the_new_department_may_report(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(
+            report("misrouted", suggested="kyivvodokanal"),
+            report("in_progress"),  # the old department, too late
+            report("accepted", department="kyivvodokanal"),
+            topic=topics.DEPARTMENT_UPDATES,
+        )
+
+        tasks = tasks_of(by_topic, "kyivvodokanal")
+
+    assert [entry[:2] for entry in new_entries(repo)] == [
+        ("assigned", "kyivteploenergo"),
+        ("accepted", "kyivvodokanal"),
+    ]
+    assert repo.documents["1000001"]["status"] == "accepted"
+    assert repo.documents["1000001"]["assignment"]["department"] == "kyivvodokanal"
+    assert [(e.reason, e.detail) for e in parked.errors] == [
+        ("rejected-transition", "appeal 1000001 is assigned to kyivvodokanal, not to kyivteploenergo")
+    ]
+    assert len(tasks) == 1
+
+
+async def test_misrouted_without_a_suggestion_goes_to_triage_at_the_contact_center(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo, "snow_ice", district="podilskyi", contact=CONTACT)
+    broker, by_topic = make_service(repo, routing, parked)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(report("misrouted", department="rda_podilskyi"), topics.DEPARTMENT_UPDATES)
+
+        (task,) = tasks_of(by_topic, "contact_center")
+        counts = publish_counts(by_topic)
+
+    assert (task.status, task.district) == ("triage", "podilskyi")
+    # The contact center calls residents back: its task carries the contact.
+    assert task.contact == CONTACT
+    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.contact_center.assignments": 1}
+    assert repo.documents["1000001"]["status"] == "triage"
+
+
+async def test_a_repeated_misrouted_report_announces_the_same_reroute_again(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+    update = department_update("misrouted", suggested="kyivvodokanal")
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(update.model_dump(mode="json"), topics.DEPARTMENT_UPDATES)
+        after_first = copy.deepcopy(repo.documents)
+        await br.publish(update.model_dump(mode="json"), topics.DEPARTMENT_UPDATES)
+
+        announced = published(by_topic[topics.APPEALS_ASSIGNED])
+        tasks = published(by_topic["dept.kyivvodokanal.assignments"])
+        old = by_topic["dept.kyivteploenergo.assignments"].mock.call_count
+
+    assert repo.documents == after_first
+    assert len(announced) == 2 and announced[1] == announced[0]
+    assert announced[0]["event_id"] == str(rerouted_event_id(update))
+    assert len(tasks) == 2 and tasks[1] == tasks[0]
+    assert old == 0
+    assert parked.items == []
+
+
+async def test_a_batch_of_classified_appeals_and_department_reports_handles_both(routing, parked):
+    repo = FakeDispatcherRepository()
+    assigned_appeal(routing, repo, appeal_id="1000001")
+    broker, by_topic = make_service(repo, routing, parked)
+    classified = classified_event("gas", "critical", appeal_id="1000002")
+    records = [
+        consumer_record(json.dumps(report("accepted")).encode(), topics.DEPARTMENT_UPDATES, offset=0),
+        consumer_record(classified.model_dump_json().encode(), topics.APPEALS_CLASSIFIED, offset=0),
+        consumer_record(
+            json.dumps(report("misrouted", suggested="kyivvodokanal")).encode(), topics.DEPARTMENT_UPDATES, 1
+        ),
+    ]
+
+    async with TestKafkaBroker(broker) as br:
+        # One record batch from both topics, as the consumer of the two topics hands it over.
+        (subscriber,) = [s for s in br.subscribers if {t.name for t in s.topics} >= set(DISPATCHER_INPUT)]
+        await subscriber.process_message(records)
+
+        announced = {
+            e["appeal_id"]: e["assignment"]["department"] for e in published(by_topic[topics.APPEALS_ASSIGNED])
+        }
+        gas = tasks_of(by_topic, "kyivgaz")
+        water = tasks_of(by_topic, "kyivvodokanal")
+
+    assert announced == {"1000002": "kyivgaz", "1000001": "kyivvodokanal"}
+    assert [task.appeal_id for task in gas] == ["1000002"]
+    assert [task.appeal_id for task in water] == ["1000001"]
+    assert repo.documents["1000002"]["assignment"]["department"] == "kyivgaz"
+    assert [entry[0] for entry in new_entries(repo)] == ["accepted", "assigned"]
+    assert repo.documents["1000001"]["assignment"]["department"] == "kyivvodokanal"
+    assert parked.items == []
+
+
+async def test_a_failing_store_stops_a_batch_of_reports_before_anything_is_published(routing, parked):
+    class FailingRepository(FakeDispatcherRepository):
+        async def save_status_changes(self, changes):
+            raise TransientError("store unavailable")
+
+    repo = FailingRepository()
+    assigned_appeal(routing, repo)
+    broker, by_topic = make_service(repo, routing, parked)
+
+    async with TestKafkaBroker(broker) as br:
+        with pytest.raises(TransientError):
+            await br.publish(report("misrouted", suggested="kyivvodokanal"), topics.DEPARTMENT_UPDATES)
 
         assert sum(publisher.mock.call_count for publisher in by_topic.values()) == 0
