@@ -1,5 +1,6 @@
 """The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -207,7 +208,10 @@ def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing,
         reason += f"; rerouted to {suggested} as suggested"
     else:
         department, outcome, status = CONTACT_CENTER, "triage", "triage"
-        reason += "; the contact center decides" + (f" (unknown suggestion {suggested})" if suggested else "")
+        if suggested == update.department:
+            reason += f"; the contact center decides ({suggested} suggested itself)"
+        else:
+            reason += "; the contact center decides" + (f" (unknown suggestion {suggested})" if suggested else "")
     reroute = appeal.model_copy(
         update={
             "event_id": rerouted_event_id(update),
@@ -225,7 +229,7 @@ def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing,
     return StatusChange(update.appeal_id, status, now, str(update.event_id), update.department, reason, reroute)
 
 
-def rerouted_event_id(update: DepartmentUpdate):
+def rerouted_event_id(update: DepartmentUpdate) -> uuid.UUID:
     return derived_event_id("rerouted", update.event_id)
 
 

@@ -113,8 +113,13 @@ def build_router(
             if isinstance(verdict, Refusal):
                 await park_record(item.record, PermanentError(verdict.reason, verdict.detail))
             elif verdict is None:
-                # Applied before: a reroute is announced again in case the first announcement was lost.
-                if item.event.status == "misrouted" and tracked.appeal is not None:
+                # Applied before: a reroute is announced again in case the first announcement was lost, as
+                # long as it is still the appeal's latest change (a later reroute has its own announcement).
+                if (
+                    item.event.status == "misrouted"
+                    and tracked.appeal
+                    and tracked.last_event_id == str(item.event.event_id)
+                ):
                     reroutes.append(tracked.appeal.model_copy(update={"event_id": rerouted_event_id(item.event)}))
             else:
                 changes.append(verdict)
@@ -123,7 +128,8 @@ def build_router(
                     reroutes.append(verdict.reroute)
             department_updates.labels(item.event.status, type(verdict).__name__ if verdict else "repeated").inc()
         await repo.save_status_changes(changes)
-        await publish_assignments(reroutes)
+        # One announcement per appeal, its latest: publish_keyed sends each appeal once.
+        await publish_assignments(list({appeal.appeal_id: appeal for appeal in reroutes}.values()))
 
     return router
 
@@ -135,19 +141,22 @@ class _Tracked:
     appeal: AppealAssigned | None
     status: str
     applied: frozenset[str]
+    last_event_id: str
 
     @classmethod
     def of(cls, document: dict) -> "_Tracked":
-        applied = frozenset(entry["event_id"] for entry in document.get("history", []))
+        history = document.get("history", [])
+        applied = frozenset(entry["event_id"] for entry in history)
         appeal = assigned_from_document(document) if document.get("assignment") else None
-        return cls(appeal, document["status"], applied)
+        return cls(appeal, document["status"], applied, history[-1]["event_id"] if history else "")
 
     @classmethod
     def missing(cls) -> "_Tracked":
-        return cls(None, "", frozenset())
+        return cls(None, "", frozenset(), "")
 
     def apply(self, change: StatusChange) -> None:
         self.status = change.status
         self.applied = self.applied | {change.event_id}
+        self.last_event_id = change.event_id
         if change.reroute is not None:
             self.appeal = change.reroute
