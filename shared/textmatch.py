@@ -62,24 +62,29 @@ def compile_term(label: str, raw: str, weight: float = 1.0) -> Term:
 
 
 class TermIndex:
-    """Terms indexed by the first two letters of their first word, so a text is scanned once."""
-
-    PREFIX = 2
+    """Terms indexed by their first word, so each word of a text costs a few dictionary look-ups: the word
+    itself (terms whose first word is whole) and its beginnings of the lengths that stems have."""
 
     def __init__(self, terms: list[Term]) -> None:
-        self._by_prefix: dict[str, list[Term]] = defaultdict(list)
+        self._whole: dict[str, list[Term]] = defaultdict(list)
+        self._stems: dict[str, list[Term]] = defaultdict(list)
         for term in terms:
-            self._by_prefix[term.words[0].rstrip("!")[: self.PREFIX]].append(term)
-        # A one-letter first word ("в!") sits under a one-letter key: look there too, only if there are any.
-        self._short_keys = any(len(key) < self.PREFIX for key in self._by_prefix)
+            first = term.words[0]
+            if first.endswith("!"):
+                self._whole[first[:-1]].append(term)
+            else:
+                self._stems[first].append(term)
+        self._stem_lengths = sorted({len(stem) for stem in self._stems})
 
     def find(self, tokens: list[str]) -> list[tuple[Term, str]]:
         """Every (term, matched words) in the text, in order."""
         found: list[tuple[Term, str]] = []
         for index, token in enumerate(tokens):
-            candidates = self._by_prefix.get(token[: self.PREFIX], [])
-            if self._short_keys and len(token) > 1:
-                candidates = candidates + self._by_prefix.get(token[:1], [])
+            candidates = list(self._whole.get(token, ()))
+            for length in self._stem_lengths:
+                if length > len(token):
+                    break
+                candidates += self._stems.get(token[:length], ())
             for term in candidates:
                 if term.matches_at(tokens, index):
                     found.append((term, " ".join(tokens[index : index + len(term.words)])))
