@@ -26,6 +26,7 @@ run: install
 	$(BIN)/cityline up
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/pytest -q tests
 
 test-unit: install
