@@ -15,6 +15,20 @@ from pymongo import UpdateOne
 from shared.store import APPEALS, Store
 
 
+def registration_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of AppealRegistered (and of every event built on it) as the stored appeal holds them."""
+    return {
+        "correlation_id": document.get("correlation_id") or "",
+        "appeal_id": document["_id"],
+        "channel": document["channel"],
+        "text": document["text"],
+        "contact": document.get("contact"),
+        "address": document.get("address"),
+        "received_at": document["received_at"],
+        "registered_at": document["registered_at"],
+    }
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     status: str

@@ -113,3 +113,41 @@ def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, backgro
             await store.close()
 
     return lifespan
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a service adds to the common frame: its handlers, and background jobs if it has any."""
+
+    router: Any
+    background: Sequence[Periodic] = ()
+
+
+def assemble(
+    settings: ServiceSettings,
+    wire: Callable[[Any, Any, Any], Wiring],
+    *,
+    title: str,
+    description: str,
+) -> AsgiFastStream:
+    """The frame every service shares: broker, store, taxonomy, dead-letter parking, lifespan, /health, /metrics.
+
+    `wire(store, park_record, taxonomy)` builds the service's own part.
+    """
+    from shared.broker import build_broker
+    from shared.consuming import Parker
+    from shared.store import Store
+    from shared.taxonomy import cached_taxonomy
+
+    taxonomy = cached_taxonomy(settings.taxonomy_path)
+    broker = build_broker(settings)
+    store = Store.from_settings(settings, app_name=f"cityline-{settings.service_name}")
+    wiring = wire(store, Parker(broker, settings.service_name), taxonomy)
+    broker.include_router(wiring.router)
+    return service_app(
+        settings=settings,
+        broker=broker,
+        lifespan=store_lifespan(store, settings, taxonomy, background=wiring.background),
+        title=title,
+        description=description,
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
@@ -239,14 +240,7 @@ def assigned_from_document(document: dict) -> AppealAssigned:
     return AppealAssigned(
         event_id=last["event_id"],
         occurred_at=last["at"],
-        correlation_id=document.get("correlation_id") or "",
-        appeal_id=document["_id"],
-        channel=document["channel"],
-        text=document["text"],
-        contact=document.get("contact"),
-        address=document.get("address"),
-        received_at=document["received_at"],
-        registered_at=document["registered_at"],
+        **registration_fields(document),
         classification=document["classification"],
         assignment=document["assignment"],
     )

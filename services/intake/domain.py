@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from shared.appeals import registration_fields
 from shared.channels import ChannelList
 from shared.contracts.base import derived_event_id
 from shared.contracts.intake import AppealRegistered, AppealSubmitted, ResidentContact
@@ -78,12 +79,5 @@ def registration_from_document(document: dict[str, Any]) -> AppealRegistered:
     return AppealRegistered(
         event_id=registered_event_id(document["intake_key"]),
         occurred_at=document["registered_at"],
-        correlation_id=document.get("correlation_id") or "",
-        appeal_id=document["_id"],
-        channel=document["channel"],
-        text=document["text"],
-        contact=document.get("contact"),
-        address=document.get("address"),
-        received_at=document["received_at"],
-        registered_at=document["registered_at"],
+        **registration_fields(document),
     )
