@@ -250,6 +250,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return asyncio.run(run_bench(ConnectionSettings(), count=args.n, rate=args.rate, raw=not args.no_raw))
 
 
+# ---- dlq -----------------------------------------------------------------------------------------
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from cityline.dlq import as_json_lines, list_parked, replay
+
+    bootstrap = ConnectionSettings().kafka_bootstrap_servers
+    if args.action == "list":
+        parked = asyncio.run(list_parked(bootstrap, args.topic, args.limit))
+        if args.json:
+            sys.stdout.write(as_json_lines(parked) + ("\n" if parked else ""))
+            return 0
+        table = Table(title=f"parked messages ({len(parked)})")
+        for column in ("dlq", "origin", "reason", "error", "key", "body"):
+            table.add_column(column, overflow="fold")
+        for item in parked:
+            table.add_row(*item.summary().values())
+        console.print(table)
+        return 0
+    if not args.topic:
+        raise UserError("replay needs the topic whose dead letters to send back, e.g. appeals.intake")
+    replayed, left = asyncio.run(replay(bootstrap, args.topic, args.reason, args.dry_run))
+    verb = "would replay" if args.dry_run else "replayed"
+    console.print(f"{verb} {replayed} to {args.topic}; {left} of other reasons left")
+    return 0
+
+
 # ---- asyncapi ------------------------------------------------------------------------------------
 
 
@@ -321,6 +348,15 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=0, help="appeals per second (0: as fast as possible)")
     bench.add_argument("--no-raw", action="store_true", help="skip the raw broker and store measurements")
     bench.set_defaults(func=cmd_bench)
+
+    dlq = commands.add_parser("dlq", help="list what the services parked, or send it back once the cause is fixed")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", nargs="?", help="the original topic, e.g. appeals.intake (list: all when omitted)")
+    dlq.add_argument("--reason", help="replay only records parked for this reason, e.g. transient-exhausted")
+    dlq.add_argument("--limit", type=int, default=50, help="list: at most this many, the newest")
+    dlq.add_argument("--json", action="store_true", help="list: one JSON object per line")
+    dlq.add_argument("--dry-run", action="store_true", help="replay: count, send nothing")
+    dlq.set_defaults(func=cmd_dlq)
 
     asyncapi = commands.add_parser("asyncapi", help="write each service's AsyncAPI document (the event contract)")
     asyncapi.add_argument("--out", default="docs/asyncapi", help="folder for <service>.json")

@@ -35,5 +35,13 @@ consumer_ready = Gauge(
 )
 
 
+consumer_lag = Gauge(
+    "cityline_consumer_lag",
+    "Records waiting in the broker for the service, per topic and partition (highwater minus position)",
+    ["service", "topic", "partition"],
+    registry=registry,
+)
+
+
 def metrics_asgi_app():
     return make_asgi_app(registry=registry)

@@ -15,7 +15,7 @@ from faststream.specification import AsyncAPI
 
 from shared.admin import ensure_topics
 from shared.logging import configure_logging
-from shared.metrics import consumer_ready, metrics_asgi_app
+from shared.metrics import consumer_lag, consumer_ready, metrics_asgi_app
 from shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,19 @@ def subscribers_ready(broker: KafkaBroker) -> bool:
         if consumer is None or not consumer.assignment():
             return False
     return True
+
+
+async def record_consumer_lag(broker: KafkaBroker, service: str) -> None:
+    for subscriber in broker.subscribers:
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            continue
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:  # nothing fetched from it yet
+                continue
+            position = await consumer.position(partition)
+            consumer_lag.labels(service, partition.topic, str(partition.partition)).set(max(highwater - position, 0))
 
 
 def health_route(broker: KafkaBroker, service: str, extra: Callable[[], dict[str, Any]] | None = None):
@@ -144,10 +157,11 @@ def assemble(
     store = Store.from_settings(settings, app_name=f"cityline-{settings.service_name}")
     wiring = wire(store, Parker(broker, settings.service_name), taxonomy)
     broker.include_router(wiring.router)
+    lag = Periodic("consumer lag", lambda: record_consumer_lag(broker, settings.service_name), 5.0, first_delay_s=5.0)
     return service_app(
         settings=settings,
         broker=broker,
-        lifespan=store_lifespan(store, settings, taxonomy, background=wiring.background),
+        lifespan=store_lifespan(store, settings, taxonomy, background=[*wiring.background, lag]),
         title=title,
         description=description,
     )

@@ -1,5 +1,6 @@
 """The system as a user runs it: `cityline up`, then `cityline submit` and `cityline status` in another shell."""
 
+import asyncio
 import json
 import os
 import signal
@@ -119,6 +120,26 @@ def test_bad_input_is_refused_with_a_clear_error(running):
     assert unknown.returncode == 2 and "unknown channel 'pigeon'" in unknown.stderr
     missing = running.cli("status", "9999999", check=False)
     assert missing.returncode == 1 and "no appeal 9999999" in missing.stderr
+
+    # A channel that publishes garbage to Kafka directly: the operator sees it parked, with the reason.
+    asyncio.run(_publish_raw(running.client_env["KAFKA_BOOTSTRAP_SERVERS"], b"{broken", b"garbage-1"))
+    deadline, parked = time.monotonic() + 20, []
+    while time.monotonic() < deadline and not parked:
+        listing = running.cli("dlq", "list", "appeals.intake", "--json").stdout
+        parked = [json.loads(line) for line in listing.splitlines() if '"garbage-1"' in line]
+    assert parked and parked[0]["reason"] == "invalid-json"
+    assert parked[0]["origin"].startswith("appeals.intake/")
+
+
+async def _publish_raw(bootstrap: str, value: bytes, key: bytes) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("appeals.intake", value, key=key)
+    finally:
+        await producer.stop()
 
 
 def test_a_crashed_run_does_not_block_the_next(running):

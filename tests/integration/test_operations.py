@@ -1,0 +1,78 @@
+"""What an SRE uses: dead letters sent back once their cause is fixed, and consumer lag on /metrics."""
+
+import json
+
+import httpx
+import pytest
+
+from cityline.dlq import list_parked, replay
+from shared.contracts import topics
+from shared.deadletter import ERROR_HEADER, ORIGIN_HEADER, REASON_HEADER
+from tests.integration.helpers import publish, store_client, submission, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_parked_appeal_is_replayed_and_registered(pipeline):
+    # What the dead-letter middleware leaves when the store stayed down past every retry.
+    body = submission("Яма на дорозі, пробив колесо", external_id="replay-me-1")
+    producer_headers = [
+        (REASON_HEADER, b"transient-exhausted"),
+        (ERROR_HEADER, b"ServerSelectionTimeoutError: store unreachable"),
+        (ORIGIN_HEADER, b"appeals.intake/0/7"),
+    ]
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topics.dead_letter(topics.APPEALS_INTAKE),
+            json.dumps(body).encode(),
+            key=b"replay-me-1",
+            headers=producer_headers,
+        )
+    finally:
+        await producer.stop()
+
+    parked = await list_parked(pipeline.bootstrap, topics.APPEALS_INTAKE, limit=1000)
+    mine = [item for item in parked if item.record.key == b"replay-me-1"]
+    assert mine and mine[0].reason == "transient-exhausted"
+    assert mine[0].summary()["origin"] == "appeals.intake/0/7"
+
+    would, _ = await replay(pipeline.bootstrap, topics.APPEALS_INTAKE, "transient-exhausted", dry_run=True)
+    assert would >= 1
+    replayed, _ = await replay(pipeline.bootstrap, topics.APPEALS_INTAKE, "transient-exhausted", dry_run=False)
+    assert replayed >= 1
+
+    client = store_client(pipeline.store_uri)
+    try:
+        appeal = await wait_until(
+            lambda: client[pipeline.database].appeals.find_one({"intake_key": "web:replay-me-1", "status": "assigned"})
+        )
+    finally:
+        await client.close()
+    assert appeal["classification"]["category"] == "roads"
+    # The replay group remembers: nothing of that reason is left to send again.
+    again, _ = await replay(pipeline.bootstrap, topics.APPEALS_INTAKE, "transient-exhausted", dry_run=False)
+    assert again == 0
+
+
+async def test_consumer_lag_is_on_metrics(pipeline):
+    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [submission("Не горить ліхтар на вулиці")])
+
+    async def lag_lines():
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"http://127.0.0.1:{pipeline.service_port('intake')}/metrics", timeout=5)).text
+        return [
+            line for line in text.splitlines() if line.startswith("cityline_consumer_lag{") and "appeals.intake" in line
+        ]
+
+    lines = await wait_until(lag_lines, timeout=20)
+    assert {line.split('partition="')[1].split('"')[0] for line in lines} <= {"0", "1", "2"}
+
+    # Everything sent has been taken: the lag comes back to zero.
+    async def drained():
+        return all(float(line.rsplit(" ", 1)[1]) == 0 for line in await lag_lines())
+
+    await wait_until(drained, timeout=20)
