@@ -12,6 +12,8 @@ from tests.integration.helpers import publish, store_client, submission, wait_un
 
 pytestmark = pytest.mark.integration
 
+SAMPLE_SUFFIXES = {"counter": ("", "_total"), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
 
 async def test_parked_appeal_is_replayed_and_registered(pipeline):
     # What the dead-letter middleware leaves when the store stayed down past every retry.
@@ -76,3 +78,33 @@ async def test_consumer_lag_is_on_metrics(pipeline):
         return all(float(line.rsplit(" ", 1)[1]) == 0 for line in await lag_lines())
 
     await wait_until(drained, timeout=20)
+
+
+async def test_every_metric_the_dashboard_queries_is_exported(pipeline):
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads(Path("deploy/grafana/dashboards/cityline.json").read_text(encoding="utf-8"))
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b((?:cityline|faststream)_[a-z_]+)\b", target["expr"])
+    }
+    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [submission("Не працює ліфт, третій день стоїть")])
+
+    async def exported():
+        names = set()
+        async with httpx.AsyncClient() as http:
+            for service in ("intake", "classifier", "dispatcher", "notifier"):
+                text = (await http.get(f"http://127.0.0.1:{pipeline.service_port(service)}/metrics", timeout=5)).text
+                # A family is declared by its TYPE line even before its first sample (a counter nobody hit yet).
+                for line in text.splitlines():
+                    if line.startswith("# TYPE "):
+                        _, _, family, kind = line.split(" ")
+                        names |= {f"{family}{suffix}" for suffix in SAMPLE_SUFFIXES.get(kind, ("",))}
+        missing = queried - names
+        return None if missing else names
+
+    assert queried, "the dashboard queries no metrics"
+    await wait_until(exported, timeout=30)
