@@ -84,7 +84,7 @@ async def test_consumer_lag_is_on_metrics(pipeline):
 
 
 async def test_every_metric_the_dashboard_queries_is_exported(pipeline):
-    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))  # noqa: ASYNC240 - a small local file
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
     queried = {
         name
         for panel in dashboard["panels"]
