@@ -53,7 +53,7 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
     containers = []
     if not (given_kafka and given_mongo) and _docker_reachable():
         from testcontainers.kafka import KafkaContainer
-        from testcontainers.mongodb import MongoDbContainer
+        from testcontainers.community.mongodb import MongoDbContainer
 
         kafka, mongo = KafkaContainer().start(), MongoDbContainer().start()
         containers = [kafka, mongo]
