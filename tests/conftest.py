@@ -52,8 +52,8 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
     given_mongo = os.environ.get("MONGODB_URI")
     containers = []
     if not (given_kafka and given_mongo) and _docker_reachable():
-        from testcontainers.kafka import KafkaContainer
         from testcontainers.community.mongodb import MongoDbContainer
+        from testcontainers.kafka import KafkaContainer
 
         kafka, mongo = KafkaContainer().start(), MongoDbContainer().start()
         containers = [kafka, mongo]
