@@ -308,8 +308,29 @@ class EmbeddedStack:
             return False
         return response.status_code == 200
 
+    @property
+    def supervisor_pid_file(self) -> Path:
+        return self.run_dir / "pids" / "supervisor.pid"
+
+    def _claim_run_dir(self) -> None:
+        """One supervisor per run folder: a live one is refused, not stopped; a dead one's leftovers are cleared."""
+        pid_file = self.supervisor_pid_file
+        if pid_file.exists():
+            try:
+                pid = int(pid_file.read_text().strip())
+            except ValueError:
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise StackError(
+                    f"CityLine is already running from {self.run_dir} (pid {pid}): stop it first, "
+                    "or give this one another CITYLINE_STACK_RUN_DIR and ports"
+                )
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(os.getpid()))
+
     def start(self, with_services: bool = True) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_run_dir()
         try:
             self.start_broker()
             self.start_store()
@@ -321,13 +342,21 @@ class EmbeddedStack:
             raise
 
     def restart_crashed(self) -> list[str]:
-        """Start again any service that died; returns their names."""
+        """Start again any process that died; returns their names.
+
+        The store reopens its data. The broker comes back empty (Tansu keeps nothing across a restart): the topics
+        are created again, the services' consumers rejoin, and intake's redrive announces again the appeals whose
+        events were lost with it.
+        """
         restarted = []
         for managed in self.processes:
-            if managed.name in SERVICES and not managed.running():
+            if not managed.running():
                 logger.error("%s exited; restarting it. Its log says:\n%s", managed.name, managed.log_tail())
                 managed.start()
                 restarted.append(managed.name)
+        if "tansu" in restarted:
+            self._wait("the broker (Tansu)", None, lambda: port_open(self.settings.broker_port))
+            self.create_topics()
         return restarted
 
     def stop(self) -> None:
@@ -335,3 +364,5 @@ class EmbeddedStack:
         for managed in reversed(self.processes):
             managed.stop()
         self.processes.clear()
+        if self.supervisor_pid_file.exists() and self.supervisor_pid_file.read_text().strip() == str(os.getpid()):
+            self.supervisor_pid_file.unlink()

@@ -151,3 +151,55 @@ def test_a_crashed_run_does_not_block_the_next(running):
     assert result.stdout.strip().isdigit()
     assert running.interrupt() == 0
     assert not any(port_open(port) for port in running.ports.values())
+
+
+def test_a_second_up_on_a_running_stack_is_refused_and_harms_nothing(running):
+    running.up()
+    second = subprocess.run([*CITYLINE, "up"], env=running.env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1
+    assert "already running" in second.stderr + second.stdout
+    # The first one is untouched and still serves.
+    result = running.cli("submit", "Не працює ліфт", "--channel", "phone", "-q")
+    assert result.stdout.strip().isdigit()
+
+
+def test_a_crashed_store_is_restarted_with_its_data(running):
+    running.up()
+    first = running.cli("submit", "Не працює ліфт, третій день стоїть", "--channel", "web", "-q").stdout.strip()
+    store_pid = int((running.run_dir / "pids" / "secantusdb.pid").read_text())
+    os.kill(store_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new_pid = (running.run_dir / "pids" / "secantusdb.pid").read_text().strip()
+        if new_pid and int(new_pid) != store_pid and port_open(running.ports["store"]):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the store was not restarted")
+    # What was stored before the crash is still there, and new appeals go through.
+    assert json.loads(running.cli("status", first, "--json").stdout)["appeal_id"] == first
+    second = running.cli("submit", "Яма на дорозі, пробив колесо", "--channel", "web", "-q", "--wait", "30")
+    assert second.stdout.strip().isdigit()
+
+
+def test_a_crashed_broker_comes_back_empty_and_appeals_flow_again(running):
+    running.up()
+    broker_pid = int((running.run_dir / "pids" / "tansu.pid").read_text())
+    os.kill(broker_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new_pid = (running.run_dir / "pids" / "tansu.pid").read_text().strip()
+        if new_pid and int(new_pid) != broker_pid and port_open(running.ports["broker"]):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the broker was not restarted")
+    appeal_id = running.cli("submit", "Яма на дорозі, пробив колесо", "--channel", "web", "-q", "--wait", "60")
+    appeal_id = appeal_id.stdout.strip()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if json.loads(running.cli("status", appeal_id, "--json").stdout)["status"] == "assigned":
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the appeal did not reach assigned after the broker came back")
