@@ -17,7 +17,7 @@ from faststream import BaseMiddleware
 from faststream.exceptions import HandlerException, NackMessage
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from shared.contracts.topics import dead_letter
@@ -149,6 +149,7 @@ class _DeadLetterScope(BaseMiddleware):
                 await park(
                     broker, record, service=self.factory.service, reason=reason, detail=detail, attempts=attempts
                 )
-        except (PyMongoError, KafkaError, AssertionError) as error:
+        except Exception as error:
+            # Whatever kept it from the dead-letter topic, the message must not be committed: deliver it again.
             logger.error("could not park %s (%s); it will be delivered again", msg.message_id, error)
             raise NackMessage() from error
