@@ -6,7 +6,7 @@ its dead-letter topic with the reason; the rest of the batch goes on.
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker
@@ -45,8 +45,13 @@ async def accept(
     park_record: ParkRecord,
     check: Callable[[EventT], None] | None = None,
 ) -> list[Accepted[EventT]]:
-    """The valid events of a batch, in order; invalid records are parked. `check` raises PermanentError."""
+    """The valid events of a batch, in order, each event id once; invalid records are parked.
+
+    `check` raises PermanentError. The same event twice in one batch (a redelivery or a redrive meeting the
+    original) is handled once: every stage then sees each appeal at most once per event.
+    """
     accepted: list[Accepted[EventT]] = []
+    seen: set[Any] = set()
     for record in records:
         try:
             event = model.model_validate_json(record.value or b"")
@@ -55,5 +60,9 @@ async def accept(
         except (ValidationError, PermanentError) as error:
             await park_record(record, error)
             continue
+        event_id = getattr(event, "event_id", None)
+        if event_id is not None and event_id in seen:
+            continue
+        seen.add(event_id)
         accepted.append(Accepted(record, event))
     return accepted

@@ -403,3 +403,25 @@ async def test_as_stored_with_nothing_stored_parks_every_event(parked):
     assert await as_stored(decisions, {}, accepted, parked, "assignment", Assignment) == []
     assert parked.values == [b"0", b"1"]
     assert {describe(error)[0] for error in parked.errors} == {"unknown-appeal"}
+
+
+async def test_accept_takes_the_same_event_once_per_batch():
+    from types import SimpleNamespace
+
+    from shared.consuming import accept
+    from shared.contracts.departments import DepartmentUpdate
+
+    body = DepartmentUpdate(appeal_id="1000001", department="lift_service", status="accepted").model_dump_json()
+    other = DepartmentUpdate(appeal_id="1000001", department="lift_service", status="resolved").model_dump_json()
+    records = [
+        SimpleNamespace(value=value.encode(), topic="dept.updates", partition=0, offset=offset, key=None, headers=[])
+        for offset, value in enumerate([body, body, other])
+    ]
+    parked: list = []
+
+    async def park(record, error):
+        parked.append((record, error))
+
+    accepted = await accept(records, DepartmentUpdate, park)
+    assert [item.record.offset for item in accepted] == [0, 2]
+    assert parked == []
