@@ -163,19 +163,24 @@ def test_a_second_up_on_a_running_stack_is_refused_and_harms_nothing(running):
     assert result.stdout.strip().isdigit()
 
 
+def kill_and_await_restart(running: RunningStack, process: str, port: str, timeout: float = 60) -> None:
+    """Kill one of the stack's processes as a crash would, and wait until `cityline up` has it serving again."""
+    pid_file = running.run_dir / "pids" / f"{process}.pid"
+    old_pid = int(pid_file.read_text())
+    os.kill(old_pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        new_pid = pid_file.read_text().strip() if pid_file.exists() else ""
+        if new_pid and int(new_pid) != old_pid and port_open(running.ports[port]):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{process} was not restarted")
+
+
 def test_a_crashed_store_is_restarted_with_its_data(running):
     running.up()
     first = running.cli("submit", "Не працює ліфт, третій день стоїть", "--channel", "web", "-q").stdout.strip()
-    store_pid = int((running.run_dir / "pids" / "secantusdb.pid").read_text())
-    os.kill(store_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        new_pid = (running.run_dir / "pids" / "secantusdb.pid").read_text().strip()
-        if new_pid and int(new_pid) != store_pid and port_open(running.ports["store"]):
-            break
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the store was not restarted")
+    kill_and_await_restart(running, "secantusdb", "store")
     # What was stored before the crash is still there, and new appeals go through.
     assert json.loads(running.cli("status", first, "--json").stdout)["appeal_id"] == first
     second = running.cli("submit", "Яма на дорозі, пробив колесо", "--channel", "web", "-q", "--wait", "30")
@@ -184,16 +189,7 @@ def test_a_crashed_store_is_restarted_with_its_data(running):
 
 def test_a_crashed_broker_comes_back_empty_and_appeals_flow_again(running):
     running.up()
-    broker_pid = int((running.run_dir / "pids" / "tansu.pid").read_text())
-    os.kill(broker_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        new_pid = (running.run_dir / "pids" / "tansu.pid").read_text().strip()
-        if new_pid and int(new_pid) != broker_pid and port_open(running.ports["broker"]):
-            break
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the broker was not restarted")
+    kill_and_await_restart(running, "tansu", "broker")
     appeal_id = running.cli("submit", "Яма на дорозі, пробив колесо", "--channel", "web", "-q", "--wait", "60")
     appeal_id = appeal_id.stdout.strip()
     deadline = time.monotonic() + 30

@@ -23,6 +23,13 @@ async def _assigned(pipeline, intake_key: str) -> dict:
         await client.close()
 
 
+async def events_of(pipeline, topic: str, appeal_id: str, at_least: int) -> list[dict]:
+    """The events of one appeal on a topic, read from the beginning until there are `at_least` of them."""
+    key = appeal_id.encode()
+    records = await read_topic(pipeline.bootstrap, topic, lambda found: sum(r.key == key for r in found) >= at_least)
+    return [json.loads(r.value) for r in records if r.key == key]
+
+
 async def test_same_channel_request_twice_is_one_appeal(pipeline):
     body = submission("Немає холодної води в будинку", channel="mobile", external_id="dup-req-1")
     again = {**body, "event_id": "7a1f5a52-3f35-4f43-9d93-2f1d6a1f0a01"}
@@ -35,12 +42,7 @@ async def test_same_channel_request_twice_is_one_appeal(pipeline):
         assert await client[pipeline.database].appeals.count_documents({"intake_key": "mobile:dup-req-1"}) == 1
     finally:
         await client.close()
-    registered = await read_topic(
-        pipeline.bootstrap,
-        topics.APPEALS_REGISTERED,
-        lambda found: sum(r.key == appeal["_id"].encode() for r in found) >= 2,
-    )
-    announced = [json.loads(r.value) for r in registered if r.key == appeal["_id"].encode()]
+    announced = await events_of(pipeline, topics.APPEALS_REGISTERED, appeal["_id"], at_least=2)
     # The second request re-announces the same appeal with the same event id: downstream dedupes it.
     assert len(announced) == 2
     assert announced[0]["event_id"] == announced[1]["event_id"]
@@ -58,12 +60,7 @@ async def test_redelivered_event_changes_nothing_and_republishes_the_same_id(pip
     original = next(r for r in records if r.key == appeal["_id"].encode())
     await publish(pipeline.bootstrap, topics.APPEALS_REGISTERED, [original.value], key=original.key)
 
-    classified = await read_topic(
-        pipeline.bootstrap,
-        topics.APPEALS_CLASSIFIED,
-        lambda found: sum(r.key == appeal["_id"].encode() for r in found) >= 2,
-    )
-    events = [json.loads(r.value) for r in classified if r.key == appeal["_id"].encode()]
+    events = await events_of(pipeline, topics.APPEALS_CLASSIFIED, appeal["_id"], at_least=2)
     assert len(events) == 2
     assert events[0]["event_id"] == events[1]["event_id"]
     assert events[0]["classification"] == events[1]["classification"]
