@@ -60,6 +60,21 @@ def health_route(broker: KafkaBroker, service: str, extra: Callable[[], dict[str
     return health
 
 
+class ServiceApp(AsgiFastStream):
+    """FastStream's ASGI app (lifespan, /health, /metrics, /asyncapi) that hands every other HTTP path to the
+    service's own HTTP API, if it has one (a FastAPI app: intake's API, the dispatcher's triage desk)."""
+
+    def __init__(self, *args: Any, http_app: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http_app = http_app
+
+    async def not_found(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.http_app is not None and scope["type"] in ("http", "websocket"):
+            await self.http_app(scope, receive, send)
+            return
+        await super().not_found(scope, receive, send)
+
+
 def service_app(
     *,
     settings: ServiceSettings,
@@ -68,8 +83,9 @@ def service_app(
     title: str,
     description: str,
     extra_routes: list[tuple[str, Any]] | None = None,
+    http_app: Any = None,
 ) -> AsgiFastStream:
-    return AsgiFastStream(
+    return ServiceApp(
         broker,
         logger=logging.getLogger(f"cityline.{settings.service_name}"),
         lifespan=lifespan,
@@ -80,6 +96,7 @@ def service_app(
         ],
         specification=AsyncAPI(title=title, version="1.0.0", description=description),
         asyncapi_path="/asyncapi",
+        http_app=http_app,
     )
 
 
@@ -130,10 +147,14 @@ def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, backgro
 
 @dataclass(frozen=True)
 class Wiring:
-    """What a service adds to the common frame: its handlers, and background jobs if it has any."""
+    """What a service adds to the common frame: its handlers, background jobs and HTTP API if it has any.
+
+    `http_app` (an ASGI app such as FastAPI) answers every path the frame does not (/health, /metrics, /asyncapi);
+    its own lifespan is not run: what it needs is started by the frame's lifespan."""
 
     router: Any
     background: Sequence[Periodic] = ()
+    http_app: Any = None
 
 
 def assemble(
@@ -164,4 +185,5 @@ def assemble(
         lifespan=store_lifespan(store, settings, taxonomy, background=[*wiring.background, lag]),
         title=title,
         description=description,
+        http_app=wiring.http_app,
     )

@@ -1,0 +1,40 @@
+"""The service frame hands paths it does not serve itself to the service's own HTTP API."""
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from shared.service import service_app
+from shared.settings import ServiceSettings
+
+
+def _app(http_app=None):
+    own = FastAPI()
+
+    @own.get("/v1/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    return service_app(
+        settings=ServiceSettings(service_name="test"),
+        broker=KafkaBroker("127.0.0.1:1"),
+        lifespan=None,
+        title="t",
+        description="d",
+        http_app=own if http_app is None else http_app,
+    )
+
+
+async def test_unknown_frame_path_reaches_the_service_api():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as client:
+        response = await client.get("/v1/ping")
+        assert response.status_code == 200
+        assert response.json() == {"pong": "yes"}
+        assert (await client.get("/v1/nothing")).status_code == 404
+
+
+async def test_frame_paths_stay_with_the_frame():
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_app()), base_url="http://t") as client:
+        response = await client.get("/metrics")
+        assert response.status_code == 200
+        assert b"# HELP" in response.content
