@@ -44,3 +44,29 @@ class DepartmentTask(AppealEvent):
     due_at: AwareDatetime
     contact: ResidentContact | None = None
     status: Literal["assigned", "triage"] = "assigned"
+
+
+# What a resident hears about after assignment. `rerouted`: a misrouted appeal went to another department.
+AppealStatus = Literal["accepted", "in_progress", "resolved", "rejected", "rerouted"]
+
+
+class AppealStatusChanged(AppealEvent):
+    """Published to `appeals.status` by the dispatcher once it has applied a department's report to an appeal.
+
+    Only reports the dispatcher accepted appear here (a nonsensical one goes to `dept.updates.dlq` instead), so the
+    notifier and other listeners can trust it. When a department resolves a mass incident, every appeal grouped under
+    it gets its own event, so every resident in it hears the outcome.
+    """
+
+    status: AppealStatus
+    department: Code
+    department_name: str
+    category: Code
+    # The department's comment: for `resolved`/`rejected` what the resident is told; for an `information_request`
+    # resolved by the contact center, the answer itself.
+    comment: str = ""
+    contact: ResidentContact | None = None
+    channel: Code | None = None
+    incident_id: str | None = None
+    # The event the change came from (the department's update), for tracing.
+    caused_by: str = ""

@@ -7,11 +7,20 @@ APPEALS_REGISTERED = "appeals.registered"
 APPEALS_CLASSIFIED = "appeals.classified"
 APPEALS_ASSIGNED = "appeals.assigned"
 DEPARTMENT_UPDATES = "dept.updates"
+# Department reports the dispatcher accepted, one event per appeal: what the notifier tells residents after assignment.
+APPEALS_STATUS = "appeals.status"
 
 # Messages are keyed by appeal id; the partition follows the key, so one appeal's events stay in order.
 DEFAULT_PARTITIONS = 3
 
-PIPELINE_TOPICS = (APPEALS_INTAKE, APPEALS_REGISTERED, APPEALS_CLASSIFIED, APPEALS_ASSIGNED, DEPARTMENT_UPDATES)
+PIPELINE_TOPICS = (
+    APPEALS_INTAKE,
+    APPEALS_REGISTERED,
+    APPEALS_CLASSIFIED,
+    APPEALS_ASSIGNED,
+    DEPARTMENT_UPDATES,
+    APPEALS_STATUS,
+)
 
 
 def department_assignments(department_code: str) -> str:
