@@ -2,14 +2,28 @@
 by one sender at a time, and marked sent, pending again (with its next attempt) or failed after each attempt."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+
+from pymongo import UpdateOne
 
 from services.notifier.domain import Notice, Outcome
 from shared.store import NOTIFICATIONS, Store, insert_new
 
 # A notice is due when it waits for its next attempt, or when a sender claimed it and died before finishing.
 IN_FLIGHT = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome of one attempt, written only if the notice is still as the sender left it (state and attempts)."""
+
+    key: str
+    expected_state: str
+    expected_attempts: int
+    attempts: int
+    outcome: Outcome
 
 
 class NotifierRepository(Protocol):
@@ -19,7 +33,22 @@ class NotifierRepository(Protocol):
 
     async def claim(self, document: dict[str, Any], now: datetime, lease_s: float) -> bool: ...
 
-    async def settle(self, key: str, attempts: int, outcome: Outcome, now: datetime) -> None: ...
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None: ...
+
+
+def settlement_update(settlement: Settlement, now: datetime) -> dict[str, Any]:
+    outcome = settlement.outcome
+    changes: dict[str, Any] = {
+        "state": outcome.state,
+        "attempts": settlement.attempts,
+        "reason": outcome.reason,
+        "detail": outcome.detail,
+    }
+    if outcome.state == "pending":
+        changes["next_attempt_at"] = outcome.next_attempt_at
+        return {"$set": changes}
+    changes["sent_at" if outcome.state == "sent" else "failed_at"] = now
+    return {"$set": changes, "$unset": {"next_attempt_at": ""}}
 
 
 class MongoNotifierRepository:
@@ -35,7 +64,7 @@ class MongoNotifierRepository:
         return await cursor.sort("next_attempt_at", 1).limit(limit).to_list()
 
     async def claim(self, document: dict[str, Any], now: datetime, lease_s: float) -> bool:
-        """Take the notice for one attempt: only if nobody else has since (same state, same attempt count)."""
+        """Take a due notice for one attempt: only if nobody else has since (same state, same attempt count)."""
         result = await self.collection.update_one(
             {"_id": document["_id"], "state": document["state"], "attempts": document["attempts"]},
             {
@@ -45,15 +74,17 @@ class MongoNotifierRepository:
         )
         return result.modified_count == 1
 
-    async def settle(self, key: str, attempts: int, outcome: Outcome, now: datetime) -> None:
-        changes: dict[str, Any] = {"state": outcome.state, "reason": outcome.reason, "detail": outcome.detail}
-        unset: dict[str, str] = {}
-        if outcome.state == "pending":
-            changes["next_attempt_at"] = outcome.next_attempt_at
-        else:
-            unset["next_attempt_at"] = ""
-            changes["sent_at" if outcome.state == "sent" else "failed_at"] = now
-        update: dict[str, Any] = {"$set": changes}
-        if unset:
-            update["$unset"] = unset
-        await self.collection.update_one({"_id": key, "state": "sending", "attempts": attempts}, update)
+    async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
+        """One round trip for a batch of outcomes (the store's update path is the system's bottleneck)."""
+        if not settlements:
+            return
+        await self.collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": item.key, "state": item.expected_state, "attempts": item.expected_attempts},
+                    settlement_update(item, now),
+                )
+                for item in settlements
+            ],
+            ordered=False,
+        )

@@ -252,7 +252,8 @@ class FakeDispatcherRepository:
 
 class FakeNotifierRepository:
     """NotifierRepository: notices inserted once by their `_id`; due, claimed and settled as the Mongo adapter does
-    (a claim holds only if state and attempt count are unchanged; a claim's lease pushes the next attempt back)."""
+    (a claim or a settlement holds only if state and attempt count are as expected; a claim's lease pushes the next
+    attempt back)."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
@@ -289,16 +290,18 @@ class FakeNotifierRepository:
         )
         return True
 
-    async def settle(self, key: str, attempts: int, outcome: Any, now: datetime) -> None:
-        stored = self.documents[key]
-        if (stored["state"], stored["attempts"]) != ("sending", attempts):
-            return
-        stored.update(state=outcome.state, reason=outcome.reason, detail=outcome.detail)
-        if outcome.state == "pending":
-            stored["next_attempt_at"] = outcome.next_attempt_at
-        else:
-            stored.pop("next_attempt_at", None)
-            stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
+    async def settle(self, settlements: Sequence[Any], now: datetime) -> None:
+        for item in settlements:
+            stored = self.documents[item.key]
+            if (stored["state"], stored["attempts"]) != (item.expected_state, item.expected_attempts):
+                continue
+            outcome = item.outcome
+            stored.update(state=outcome.state, attempts=item.attempts, reason=outcome.reason, detail=outcome.detail)
+            if outcome.state == "pending":
+                stored["next_attempt_at"] = outcome.next_attempt_at
+            else:
+                stored.pop("next_attempt_at", None)
+                stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
 
 
 # --- events ------------------------------------------------------------------------------------
