@@ -34,8 +34,9 @@ class Deliverer:
     clock: Callable[[], datetime]
     publish_failure: PublishFailure
     lease_s: float = 60.0
-    batch: int = 200
-    concurrency: int = 8
+    batch: int = 50
+    settle_chunk: int = 50
+    concurrency: int = 16
     # Notices being sent by hand-off at most; beyond it the delivery job takes them over (at their takeover time).
     max_in_flight: int = 2000
     _limit: asyncio.Semaphore = field(init=False)
@@ -46,16 +47,24 @@ class Deliverer:
         self._limit = asyncio.Semaphore(self.concurrency)
 
     def hand_off(self, documents: Sequence[dict[str, Any]]) -> int:
-        """Start sending notices just recorded (pending, no attempt yet); returns how many were taken."""
-        taken = [document for document in documents if document["state"] == "pending"]
-        taken = taken[: max(self.max_in_flight - self._in_flight, 0)]
-        if not taken:
-            return 0
-        self._in_flight += len(taken)
-        task = asyncio.create_task(self._send_batch(taken, claimed=False), name="notice hand-off")
-        self._tasks.add(task)
-        task.add_done_callback(lambda done: self._finished(done, len(taken)))
+        """Start sending notices just recorded (pending, no attempt yet); returns how many were taken. Beyond
+        `max_in_flight` the rest are released to the delivery job, which sends them as it can."""
+        pending = [document for document in documents if document["state"] == "pending"]
+        room = max(self.max_in_flight - self._in_flight, 0)
+        taken, released = pending[:room], pending[room:]
+        if released:
+            self._spawn(self.repo.release([document["_id"] for document in released], self.clock()), 0)
+        # In chunks, so that each outcome is written soon after its message went, not after a whole poll's worth.
+        for start in range(0, len(taken), self.settle_chunk):
+            chunk = taken[start : start + self.settle_chunk]
+            self._in_flight += len(chunk)
+            self._spawn(self._send_batch(chunk, claimed=False), len(chunk))
         return len(taken)
+
+    def _spawn(self, work: Awaitable[None], count: int) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, count))
 
     def _finished(self, task: asyncio.Task, count: int) -> None:
         self._tasks.discard(task)
@@ -73,15 +82,10 @@ class Deliverer:
         """Send every notice that is due now; returns how many attempts were made."""
         attempts = 0
         while True:
-            now = self.clock()
-            documents = await self.repo.due(now, self.batch)
-            claimed = []
-            for document in documents:
-                if await self.repo.claim(document, now, self.lease_s):
-                    claimed.append({**document, "state": "sending", "attempts": document["attempts"] + 1})
+            claimed = await self.repo.claim_due(self.clock(), self.batch, self.lease_s)
             await self._send_batch(claimed, claimed=True)
             attempts += len(claimed)
-            if len(documents) < self.batch:
+            if len(claimed) < self.batch:
                 return attempts
 
     async def _send_batch(self, documents: Sequence[dict[str, Any]], *, claimed: bool) -> None:

@@ -1,5 +1,6 @@
 """Wiring of the notifier: templates, transports, the handlers and the delivery job in the common service frame."""
 
+import logging
 from datetime import timedelta
 
 import httpx
@@ -61,6 +62,8 @@ def build_transports(settings: NotifierSettings) -> dict[str, object]:
 
 def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings()
+    # httpx logs every request at INFO: one line per message sent is noise at thousands a minute.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         context = NoticeContext(

@@ -59,7 +59,7 @@ class NotifierSettings(ServiceSettings):
     # that records it; if that process dies before settling it, the delivery job takes it over after the lease (also
     # the lease of each retry). It must outlast every transport's timeout, or a slow send could be made twice.
     delivery_interval_s: float = 0.25
-    delivery_concurrency: int = 8
+    delivery_concurrency: int = 16
     delivery_lease_s: float = 60.0
 
     @model_validator(mode="after")
