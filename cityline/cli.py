@@ -140,7 +140,7 @@ async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> Non
             topics.APPEALS_INTAKE,
             submission.model_dump_json().encode(),
             key=submission.intake_key().encode(),
-            headers=[("content-type", b"application/json")],
+            headers=[("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())],
         )
     finally:
         await producer.stop()

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from services.intake.domain import CLOSED_STATUSES
 from shared.contracts.base import utcnow
-from shared.contracts.intake import Address, AppealSubmitted, SubmittedContact
+from shared.contracts.intake import AppealSubmitted
 from shared.taxonomy import Taxonomy
 
 MAX_REQUESTS = 1000
@@ -102,25 +102,22 @@ def submission_from_form(
     if not form.description:
         raise Open311Error(400, "description: required (the resident's words are the appeal)")
     name = " ".join(part for part in (form.first_name, form.last_name) if part) or None
+    contact = None
+    if form.phone or form.email or name:
+        contact = {"name": name, "phone": form.phone or None, "email": form.email or None}
+    payload = {
+        "channel": channel,
+        "text": form.description,
+        "contact": contact,
+        "address": {"text": form.address_string or form.address_id or None, "lat": form.lat, "lon": form.long},
+        "received_at": received_at,
+        "attachments": [form.media_url] if form.media_url else [],
+        "requested_category": form.service_code,
+    }
+    if event_id is not None:
+        payload["event_id"] = event_id
     try:
-        contact = None
-        if form.phone or form.email or name:
-            contact = SubmittedContact(name=name, phone=form.phone or None, email=form.email or None)
-        address = Address(
-            text=form.address_string or form.address_id or None,
-            lat=form.lat,
-            lon=form.long,
-        )
-        return AppealSubmitted(
-            event_id=event_id,
-            channel=channel,
-            text=form.description,
-            contact=contact,
-            address=address,
-            received_at=received_at,
-            attachments=[form.media_url] if form.media_url else [],
-            requested_category=form.service_code,
-        )
+        return AppealSubmitted.model_validate(payload)
     except ValidationError as error:
         raise Open311Error(400, _spec_message(error)) from None
 
