@@ -42,6 +42,8 @@ def _stack_settings(run_dir) -> StackSettings:
         classifier_port=free_port(),
         dispatcher_port=free_port(),
         notifier_port=free_port(),
+        sms_sink_port=free_port(),
+        smtp_sink_port=free_port(),
     )
 
 
@@ -64,7 +66,15 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         mongodb_uri=given_mongo or None,
         database=f"cityline_test_{uuid.uuid4().hex[:8]}",
         # Stalled appeals are announced again after a second, so the tests need not wait a minute.
-        service_env={"CITYLINE_INTAKE_REDRIVE_AFTER_S": "1", "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1"},
+        service_env={
+            "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
+            "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
+            # Notices: retried after 0.2, 0.4, 0.8, 1, 1, ... s for about a minute, so an outage test is short.
+            "CITYLINE_NOTIFIER_RETRY_BASE_S": "0.2",
+            "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",
+            "CITYLINE_NOTIFIER_RETRY_MAX_ATTEMPTS": "60",
+            "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
+        },
     )
     stack.start(with_services=False)
     try:

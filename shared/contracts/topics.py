@@ -10,6 +10,9 @@ DEPARTMENT_UPDATES = "dept.updates"
 # Department reports the dispatcher accepted, one event per appeal: what the notifier tells residents after assignment.
 APPEALS_STATUS = "appeals.status"
 
+# Notices the notifier could not deliver (a permanent refusal, or retries exhausted), with the reason.
+NOTIFICATIONS_DLQ = "notifications.dlq"
+
 # Messages are keyed by appeal id; the partition follows the key, so one appeal's events stay in order.
 DEFAULT_PARTITIONS = 3
 
@@ -36,4 +39,5 @@ def all_topics(taxonomy: Taxonomy) -> dict[str, int]:
     topics = list(PIPELINE_TOPICS)
     topics += [department_assignments(code) for code in taxonomy.department_codes()]
     topics += [dead_letter(topic) for topic in PIPELINE_TOPICS]
+    topics.append(NOTIFICATIONS_DLQ)
     return {topic: DEFAULT_PARTITIONS for topic in topics}
