@@ -141,7 +141,7 @@ async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> Non
             topics.APPEALS_INTAKE,
             submission.model_dump_json().encode(),
             key=submission.intake_key().encode(),
-            headers=[("content-type", b"application/json")],
+            headers=[("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())],
         )
     finally:
         await producer.stop()
@@ -370,6 +370,10 @@ def parser() -> argparse.ArgumentParser:
     from cityline.notify import add_notify_command
 
     add_notify_command(commands)
+
+    from cityline.channels import add_parser as add_channels_parser
+
+    add_channels_parser(commands)
     return root
 
 

@@ -18,6 +18,9 @@ NOTIFICATIONS = "notifications"
 # Every classification decision, kept as made (rules version, terms that fired): cheap inserts, and an audit trail.
 CLASSIFICATIONS = "classifications"
 COUNTERS = "counters"
+# Intake's HTTP API: channels with their hashed API keys, and the Idempotency-Key header's record per channel.
+CHANNELS = "channels"
+IDEMPOTENCY_KEYS = "idempotency_keys"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
@@ -54,6 +57,10 @@ class Store:
         # Notifier: notices waiting to be sent; only they have the field, so the index stays small.
         await self.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        # --- intake's HTTP API ---
+        await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
+        # Open311's requests.json lists appeals by the time they were received.
+        await appeals.create_index([("received_at", ASCENDING)], name="received_at")
 
     async def close(self) -> None:
         await self.client.close()

@@ -6,13 +6,16 @@ SecantusDB as local processes), which is always there, so nothing skips for lack
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from cityline.stack import EmbeddedStack, free_port
+from services.classifier.settings import DEFAULT_RULES
 from shared.settings import StackSettings
 
 
@@ -60,6 +63,9 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         kafka, mongo = KafkaContainer().start(), MongoDbContainer().start()
         containers = [kafka, mongo]
         given_kafka, given_mongo = kafka.get_bootstrap_server(), mongo.get_connection_url()
+    # The classifier reads a copy of the rules, so a test may change them on the running service.
+    classifier_rules = tmp_path_factory.mktemp("classifier") / "rules.yaml"
+    shutil.copyfile(DEFAULT_RULES, classifier_rules)
     stack = EmbeddedStack(
         _stack_settings(tmp_path_factory.mktemp("stack")),
         kafka_bootstrap_servers=given_kafka or None,
@@ -74,6 +80,8 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",
             "CITYLINE_NOTIFIER_RETRY_MAX_ATTEMPTS": "60",
             "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
+            "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
+            "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
         },
     )
     stack.start(with_services=False)
@@ -83,6 +91,12 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         stack.stop()
         for container in containers:
             container.stop()
+
+
+@pytest.fixture(scope="session")
+def classifier_rules(stack: EmbeddedStack) -> Path:
+    """The rule file the running classifier reads (a copy of the shipped one, reloaded when it changes)."""
+    return Path(stack.service_env["CITYLINE_CLASSIFIER_RULES_PATH"])
 
 
 @pytest.fixture(scope="session")

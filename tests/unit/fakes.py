@@ -174,6 +174,8 @@ def registered_document(event: AppealRegistered) -> dict[str, Any]:
         "address": event.address.model_dump(mode="json") if event.address else None,
         "received_at": event.received_at,
         "registered_at": event.registered_at,
+        "attachments": [],
+        "requested_category": None,
         "correlation_id": event.correlation_id,
         "status": "registered",
         "history": [
