@@ -7,6 +7,7 @@ so the answer carries the appeal's number. Reads show what a resident may see.
 
 import logging
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake.domain import idempotent_event_id, request_fingerprint, resident_view
 from services.intake.handlers import Registered
+from services.intake.metrics import http_request_seconds, http_requests
 from services.intake.open311 import (
     MAX_REQUESTS,
     Open311Error,
@@ -144,7 +146,10 @@ class RateLimits:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while they stream in."""
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or as they stream in.
+
+    The body is read here, up to the limit, and handed on whole: the API's bodies are small, and FastAPI would
+    turn an error raised while it reads into a 400."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -158,21 +163,29 @@ class BodySizeLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, send)
             return
-        received = 0
-
-        async def limited_receive() -> Any:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await self._refuse(scope, send)
+        async def replay() -> Any:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Any, send: Any) -> None:
         detail = f"request body larger than {self.max_bytes} bytes"
@@ -180,8 +193,31 @@ class BodySizeLimit:
         await response(scope, _no_body, send)
 
 
-class BodyTooLarge(Exception):
-    pass
+class RequestMetrics:
+    """Count and time every request by its route template (bounded), method and status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            http_requests.labels(route, scope["method"], str(status)).inc()
+            http_request_seconds.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
 
 async def _no_body() -> dict[str, Any]:
@@ -433,4 +469,5 @@ def create_api(
         return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
 
     api.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    api.add_middleware(RequestMetrics)
     return api
