@@ -40,6 +40,7 @@ from services.intake.repository import AppealReads, IdempotencyKeys
 from shared.channel_keys import KEY_HEADER, ChannelRecord, ChannelRegistry
 from shared.contracts.base import AppealId, Code
 from shared.contracts.intake import Address, AppealSubmitted, AppealText, SubmittedContact
+from shared.errors import TransientError
 from shared.store import Store
 from shared.taxonomy import Taxonomy
 
@@ -456,7 +457,8 @@ def create_api(
         return _error_response(request.url.path, status, issues)
 
     @api.exception_handler(PyMongoError)
-    async def on_store_error(request: Request, error: PyMongoError) -> JSONResponse:
+    @api.exception_handler(TransientError)
+    async def on_store_error(request: Request, error: Exception) -> JSONResponse:
         logger.error("store unavailable for %s: %s", request.url.path, type(error).__name__)
         detail = "the appeal store is not available right now; try again shortly"
         return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
