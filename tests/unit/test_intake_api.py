@@ -1,13 +1,14 @@
 """services/intake/api.py in memory (httpx on the ASGI app) with fakes of the registry, the store and registration:
 authentication, limits, error shapes, idempotency's HTTP answers, metrics. The real path is in tests/integration."""
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.intake.api import create_api
+from services.intake.api import RegistrationBatcher, create_api
 from services.intake.handlers import Registered
 from shared.channel_keys import ChannelRecord
 from shared.contracts.intake import AppealSubmitted
@@ -44,7 +45,7 @@ class IdempotencyKeys:
 
 
 class Registration:
-    """register_submissions: one appeal per intake key, numbered from 1000001."""
+    """register_submissions: one appeal per intake key, numbered from 1000001; one answer per key and call."""
 
     def __init__(self) -> None:
         self.appeals: dict[str, str] = {}
@@ -58,6 +59,8 @@ class Registration:
         for submission in submissions:
             self.submissions.append(submission)
             key = submission.intake_key()
+            if key in answers:  # like the real one: one registration per intake key in a call
+                continue
             new = key not in self.appeals
             appeal_id = self.appeals.setdefault(key, str(1_000_001 + len(self.appeals)))
             answers[key] = Registered(appeal_id, new)
@@ -221,3 +224,30 @@ async def test_requests_are_counted_by_route_template_not_by_id(api):
     before = count("/v1/appeals/{appeal_id}", "404")
     await api.get("/v1/appeals/1000002")
     assert count("/v1/appeals/{appeal_id}", "404") == before + 1
+
+
+async def test_concurrent_registrations_share_batches_and_one_appeal_is_new_once(registration):
+    calls: list[int] = []
+
+    async def slow_registration(submissions):
+        calls.append(len(submissions))
+        await asyncio.sleep(0.01)
+        return await registration(submissions)
+
+    batcher = RegistrationBatcher(slow_registration)
+    submissions = [
+        AppealSubmitted(channel="web", external_id=f"e-{index % 5}", text="x", received_at=NOW) for index in range(20)
+    ]
+    answers = await asyncio.gather(*(batcher.register(submission) for submission in submissions))
+
+    assert sum(calls) == 20 and len(calls) < 20
+    assert len({answer.appeal_id for answer in answers}) == 5
+    assert sum(answer.new for answer in answers) == 5
+
+
+async def test_a_failed_batch_fails_each_of_its_requests(registration):
+    registration.fail_with = ServerSelectionTimeoutError("no servers")
+    batcher = RegistrationBatcher(registration)
+    submission = AppealSubmitted(channel="web", external_id="e", text="x", received_at=NOW)
+    results = await asyncio.gather(batcher.register(submission), batcher.register(submission), return_exceptions=True)
+    assert all(isinstance(result, ServerSelectionTimeoutError) for result in results)
