@@ -94,6 +94,7 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
     table.add_row("logs", str(stack.run_dir / "logs"))
+    table.add_row("residents' messages (SMS, e-mail, app webhooks)", f"{stack.outbox}/{{sms,mail,webhook}}")
     console.print(table)
     console.print('Try: [bold]cityline submit "Немає гарячої води" --channel web[/bold] in another shell.')
 

@@ -54,6 +54,8 @@ class Store:
             [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
         )
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        # Notifier: notices waiting to be sent; only they have the field, so the index stays small.
+        await self.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         # --- intake's HTTP API ---
         await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
@@ -89,7 +91,7 @@ class Store:
             "classification": classification,
             "assignment": appeal.get("assignment"),
             "notifications": [
-                {key: value for key, value in notification.items() if key not in {"_id", "appeal_id"}}
+                {key: value for key, value in notification.items() if key not in _NOT_SHOWN}
                 for notification in notifications
             ],
         }
@@ -98,6 +100,9 @@ class Store:
         found = await self.db[APPEALS].find_one({"intake_key": intake_key}, {"_id": 1})
         return found["_id"] if found else None
 
+
+# Fields of a notice the status view leaves out: the resident's phone, address or callback, and the long e-mail body.
+_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body"}
 
 DUPLICATE_KEY = 11000
 

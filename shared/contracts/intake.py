@@ -40,6 +40,8 @@ class ResidentContact(BaseModel):
     language: Language = "uk"
     # A resident who asked not to be contacted is never notified; the decision is recorded.
     notifications: bool = True
+    # How the resident wants to hear back; unset: the channel's app (webhook) if it has one, else SMS, else e-mail.
+    preferred_transport: Literal["sms", "email", "webhook"] | None = None
 
 
 class SubmittedContact(ResidentContact):
