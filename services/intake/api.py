@@ -11,7 +11,7 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
@@ -48,6 +48,8 @@ from shared.taxonomy import Taxonomy
 logger = logging.getLogger(__name__)
 
 OPEN311 = "/open311/v2"
+# A channel's clock may run a little ahead of ours; more than this is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 Register = Callable[[list[AppealSubmitted]], Awaitable[dict[str, Registered]]]
 
@@ -360,6 +362,10 @@ def create_api(
         if body.category is not None and body.category not in taxonomy.categories:
             raise RequestValidationError(
                 [{"loc": ("body", "category"), "msg": f"unknown category {body.category!r}", "type": "value_error"}]
+            )
+        if body.received_at is not None and body.received_at > clock() + CLOCK_SKEW:
+            raise RequestValidationError(
+                [{"loc": ("body", "received_at"), "msg": "is in the future", "type": "value_error"}]
             )
         event_id = await claim_key(channel, idempotency_key, body.model_dump(mode="json"))
         submission = AppealSubmitted(
