@@ -361,6 +361,10 @@ def parser() -> argparse.ArgumentParser:
     asyncapi = commands.add_parser("asyncapi", help="write each service's AsyncAPI document (the event contract)")
     asyncapi.add_argument("--out", default="docs/asyncapi", help="folder for <service>.json")
     asyncapi.set_defaults(func=cmd_asyncapi)
+
+    from cityline.classify import add_parser as add_classify
+
+    add_classify(commands)
     return root
 
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from services.classifier.language import Analysed
-from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Rule, RulesError, RuleSet, parse_rules
+from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
 from shared.contracts.intake import AppealRegistered
@@ -29,14 +29,14 @@ def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
     return False
 
 
-def _resolved_clauses(analysed: Analysed, rules: RuleSet) -> set[int]:
-    return {hit.clause for hit in rules.resolved.find(analysed) if not _negated(analysed, hit.first, rules)}
+def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> set[int]:
+    return {hit.clause for hit in hits if not _negated(analysed, hit.first, rules)}
 
 
-def _landmark_positions(analysed: Analysed, rules: RuleSet) -> set[int]:
+def _landmark_positions(hits: list[Hit]) -> set[int]:
     """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near"."""
     positions: set[int] = set()
-    for hit in rules.landmarks.find(analysed):
+    for hit in hits:
         positions |= {hit.last + 1, hit.last + 2}
     return positions
 
@@ -70,23 +70,25 @@ class _Evidence:
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
     analysed = rules.lexicon.analyse(text, rules.clause_words)
-    resolved = _resolved_clauses(analysed, rules) if analysed.words else set()
-    category_hits: list[tuple[str, str, int, int]] = [
-        (hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.category_terms.find(analysed)
-    ]
-    marker_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.urgency_terms.find(analysed)]
+    by_kind: dict[str, list[Hit]] = defaultdict(list)
+    for hit in rules.terms.find(analysed):
+        by_kind[hit.term.kind].append(hit)
+    resolved = _resolved_clauses(analysed, by_kind["resolved"], rules)
+    category_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in by_kind["category"]]
+    marker_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in by_kind["urgency"]]
     for rule, matched, clause, first in _regex_hits(analysed, rules):
         target = marker_hits if rule.id.startswith("urgency.") else category_hits
         target.append((rule.id, matched, clause, first))
 
-    landmarks = _landmark_positions(analysed, rules)
+    landmarks = _landmark_positions(by_kind["landmark"])
     categories = _Evidence()
     for rule_id, matched, clause, first in category_hits:
         categories.add(rule_id, matched, clause not in resolved and first not in landmarks)
 
     fired: list[FiredRule] = []
     scores: dict[str, float] = defaultdict(float)
-    excluded = _excluded(analysed, rules)
+    # Rule ids and category codes whose exclusions are in the text.
+    excluded = {hit.term.rule for hit in by_kind["exclude"]}
     counted = {
         rule_id: rules.rules[rule_id]
         for rule_id in categories.words
@@ -126,13 +128,6 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         fired=tuple(fired),
         scores={code: round(score, 3) for code, score in sorted(scores.items(), key=lambda item: -item[1])},
     )
-
-
-def _excluded(analysed: Analysed, rules: RuleSet) -> set[str]:
-    """Rule ids and category codes whose exclusions are in the text."""
-    excluded = {code for code, matcher in rules.category_excludes.items() if matcher.terms and matcher.find(analysed)}
-    excluded |= {rule.id for rule in rules.rules.values() if rule.exclude.terms and rule.exclude.find(analysed)}
-    return excluded
 
 
 def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:

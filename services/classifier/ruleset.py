@@ -121,6 +121,9 @@ class RuleFileSpec(BaseModel):
 # ---- compiled ------------------------------------------------------------------------------------
 
 
+TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark"]
+
+
 @dataclass(frozen=True, slots=True)
 class WordPattern:
     kind: Literal["lemma", "prefix", "exact"]
@@ -137,9 +140,10 @@ class WordPattern:
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    rule: str  # "heating.radiators", "urgency.critical.gas_smell", "language.resolved", ...
+    rule: str  # "heating.radiators", "urgency.critical.gas_smell"; for exclusions the rule or category excluded
     text: str  # as written in the file
     words: tuple[WordPattern, ...]
+    kind: TermKind = "category"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,6 @@ class Rule:
     category: str  # or the urgency level for markers
     weight: float
     regex: tuple[re.Pattern[str], ...]
-    exclude: "TermMatcher"
     only: frozenset[str]
 
 
@@ -237,12 +240,10 @@ class RuleSet:
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
-    landmarks: TermMatcher
-    resolved: TermMatcher
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
-    category_terms: TermMatcher
-    urgency_terms: TermMatcher
-    category_excludes: dict[str, TermMatcher]
+    # Every term of the file in one index (rules, markers, exclusions, resolved statements, landmarks), so a
+    # text is scanned once; each hit's term says its kind.
+    terms: TermMatcher
     default_urgency: dict[str, Urgency]
     fixed_urgency: frozenset[str]
     counts_when_resolved: frozenset[str]
@@ -257,14 +258,14 @@ def _compile_word(raw: str, lexicon: Lexicon) -> WordPattern:
     return WordPattern("lemma", lexicon.lemmas_of_term(raw))
 
 
-def compile_term(rule: str, raw: str, lexicon: Lexicon) -> Term:
+def compile_term(rule: str, raw: str, lexicon: Lexicon, kind: TermKind = "category") -> Term:
     from shared.textmatch import normalize
 
     pieces = [piece.strip("'’-") for piece in normalize(raw).split()]
     words = tuple(_compile_word(piece, lexicon) for piece in pieces if _has_letters(piece))
     if not words:
         raise ValueError(f"term {raw!r} has no letters")
-    return Term(rule, raw, words)
+    return Term(rule, raw, words, kind)
 
 
 def parse_rules(text: str, taxonomy: Taxonomy, source: str, lexicon: Lexicon | None = None) -> RuleSet:
@@ -305,32 +306,32 @@ def _reference_problems(spec: RuleFileSpec, taxonomy: Taxonomy, locator: Locator
 
 
 def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
-    def matcher(rule: str, terms: list[str]) -> TermMatcher:
-        return TermMatcher(
-            [compile_term(rule, term, lexicon) for term in dict.fromkeys(terms)], spec.language.phrase_gap
-        )
-
     rules: dict[str, Rule] = {}
-    category_terms: list[Term] = []
-    urgency_terms: list[Term] = []
+    terms: list[Term] = []
 
-    def add(rule_id: str, label: str, rule_spec: RuleSpec, into: list[Term]) -> None:
+    def add_terms(rule: str, raw_terms: list[str], kind: TermKind) -> None:
+        terms.extend(compile_term(rule, term, lexicon, kind) for term in dict.fromkeys(raw_terms))
+
+    def add(rule_id: str, label: str, rule_spec: RuleSpec, kind: TermKind) -> None:
         rules[rule_id] = Rule(
             id=rule_id,
             category=label,
             weight=rule_spec.weight,
             regex=tuple(re.compile(pattern) for pattern in rule_spec.regex),
-            exclude=matcher(rule_id, rule_spec.exclude),
             only=frozenset(rule_spec.only),
         )
-        into += [compile_term(rule_id, term, lexicon) for term in dict.fromkeys(rule_spec.terms)]
+        add_terms(rule_id, rule_spec.terms, kind)
+        add_terms(rule_id, rule_spec.exclude, "exclude")
 
     for code, category in spec.categories.items():
         for name, rule_spec in category.rules.items():
-            add(f"{code}.{name}", code, rule_spec, category_terms)
+            add(f"{code}.{name}", code, rule_spec, "category")
+        add_terms(code, category.exclude, "exclude")
     for level, markers in spec.urgency.items():
         for name, rule_spec in markers.items():
-            add(f"urgency.{level}.{name}", level, rule_spec, urgency_terms)
+            add(f"urgency.{level}.{name}", level, rule_spec, "urgency")
+    add_terms("language.resolved", spec.language.resolved, "resolved")
+    add_terms("language.landmarks", spec.language.landmarks, "landmark")
     return RuleSet(
         version=spec.version,
         min_score=spec.min_score,
@@ -341,12 +342,8 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
-        landmarks=matcher("language.landmarks", spec.language.landmarks),
-        resolved=matcher("language.resolved", spec.language.resolved),
         rules=rules,
-        category_terms=TermMatcher(category_terms, spec.language.phrase_gap),
-        urgency_terms=TermMatcher(urgency_terms, spec.language.phrase_gap),
-        category_excludes={code: matcher(f"{code}.exclude", c.exclude) for code, c in spec.categories.items()},
+        terms=TermMatcher(terms, spec.language.phrase_gap),
         default_urgency={code: category.urgency for code, category in spec.categories.items()},
         fixed_urgency=frozenset(code for code, category in spec.categories.items() if category.fixed_urgency),
         counts_when_resolved=frozenset(code for code, c in spec.categories.items() if c.counts_when_resolved),
