@@ -37,7 +37,8 @@ def _landmark_positions(hits: list[Hit]) -> set[int]:
     """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near"."""
     positions: set[int] = set()
     for hit in hits:
-        positions |= {hit.last + 1, hit.last + 2}
+        # "біля зупинки": the next two words; "до метро": the landmark's own last word and the two after it.
+        positions |= set(range(hit.first + 1, hit.last + 3))
     return positions
 
 
@@ -113,6 +114,11 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
             FiredRule(rule=rule_id, words=tuple(words), score=score, discounted="" if factor == 1 else "resolved")
         )
 
+    lead = _lead_category(category_hits, counted, landmarks, resolved)
+    if lead is not None and rules.lead_bonus:
+        # Residents name the main problem first: the first subject in the foreground gets a small lead.
+        scores[lead] += rules.lead_bonus
+        fired.append(FiredRule(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
     category, confidence = _decide(scores, rules)
     urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
     fired += markers
@@ -128,6 +134,20 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         fired=tuple(fired),
         scores={code: round(score, 3) for code, score in sorted(scores.items(), key=lambda item: -item[1])},
     )
+
+
+def _lead_category(
+    hits: list[tuple[str, str, int, int]],
+    counted: dict[str, Rule],
+    landmarks: set[int],
+    resolved: set[int],
+) -> str | None:
+    foreground = [
+        (first, counted[rule_id].category)
+        for rule_id, _matched, clause, first in hits
+        if rule_id in counted and clause not in resolved and first not in landmarks
+    ]
+    return min(foreground)[1] if foreground else None
 
 
 def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
@@ -155,7 +175,11 @@ def _urgency(
         rule = rules.rules[rule_id]
         if rule.only and category not in rule.only:
             continue
-        reason = "negated" if _negated(analysed, first, rules) else "resolved" if clause in resolved else ""
+        # Only danger is negated ("газом не пахне"); for a missing service the negation is the complaint itself.
+        if rule.category == "critical" and _negated(analysed, first, rules):
+            reason = "negated"
+        else:
+            reason = "resolved" if clause in resolved else ""
         if matched not in words[rule_id]:
             words[rule_id].append(matched)
         # A marker counts when any of its matches counts.

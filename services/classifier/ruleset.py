@@ -113,6 +113,8 @@ class RuleFileSpec(BaseModel):
     confident_score: float = Field(4.0, gt=0)
     # A rule whose words are all in a "resolved" clause counts this much of its weight.
     resolved_factor: float = Field(0.2, ge=0, le=1)
+    # Added to the score of the category named first in the text (outside solved clauses and landmarks).
+    lead_bonus: float = Field(0.0, ge=0)
     language: LanguageSpec
     urgency: dict[Urgency, dict[str, RuleSpec]]
     categories: dict[str, CategorySpec] = Field(min_length=1)
@@ -236,6 +238,7 @@ class RuleSet:
     min_confidence: float
     confident_score: float
     resolved_factor: float
+    lead_bonus: float
     lexicon: Lexicon
     negations: frozenset[str]
     negation_window: int
@@ -338,6 +341,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         min_confidence=spec.min_confidence,
         confident_score=spec.confident_score,
         resolved_factor=spec.resolved_factor,
+        lead_bonus=spec.lead_bonus,
         lexicon=lexicon,
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
