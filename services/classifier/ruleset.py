@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.classifier.language import Analysed, Lexicon, Word
+from services.classifier.language import MIN_SIMILAR_LENGTH, Analysed, Lexicon, Word, similar
 from shared.contracts.classifier import Urgency
 from shared.taxonomy import Taxonomy
 from shared.yamlfile import DataFileError, Locator, describe_errors, load_located
@@ -130,10 +130,14 @@ TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark"]
 class WordPattern:
     kind: Literal["lemma", "prefix", "exact"]
     values: frozenset[str]  # lemma keys, one prefix, or one exact word
+    starts: frozenset[str] = frozenset()  # the first three letters of each value (lemma kind)
 
     def matches(self, word: Word) -> bool:
         if self.kind == "lemma":
-            return not self.values.isdisjoint(word.keys)
+            if not self.values.isdisjoint(word.keys):
+                return True
+            forms = word.unknown_forms
+            return bool(forms) and any(similar(form, lemma) for form in forms for lemma in self.values)
         if self.kind == "exact":
             return word.text in self.values
         (prefix,) = self.values
@@ -176,6 +180,8 @@ class TermMatcher:
     _by_key: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _by_exact: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _by_prefix: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    # Lemma terms by the first three letters of their lemmas, for words no dictionary knows (typos).
+    _by_start: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _candidates: dict[str, tuple[Term, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -184,6 +190,8 @@ class TermMatcher:
             index = {"lemma": self._by_key, "exact": self._by_exact, "prefix": self._by_prefix}[first.kind]
             for value in first.values:
                 index[value].append(term)
+                if first.kind == "lemma" and len(value) >= MIN_SIMILAR_LENGTH:
+                    self._by_start[value[:3]].append(term)
         self._prefix_lengths = sorted({len(prefix) for prefix in self._by_prefix})
 
     def _candidates_for(self, word: Word) -> tuple[Term, ...]:
@@ -201,6 +209,10 @@ class TermMatcher:
                     break
                 for term in self._by_prefix.get(key[:length], ()):
                     found[id(term)] = term
+        for form in word.unknown_forms:
+            for term in self._by_start.get(form[:3], ()):
+                if term.words[0].matches(word):
+                    found[id(term)] = term
         candidates = tuple(found.values())
         if len(self._candidates) < 500_000:
             self._candidates[word.text] = candidates
@@ -209,8 +221,19 @@ class TermMatcher:
     def find(self, analysed: Analysed) -> list[Hit]:
         words = analysed.words
         hits: list[Hit] = []
+        # A phrase whose second word (by lemma) is nowhere in the text cannot match: most phrases end here.
+        every_key = frozenset().union(*(word.keys for word in words))
+        unknown_starts = {form[:3] for word in words for form in word.unknown_forms}
         for index, word in enumerate(words):
             for term in self._candidates_for(word):
+                if len(term.words) > 1:
+                    second = term.words[1]
+                    if (
+                        second.kind == "lemma"
+                        and second.values.isdisjoint(every_key)
+                        and second.starts.isdisjoint(unknown_starts)
+                    ):
+                        continue
                 last = self._match_rest(term, words, index)
                 if last is not None:
                     matched = " ".join(words[position].text for position in range(index, last + 1))
@@ -258,7 +281,8 @@ def _compile_word(raw: str, lexicon: Lexicon) -> WordPattern:
         return WordPattern("prefix", frozenset({raw[:-1]}))
     if raw.endswith("!") and len(raw) > 1:
         return WordPattern("exact", frozenset({raw[:-1]}))
-    return WordPattern("lemma", lexicon.lemmas_of_term(raw))
+    lemmas = lexicon.lemmas_of_term(raw)
+    return WordPattern("lemma", lemmas, frozenset(lemma[:3] for lemma in lemmas))
 
 
 def compile_term(rule: str, raw: str, lexicon: Lexicon, kind: TermKind = "category") -> Term:
