@@ -45,6 +45,8 @@ def _stack_settings(run_dir) -> StackSettings:
         classifier_port=free_port(),
         dispatcher_port=free_port(),
         notifier_port=free_port(),
+        sms_sink_port=free_port(),
+        smtp_sink_port=free_port(),
     )
 
 
@@ -73,6 +75,11 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         service_env={
             "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
             "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
+            # Notices: retried after 0.2, 0.4, 0.8, 1, 1, ... s for about a minute, so an outage test is short.
+            "CITYLINE_NOTIFIER_RETRY_BASE_S": "0.2",
+            "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",
+            "CITYLINE_NOTIFIER_RETRY_MAX_ATTEMPTS": "60",
+            "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
             "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
             "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
         },

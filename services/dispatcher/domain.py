@@ -1,18 +1,21 @@
 """The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.dispatcher.gazetteer import Gazetteer, GazetteerError, StreetMatch, load_gazetteer
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
+from shared.contracts.intake import Address
 from shared.taxonomy import Taxonomy
 from shared.textmatch import TermIndex, compile_term, tokenize
 
@@ -24,10 +27,24 @@ class RoutingError(ValueError):
     """The routing file is not valid; the message names the file and the entry."""
 
 
+# The law on citizens' appeals: at most one month, 45 days with a justified extension.
+LEGAL_MAX_DUE = timedelta(days=45)
+
+
+class IncidentRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    window_hours: float = Field(12, gt=0, le=24 * 30)
+    categories: list[str] = Field(default_factory=list)
+    # Categories about a street rather than a building: appeals naming the same street group without a house number.
+    by_street: list[str] = Field(default_factory=list)
+
+
 class RoutingFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     district_names: dict[str, list[str]]
     share_contact_with: list[str]
+    gazetteer: str | None = None
+    incidents: IncidentRules = IncidentRules()
 
 
 @dataclass(frozen=True)
@@ -36,12 +53,38 @@ class Routing:
     district_names: TermIndex  # terms labelled with their district code
     share_contact_with: frozenset[str]
     department_codes: frozenset[str]
+    gazetteer: Gazetteer | None = None
+    # Due times by urgency that override the taxonomy's (the dispatcher's settings); each within LEGAL_MAX_DUE.
+    deadlines: Mapping[str, timedelta] = field(default_factory=dict)
+    incidents: IncidentRules = field(default_factory=IncidentRules)
+
+    def due_after(self, urgency: str) -> timedelta:
+        return self.deadlines.get(urgency) or self.taxonomy.due_after(urgency)
 
 
-def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
+def check_deadlines(deadlines: Mapping[str, timedelta], taxonomy: Taxonomy) -> None:
+    """Raises ValueError naming the urgency whose due time is unknown, not positive, or beyond the legal maximum."""
+    for urgency, due in deadlines.items():
+        if urgency not in taxonomy.urgency:
+            raise ValueError(f"deadline for unknown urgency {urgency!r}")
+        if not timedelta(0) < due <= LEGAL_MAX_DUE:
+            raise ValueError(
+                f"deadline for {urgency} is {due}: it must be positive and at most {LEGAL_MAX_DUE.days} days"
+            )
+
+
+def load_routing(path: Path, taxonomy: Taxonomy, deadlines: Mapping[str, timedelta] | None = None) -> Routing:
     try:
         raw = RoutingFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as error:
+        raise RoutingError(f"{path}: {error}") from error
+    unknown = [c for c in (*raw.incidents.categories, *raw.incidents.by_street) if c not in taxonomy.categories]
+    if unknown:
+        raise RoutingError(f"{path}: incidents: unknown category codes {unknown}")
+    try:
+        check_deadlines(deadlines or {}, taxonomy)
+        gazetteer = load_gazetteer(path.parent / raw.gazetteer, taxonomy.districts) if raw.gazetteer else None
+    except (ValueError, GazetteerError) as error:
         raise RoutingError(f"{path}: {error}") from error
     unknown = [code for code in raw.district_names if code not in taxonomy.districts]
     if unknown:
@@ -54,7 +97,15 @@ def load_routing(path: Path, taxonomy: Taxonomy) -> Routing:
         terms = [compile_term(code, name) for code, names in raw.district_names.items() for name in names]
     except ValueError as error:
         raise RoutingError(f"{path}: {error}") from error
-    return Routing(taxonomy, TermIndex(terms), frozenset(raw.share_contact_with), frozenset(departments))
+    return Routing(
+        taxonomy,
+        TermIndex(terms),
+        frozenset(raw.share_contact_with),
+        frozenset(departments),
+        gazetteer=gazetteer,
+        deadlines=dict(deadlines or {}),
+        incidents=raw.incidents,
+    )
 
 
 def find_district(text: str, routing: Routing) -> str | None:
@@ -63,13 +114,37 @@ def find_district(text: str, routing: Routing) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where an appeal is: its district if known, and the street it names (with house number) if any."""
+
+    district: str | None
+    street: StreetMatch | None
+    address: Address | None
+
+
+def find_place(event: AppealClassified, routing: Routing) -> Place:
+    """The district, from the most precise evidence first: the structured address, a street of the gazetteer in the
+    address, a district or neighbourhood name in the address, then the same two in the appeal's text (where a street
+    counts only with its type or a house number beside it)."""
+    address, gazetteer = event.address, routing.gazetteer
+    address_text = address.text if address and address.text else ""
+    street = gazetteer.find(address_text, need_marker=False) if gazetteer and address_text else None
+    text_street = gazetteer.find(event.text, need_marker=True) if gazetteer and street is None else None
+    street = street or text_street
+    candidates = (
+        lambda: address.district if address and address.district in routing.taxonomy.districts else None,
+        lambda: street.district if street and street is not text_street else None,
+        lambda: find_district(address_text, routing) if address_text else None,
+        lambda: text_street.district if text_street else None,
+        lambda: find_district(event.text, routing),
+    )
+    district = next((found for candidate in candidates if (found := candidate())), None)
+    return Place(district, street, address)
+
+
 def locate(event: AppealClassified, routing: Routing) -> str | None:
-    address = event.address
-    if address and address.district in routing.taxonomy.districts:
-        return address.district
-    if address and address.text and (district := find_district(address.text, routing)):
-        return district
-    return find_district(event.text, routing)
+    return find_place(event, routing).district
 
 
 @dataclass(frozen=True)
@@ -97,7 +172,7 @@ def route(event: AppealClassified, routing: Routing, now: datetime) -> Dispatch:
         department=department,
         department_name=taxonomy.department_name(department),
         district=district,
-        due_at=now + taxonomy.due_after(event.classification.urgency),
+        due_at=now + routing.due_after(event.classification.urgency),
         outcome=outcome,
         reason=reason,
     )

@@ -14,7 +14,7 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
     settings = settings or DispatcherSettings()
 
     def wire(store, park_record, taxonomy) -> Wiring:
-        routing = load_routing(settings.routing_path, taxonomy)
+        routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
         return Wiring(build_router(settings, MongoDispatcherRepository(store), routing, park_record, utcnow))
 
     return assemble(

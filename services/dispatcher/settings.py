@@ -1,7 +1,10 @@
+from datetime import timedelta
 from pathlib import Path
 
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.dispatcher.domain import LEGAL_MAX_DUE
 from shared.settings import ServiceSettings
 
 DEFAULT_ROUTING = Path(__file__).parent / "routing.yaml"
@@ -13,3 +16,28 @@ class DispatcherSettings(ServiceSettings):
     service_name: str = "dispatcher"
     http_port: int = 8002
     routing_path: Path = DEFAULT_ROUTING
+
+    # Due time by urgency, overriding the taxonomy's (24h / 3d / 15d / 30d). ISO 8601 ("PT12H", "P20D") or seconds.
+    due_critical: timedelta | None = None
+    due_high: timedelta | None = None
+    due_normal: timedelta | None = None
+    due_low: timedelta | None = None
+
+    # How often open appeals are checked against their due time.
+    overdue_check_interval_s: float = Field(60.0, gt=0)
+    overdue_check_batch: int = Field(5000, gt=0)
+
+    # Contact-center operators' triage desk (/v1/triage): with a token set, requests must carry
+    # `Authorization: Bearer <token>`; without one the desk is open (for a closed network or development only).
+    operator_token: SecretStr | None = None
+
+    @field_validator("due_critical", "due_high", "due_normal", "due_low")
+    @classmethod
+    def _within_the_law(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(0) < value <= LEGAL_MAX_DUE:
+            raise ValueError(f"a due time must be positive and at most {LEGAL_MAX_DUE.days} days (the legal maximum)")
+        return value
+
+    def deadlines(self) -> dict[str, timedelta]:
+        given = {"critical": self.due_critical, "high": self.due_high, "normal": self.due_normal, "low": self.due_low}
+        return {urgency: due for urgency, due in given.items() if due is not None}

@@ -2,9 +2,9 @@
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contracts.base import AppealEvent, Code
+from shared.contracts.base import AppealEvent, AppealId, Code, Event
 from shared.contracts.classifier import AppealClassified, Urgency
 from shared.contracts.intake import Address, ResidentContact
 
@@ -19,6 +19,8 @@ class Assignment(BaseModel):
     # `triage`: the contact center must decide (no category, or no district for a district-scoped one).
     outcome: Literal["assigned", "triage"]
     reason: str
+    # Set when the appeal was grouped with others about the same building or street segment (a mass incident).
+    incident_id: str | None = None
 
 
 class AppealAssigned(AppealClassified):
@@ -44,6 +46,8 @@ class DepartmentTask(AppealEvent):
     due_at: AwareDatetime
     contact: ResidentContact | None = None
     status: Literal["assigned", "triage"] = "assigned"
+    # The mass incident the appeal belongs to; its later appeals come on dept.<code>.incidents instead.
+    incident_id: str | None = None
 
 
 # What a resident hears about after assignment. `rerouted`: a misrouted appeal went to another department.
@@ -70,3 +74,48 @@ class AppealStatusChanged(AppealEvent):
     incident_id: str | None = None
     # The event the change came from (the department's update), for tracing.
     caused_by: str = ""
+
+
+class IncidentTask(Event):
+    """Published to `dept.<department>.incidents` when appeals of one category about one building (or street segment)
+    arrive within the incident window: the department gets the incident, not one task per appeal.
+
+    It is published when the second appeal joins and again each time another joins, with the same `incident_id` and
+    the grown `count`: keep the latest per `incident_id`. A report on any appeal of the incident (on `dept.updates`,
+    e.g. on `lead_appeal_id`) applies to every appeal in it, so each resident hears the outcome.
+    """
+
+    incident_id: str
+    department: Code
+    category: Code
+    category_name: str
+    urgency: Urgency
+    # What the appeals share: a street and house number, coordinates, or the address as written.
+    location: str
+    address: Address | None = None
+    district: Code | None = None
+    lead_appeal_id: AppealId
+    appeal_ids: tuple[AppealId, ...] = Field(min_length=1)
+    count: int = Field(ge=1)
+    first_reported_at: AwareDatetime
+    last_reported_at: AwareDatetime
+    due_at: AwareDatetime
+    texts: tuple[str, ...] = ()
+
+    def kafka_key(self) -> bytes:
+        return self.incident_id.encode()
+
+
+class AppealEscalated(AppealEvent):
+    """Published to `appeals.escalated` when an appeal is still open past its due time (the dispatcher checks
+    periodically). Once per appeal and due time: a new due time after a reroute can escalate again."""
+
+    department: Code
+    department_name: str
+    category: Code
+    urgency: Urgency
+    status: str
+    district: Code | None = None
+    due_at: AwareDatetime
+    overdue_s: int = Field(ge=0)
+    incident_id: str | None = None
