@@ -18,6 +18,8 @@ NOTIFICATIONS = "notifications"
 # Every classification decision, kept as made (rules version, terms that fired): cheap inserts, and an audit trail.
 CLASSIFICATIONS = "classifications"
 COUNTERS = "counters"
+# Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
+INCIDENTS = "incidents"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
@@ -52,6 +54,9 @@ class Store:
         )
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
+        await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
+        await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
 
     async def close(self) -> None:
         await self.client.close()

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +14,14 @@ from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
+from shared.contracts.dispatcher import (
+    AppealAssigned,
+    AppealEscalated,
+    AppealStatusChanged,
+    Assignment,
+    DepartmentTask,
+    IncidentTask,
+)
 from shared.contracts.intake import Address
 from shared.taxonomy import Taxonomy
 from shared.textmatch import TermIndex, compile_term, tokenize
@@ -209,6 +216,7 @@ def department_task(assigned: AppealAssigned, routing: Routing) -> DepartmentTas
         due_at=assignment.due_at,
         contact=assigned.contact if assignment.department in routing.share_contact_with else None,
         status=assignment.outcome,
+        incident_id=assignment.incident_id,
     )
 
 
@@ -319,3 +327,258 @@ def assigned_from_document(document: dict) -> AppealAssigned:
         classification=document["classification"],
         assignment=document["assignment"],
     )
+
+
+# ---- what residents hear: one status event per appeal the dispatcher changed ----------------------------------------
+
+
+def status_event(change: StatusChange, appeal: AppealAssigned, incident_id: str | None = None) -> AppealStatusChanged:
+    """The appeal's change as the notifier needs it. `appeal` is the appeal as assigned after the change."""
+    assignment = appeal.assignment
+    return AppealStatusChanged(
+        event_id=derived_event_id("status", f"{change.event_id}:{change.appeal_id}"),
+        occurred_at=change.at,
+        correlation_id=appeal.correlation_id,
+        appeal_id=change.appeal_id,
+        status="rerouted" if change.reroute is not None else change.status,
+        department=assignment.department,
+        department_name=assignment.department_name,
+        category=appeal.classification.category,
+        comment=change.note,
+        contact=appeal.contact,
+        channel=appeal.channel,
+        incident_id=incident_id or assignment.incident_id,
+        caused_by=change.event_id,
+    )
+
+
+# ---- mass incidents: appeals about one building grouped, the department told once ------------------------------------
+
+URGENCY_ORDER = ("low", "normal", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Appeals of one category about one place, handled by one department as one piece of work."""
+
+    incident_id: str
+    key: str
+    department: str
+    category: str
+    location: str
+    district: str | None
+    address: Address | None
+    urgency: str
+    appeal_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    first_at: datetime
+    last_at: datetime
+    due_at: datetime
+    status: str = "open"
+
+    def document(self) -> dict:
+        return {
+            "_id": self.incident_id,
+            "key": self.key,
+            "department": self.department,
+            "category": self.category,
+            "location": self.location,
+            "district": self.district,
+            "address": self.address.model_dump(mode="python") if self.address else None,
+            "urgency": self.urgency,
+            "appeal_ids": list(self.appeal_ids),
+            "texts": list(self.texts),
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "due_at": self.due_at,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict) -> "Incident":
+        address = document.get("address")
+        return cls(
+            incident_id=document["_id"],
+            key=document["key"],
+            department=document["department"],
+            category=document["category"],
+            location=document["location"],
+            district=document.get("district"),
+            address=Address(**address) if address else None,
+            urgency=document["urgency"],
+            appeal_ids=tuple(document["appeal_ids"]),
+            texts=tuple(document.get("texts", ())),
+            first_at=document["first_at"],
+            last_at=document["last_at"],
+            due_at=document["due_at"],
+            status=document.get("status", "open"),
+        )
+
+    def task(self, routing: Routing) -> IncidentTask:
+        return IncidentTask(
+            event_id=derived_event_id("incident", f"{self.incident_id}:{len(self.appeal_ids)}"),
+            occurred_at=self.last_at,
+            correlation_id=self.incident_id,
+            incident_id=self.incident_id,
+            department=self.department,
+            category=self.category,
+            category_name=routing.taxonomy.category(self.category).name,
+            urgency=self.urgency,
+            location=self.location,
+            address=self.address,
+            district=self.district,
+            lead_appeal_id=self.appeal_ids[0],
+            appeal_ids=self.appeal_ids,
+            count=len(self.appeal_ids),
+            first_reported_at=self.first_at,
+            last_reported_at=self.last_at,
+            due_at=self.due_at,
+            texts=self.texts,
+        )
+
+
+MAX_INCIDENT_TEXTS = 20
+
+
+def incident_key(assigned: AppealAssigned, routing: Routing) -> tuple[str, str] | None:
+    """(key, location) for grouping, or None when the appeal is not grouped: a category of personal matters, no
+    department yet (triage), or no place precise enough (a building; a street for street categories)."""
+    category = assigned.classification.category
+    rules = routing.incidents
+    if assigned.assignment.outcome != "assigned" or category not in rules.categories:
+        return None
+    place = find_place(assigned, routing)
+    address = assigned.address
+    location = None
+    if place.street is not None and place.street.house:
+        location = place.street.location
+    elif address is not None and address.lat is not None and address.lon is not None:
+        # Four decimals are about 10 m in Kyiv: one building.
+        location = f"{address.lat:.4f},{address.lon:.4f}"
+    elif place.street is not None and category in rules.by_street:
+        location = place.street.location
+    if location is None:
+        return None
+    return f"{assigned.assignment.department}|{category}|{location}", location
+
+
+@dataclass(frozen=True)
+class Grouping:
+    assigned: list[AppealAssigned]  # the decisions, with incident ids set where grouped
+    incidents: list[Incident]  # incidents opened or grown, to store
+    joined: frozenset[str]  # appeals that joined an incident of others: their department gets the incident instead
+    announced: list[IncidentTask]
+
+
+def group_incidents(
+    decisions: list[AppealAssigned], open_incidents: Mapping[str, Incident], routing: Routing, now: datetime
+) -> Grouping:
+    """Put each groupable appeal into the open incident of its place, or open one. `open_incidents` are the open
+    incidents by key whose last appeal is within the window (as the handler read them)."""
+    window = timedelta(hours=routing.incidents.window_hours)
+    current = {key: incident for key, incident in open_incidents.items() if now - incident.last_at <= window}
+    changed: dict[str, Incident] = {}
+    joined: set[str] = set()
+    result: list[AppealAssigned] = []
+    for decision in decisions:
+        found = incident_key(decision, routing)
+        if found is None:
+            result.append(decision)
+            continue
+        key, location = found
+        incident = current.get(key)
+        appeal_id = decision.appeal_id
+        if incident is None:
+            incident = Incident(
+                incident_id=f"inc-{appeal_id}",
+                key=key,
+                department=decision.assignment.department,
+                category=decision.classification.category,
+                location=location,
+                district=decision.assignment.district,
+                address=decision.address,
+                urgency=decision.classification.urgency,
+                appeal_ids=(appeal_id,),
+                texts=(decision.text,),
+                first_at=now,
+                last_at=now,
+                due_at=decision.assignment.due_at,
+            )
+            changed[key] = current[key] = incident
+        elif appeal_id not in incident.appeal_ids:
+            urgency = max(incident.urgency, decision.classification.urgency, key=URGENCY_ORDER.index)
+            incident = replace(
+                incident,
+                urgency=urgency,
+                appeal_ids=(*incident.appeal_ids, appeal_id),
+                texts=(*incident.texts, decision.text)[:MAX_INCIDENT_TEXTS],
+                last_at=now,
+                due_at=min(incident.due_at, decision.assignment.due_at),
+            )
+            changed[key] = current[key] = incident
+        if incident.appeal_ids[0] != appeal_id:
+            joined.add(appeal_id)
+        assignment = decision.assignment.model_copy(update={"incident_id": incident.incident_id})
+        result.append(decision.model_copy(update={"assignment": assignment}))
+    announced = [incident.task(routing) for incident in changed.values() if len(incident.appeal_ids) > 1]
+    return Grouping(result, list(changed.values()), frozenset(joined), announced)
+
+
+# A report on one appeal of an incident applies to all of them; a misrouted one concerns its own appeal.
+FANNED_OUT = ("accepted", "in_progress", "resolved", "rejected")
+
+
+def fan_out(change: StatusChange, siblings: Mapping[str, tuple[AppealAssigned, str]]) -> list[StatusChange]:
+    """The same change for each other appeal of the incident that the same department has and that may take it.
+    `siblings`: appeal id -> (appeal as assigned, current status)."""
+    if change.status not in FANNED_OUT or change.reroute is not None:
+        return []
+    changes = []
+    for appeal_id, (appeal, status) in sorted(siblings.items()):
+        if appeal_id == change.appeal_id or appeal.assignment.department != change.by:
+            continue
+        if status not in ALLOWED_FROM[change.status]:
+            continue
+        event_id = str(derived_event_id("incident-report", f"{change.event_id}:{appeal_id}"))
+        changes.append(replace(change, appeal_id=appeal_id, event_id=event_id))
+    return changes
+
+
+# ---- deadlines: open appeals past their due time ----------------------------------------------------------
+
+OPEN_STATUSES = ("triage", *ACTIVE)
+
+
+def escalation(document: dict, now: datetime) -> AppealEscalated | None:
+    """The escalation of an open appeal past its due time, once per due time (None: not due, or already escalated)."""
+    assignment = document.get("assignment") or {}
+    due_at = assignment.get("due_at")
+    if document.get("status") not in OPEN_STATUSES or due_at is None or due_at >= now:
+        return None
+    if document.get("escalated_due_at") == due_at:
+        return None
+    classification = document.get("classification") or {}
+    return AppealEscalated(
+        event_id=derived_event_id("escalated", f"{document['_id']}:{due_at.isoformat()}"),
+        occurred_at=now,
+        correlation_id=document.get("correlation_id") or "",
+        appeal_id=document["_id"],
+        department=assignment["department"],
+        department_name=assignment["department_name"],
+        category=classification.get("category", UNCLASSIFIED),
+        urgency=classification.get("urgency", "normal"),
+        status=document["status"],
+        district=assignment.get("district"),
+        due_at=due_at,
+        overdue_s=int((now - due_at).total_seconds()),
+        incident_id=assignment.get("incident_id"),
+    )
+
+
+def overdue_by_department(documents: list[dict], now: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for document in documents:
+        assignment = document.get("assignment") or {}
+        if document.get("status") in OPEN_STATUSES and assignment.get("due_at") and assignment["due_at"] < now:
+            counts[assignment["department"]] = counts.get(assignment["department"], 0) + 1
+    return counts

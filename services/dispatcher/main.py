@@ -1,13 +1,13 @@
-"""Wiring of the dispatcher: its routing data and handlers in the common service frame."""
+"""Wiring of the dispatcher: its routing data, handlers, overdue check and triage desk in the common service frame."""
 
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
-from services.dispatcher.handlers import build_router
+from services.dispatcher.handlers import build_dispatcher
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
 from shared.contracts.base import utcnow
-from shared.service import Wiring, assemble
+from shared.service import Periodic, Wiring, assemble
 
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
@@ -15,11 +15,19 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
 
     def wire(store, park_record, taxonomy) -> Wiring:
         routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
-        return Wiring(build_router(settings, MongoDispatcherRepository(store), routing, park_record, utcnow))
+        repo = MongoDispatcherRepository(store)
+        dispatcher = build_dispatcher(
+            settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
+        )
+        overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
+        return Wiring(dispatcher.router, background=[overdue_check])
 
     return assemble(
         settings,
         wire,
         title="CityLine dispatcher",
-        description="Assigns each appeal to the responsible department with a deadline and publishes its task.",
+        description=(
+            "Assigns each appeal to the responsible department with a deadline and publishes its task; groups mass "
+            "incidents; applies departments' reports and tells residents; escalates overdue appeals."
+        ),
     )
