@@ -6,6 +6,7 @@ from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import build_dispatcher
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.triage import build_triage_app
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
 
@@ -20,7 +21,8 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
             settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
-        return Wiring(dispatcher.router, background=[overdue_check])
+        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, settings.operator_token)
+        return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
 
     return assemble(
         settings,
