@@ -63,8 +63,13 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         kafka_bootstrap_servers=given_kafka or None,
         mongodb_uri=given_mongo or None,
         database=f"cityline_test_{uuid.uuid4().hex[:8]}",
-        # Stalled appeals are announced again after a second, so the tests need not wait a minute.
-        service_env={"CITYLINE_INTAKE_REDRIVE_AFTER_S": "1", "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1"},
+        # Stalled appeals are announced again after a second, and overdue ones escalated within a second or two, so
+        # the tests need not wait a minute.
+        service_env={
+            "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
+            "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
+            "CITYLINE_DISPATCHER_OVERDUE_CHECK_INTERVAL_S": "1",
+        },
     )
     stack.start(with_services=False)
     try:

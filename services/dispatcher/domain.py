@@ -244,6 +244,8 @@ class StatusChange:
     by: str
     note: str
     reroute: AppealAssigned | None = None
+    # The department's report it came from, when that is not `event_id` (a change fanned out to an incident's appeal).
+    caused_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -348,7 +350,7 @@ def status_event(change: StatusChange, appeal: AppealAssigned, incident_id: str 
         contact=appeal.contact,
         channel=appeal.channel,
         incident_id=incident_id or assignment.incident_id,
-        caused_by=change.event_id,
+        caused_by=change.caused_by or change.event_id,
     )
 
 
@@ -540,7 +542,7 @@ def fan_out(change: StatusChange, siblings: Mapping[str, tuple[AppealAssigned, s
         if status not in ALLOWED_FROM[change.status]:
             continue
         event_id = str(derived_event_id("incident-report", f"{change.event_id}:{appeal_id}"))
-        changes.append(replace(change, appeal_id=appeal_id, event_id=event_id))
+        changes.append(replace(change, appeal_id=appeal_id, event_id=event_id, caused_by=change.event_id))
     return changes
 
 

@@ -124,7 +124,7 @@ def test_a_report_on_one_appeal_of_an_incident_applies_to_the_others_that_may_ta
         "Ліфт працює",
         "lift_service",
     )
-    assert sibling.event_id != change.event_id
+    assert sibling.event_id != change.event_id and sibling.caused_by == "ev-1"
     # a rerouted sibling now at another department is not touched
     moved = second.model_copy(update={"assignment": second.assignment.model_copy(update={"department": "kyivgaz"})})
     assert fan_out(change, {"1000002": (moved, "accepted")}) == []
@@ -215,6 +215,7 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
     resolved = [s for s in statuses if s.status == "resolved"]
     assert sorted(s.appeal_id for s in resolved) == ["1000001", "1000002", "1000003"]
     assert {(s.incident_id, s.comment) for s in resolved} == {("inc-1000001", "Ліфт відремонтовано")}
+    assert len({s.caused_by for s in resolved}) == 1 and len({s.event_id for s in resolved}) == 3
     assert {repo.documents[a]["status"] for a in ("1000001", "1000002", "1000003")} == {"resolved"}
     assert repo.incidents["inc-1000001"].status == "resolved"
 
