@@ -94,6 +94,7 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
     table.add_row("logs", str(stack.run_dir / "logs"))
+    table.add_row("residents' messages (SMS, e-mail, app webhooks)", f"{stack.outbox}/{{sms,mail,webhook}}")
     console.print(table)
     console.print('Try: [bold]cityline submit "Немає гарячої води" --channel web[/bold] in another shell.')
 
@@ -140,7 +141,7 @@ async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> Non
             topics.APPEALS_INTAKE,
             submission.model_dump_json().encode(),
             key=submission.intake_key().encode(),
-            headers=[("content-type", b"application/json")],
+            headers=[("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())],
         )
     finally:
         await producer.stop()
@@ -361,6 +362,10 @@ def parser() -> argparse.ArgumentParser:
     asyncapi = commands.add_parser("asyncapi", help="write each service's AsyncAPI document (the event contract)")
     asyncapi.add_argument("--out", default="docs/asyncapi", help="folder for <service>.json")
     asyncapi.set_defaults(func=cmd_asyncapi)
+
+    from cityline.channels import add_parser as add_channels_parser
+
+    add_channels_parser(commands)
     return root
 
 

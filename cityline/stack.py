@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "classifier", "dispatcher", "notifier")
+# Signs the embedded stack's webhooks (to its own sink): a development value, never a production secret.
+EMBEDDED_WEBHOOK_SECRET = "cityline-embedded-webhook-secret"
 
 
 class StackError(RuntimeError):
@@ -270,12 +272,51 @@ class EmbeddedStack:
 
         return asyncio.run(ensure_topics(self.bootstrap, load_taxonomy(DEFAULT_TAXONOMY)))
 
+    # ---- the notifier's outside world: local SMS gateway (and webhooks) and mail server, writing to the outbox ----
+
+    @property
+    def outbox(self) -> Path:
+        return self.run_dir / "outbox"
+
+    @property
+    def sms_gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.sms_sink_port}/sms"
+
+    def start_sinks(self) -> None:
+        for kind, port in (("sms", self.settings.sms_sink_port), ("smtp", self.settings.smtp_sink_port)):
+            name = f"{kind}-sink"
+            self._claim_port(port, f"{kind} sink", f"CITYLINE_STACK_{kind.upper()}_SINK_PORT", name, "cityline.sinks")
+            managed = self._process(
+                name,
+                [sys.executable, "-m", "cityline.sinks", kind, "--port", str(port), "--out", str(self.outbox)],
+                marker="cityline.sinks",
+            )
+            managed.start()
+            self._wait(f"the {kind} sink", managed, lambda p=port: port_open(p))
+
+    def notifier_environment(self) -> dict[str, str]:
+        """The notifier talks to the sinks; every app channel's webhook goes to the HTTP sink, signed."""
+        import json
+
+        from shared.channels import load_channels
+
+        apps = [code for code, channel in load_channels().channels.items() if channel.webhook_url is not None]
+        sink = f"http://127.0.0.1:{self.settings.sms_sink_port}"
+        return {
+            "CITYLINE_NOTIFIER_SMS_GATEWAY_URL": self.sms_gateway_url,
+            "CITYLINE_NOTIFIER_SMTP_HOST": "127.0.0.1",
+            "CITYLINE_NOTIFIER_SMTP_PORT": str(self.settings.smtp_sink_port),
+            "CITYLINE_NOTIFIER_WEBHOOK_URLS": json.dumps({code: f"{sink}/webhook/{code}" for code in apps}),
+            "CITYLINE_NOTIFIER_WEBHOOK_SECRETS": json.dumps({code: EMBEDDED_WEBHOOK_SECRET for code in apps}),
+        }
+
     def environment(self) -> dict[str, str]:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "MONGODB_URI": self.store_uri,
             "CITYLINE_MONGODB_DATABASE": self.database,
+            **self.notifier_environment(),
             **self.service_env,
         }
         if not self.kafka_bootstrap_servers:
@@ -335,6 +376,7 @@ class EmbeddedStack:
             self.start_broker()
             self.start_store()
             self.create_topics()
+            self.start_sinks()
             if with_services:
                 self.start_services()
         except BaseException:

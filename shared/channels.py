@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError
 
 DEFAULT_CHANNELS = Path(__file__).parent / "data" / "channels.yaml"
 
@@ -11,6 +11,8 @@ DEFAULT_CHANNELS = Path(__file__).parent / "data" / "channels.yaml"
 class Channel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
+    # Where the notifier POSTs the notices of residents who came through this channel's app (signed, see README).
+    webhook_url: HttpUrl | None = None
 
 
 class ChannelList(BaseModel):

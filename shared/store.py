@@ -18,6 +18,9 @@ NOTIFICATIONS = "notifications"
 # Every classification decision, kept as made (rules version, terms that fired): cheap inserts, and an audit trail.
 CLASSIFICATIONS = "classifications"
 COUNTERS = "counters"
+# Intake's HTTP API: channels with their hashed API keys, and the Idempotency-Key header's record per channel.
+CHANNELS = "channels"
+IDEMPOTENCY_KEYS = "idempotency_keys"
 # Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
 INCIDENTS = "incidents"
 
@@ -53,7 +56,13 @@ class Store:
             [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
         )
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        # Notifier: notices waiting to be sent; only they have the field, so the index stays small.
+        await self.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+        # --- intake's HTTP API ---
+        await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
+        # Open311's requests.json lists appeals by the time they were received.
+        await appeals.create_index([("received_at", ASCENDING)], name="received_at")
         # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
         await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
         await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
@@ -87,7 +96,7 @@ class Store:
             "classification": classification,
             "assignment": appeal.get("assignment"),
             "notifications": [
-                {key: value for key, value in notification.items() if key not in {"_id", "appeal_id"}}
+                {key: value for key, value in notification.items() if key not in _NOT_SHOWN}
                 for notification in notifications
             ],
         }
@@ -96,6 +105,9 @@ class Store:
         found = await self.db[APPEALS].find_one({"intake_key": intake_key}, {"_id": 1})
         return found["_id"] if found else None
 
+
+# Fields of a notice the status view leaves out: the resident's phone, address or callback, and the long e-mail body.
+_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body"}
 
 DUPLICATE_KEY = 11000
 

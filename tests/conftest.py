@@ -6,13 +6,16 @@ SecantusDB as local processes), which is always there, so nothing skips for lack
 """
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from cityline.stack import EmbeddedStack, free_port
+from services.classifier.settings import DEFAULT_RULES
 from shared.settings import StackSettings
 
 
@@ -42,6 +45,8 @@ def _stack_settings(run_dir) -> StackSettings:
         classifier_port=free_port(),
         dispatcher_port=free_port(),
         notifier_port=free_port(),
+        sms_sink_port=free_port(),
+        smtp_sink_port=free_port(),
     )
 
 
@@ -58,17 +63,27 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         kafka, mongo = KafkaContainer().start(), MongoDbContainer().start()
         containers = [kafka, mongo]
         given_kafka, given_mongo = kafka.get_bootstrap_server(), mongo.get_connection_url()
+    # The classifier reads a copy of the rules, so a test may change them on the running service.
+    classifier_rules = tmp_path_factory.mktemp("classifier") / "rules.yaml"
+    shutil.copyfile(DEFAULT_RULES, classifier_rules)
     stack = EmbeddedStack(
         _stack_settings(tmp_path_factory.mktemp("stack")),
         kafka_bootstrap_servers=given_kafka or None,
         mongodb_uri=given_mongo or None,
         database=f"cityline_test_{uuid.uuid4().hex[:8]}",
-        # Stalled appeals are announced again after a second, and overdue ones escalated within a second or two, so
+        # Stalled appeals are announced again after a second and overdue ones escalated within a second or two, so
         # the tests need not wait a minute.
         service_env={
             "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
             "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
             "CITYLINE_DISPATCHER_OVERDUE_CHECK_INTERVAL_S": "1",
+            # Notices: retried after 0.2, 0.4, 0.8, 1, 1, ... s for about a minute, so an outage test is short.
+            "CITYLINE_NOTIFIER_RETRY_BASE_S": "0.2",
+            "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",
+            "CITYLINE_NOTIFIER_RETRY_MAX_ATTEMPTS": "60",
+            "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
+            "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
+            "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
         },
     )
     stack.start(with_services=False)
@@ -78,6 +93,12 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         stack.stop()
         for container in containers:
             container.stop()
+
+
+@pytest.fixture(scope="session")
+def classifier_rules(stack: EmbeddedStack) -> Path:
+    """The rule file the running classifier reads (a copy of the shipped one, reloaded when it changes)."""
+    return Path(stack.service_env["CITYLINE_CLASSIFIER_RULES_PATH"])
 
 
 @pytest.fixture(scope="session")

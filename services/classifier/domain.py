@@ -1,141 +1,177 @@
 """The decide step of the classifier: what an appeal is about and how urgent. Pure: no I/O, no clock.
 
-Rules are data (rules.yaml), validated on load into a compiled RuleSet; `classify` applies them.
+Rules are data (rules.yaml, compiled by ruleset.py). Each category's score is the sum of the weights of its rules
+that fired; a rule whose words are all in a clause saying the problem is solved ("світло вже дали") counts only
+`resolved_factor` of its weight, so with several problems the one still open wins. Too low a score, or a close
+runner-up, gives `unclassified`: a person decides, never a silent guess.
 """
 
+import bisect
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
+from services.classifier.language import Analysed
+from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Rule, RulesError, RuleSet, parse_rules
 from shared.contracts.base import derived_event_id
-from shared.contracts.classifier import AppealClassified, Classification, Urgency
+from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
 from shared.contracts.intake import AppealRegistered
-from shared.taxonomy import Taxonomy
-from shared.textmatch import Term, TermIndex, compile_term, has_letters, tokenize
 
-UNCLASSIFIED = "unclassified"
-URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "high", "normal", "low")
+__all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
 
 
-class RulesError(ValueError):
-    """The rule file is not valid; the message names the file and the entry."""
+def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
+    """A negation word within the window before the match, in the same clause ("газом не пахне" is not)."""
+    words = analysed.words
+    clause = words[first].clause
+    for position in range(max(0, first - rules.negation_window), first):
+        if words[position].clause == clause and words[position].text in rules.negations:
+            return True
+    return False
 
 
-class CategoryRules(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    default_urgency: Urgency = "normal"
-    strong: list[str] = Field(default_factory=list)
-    terms: list[str] = Field(default_factory=list)
-
-    @field_validator("strong", "terms")
-    @classmethod
-    def _not_blank(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not has_letters(str(value)):
-                raise ValueError(f"term {value!r} has no letters")
-        return [str(value) for value in values]
+def _resolved_clauses(analysed: Analysed, rules: RuleSet) -> set[int]:
+    return {hit.clause for hit in rules.resolved.find(analysed) if not _negated(analysed, hit.first, rules)}
 
 
-class RuleFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    version: str
-    min_score: float = 1.0
-    min_confidence: float = Field(0.55, ge=0, le=1)
-    urgency: dict[Literal["critical", "high", "low"], list[str]]
-    categories: dict[str, CategoryRules]
+def _landmark_positions(analysed: Analysed, rules: RuleSet) -> set[int]:
+    """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near"."""
+    positions: set[int] = set()
+    for hit in rules.landmarks.find(analysed):
+        positions |= {hit.last + 1, hit.last + 2}
+    return positions
 
 
-@dataclass(frozen=True)
-class RuleSet:
-    version: str
-    min_score: float
-    min_confidence: float
-    default_urgency: dict[str, Urgency]
-    categories: TermIndex
-    urgency: TermIndex
+def _regex_hits(analysed: Analysed, rules: RuleSet) -> list[tuple[Rule, str, int, int]]:
+    """(rule, matched text, clause, first word index) for every regex match."""
+    starts = [word.start for word in analysed.words]
+    found = []
+    for rule in rules.regex_rules:
+        for pattern in rule.regex:
+            for match in pattern.finditer(analysed.text):
+                first = max(bisect.bisect_right(starts, match.start()) - 1, 0)
+                found.append((rule, match.group(), analysed.clause_at(match.start()), first))
+    return found
 
 
-def compile_rules(raw: dict[str, Any], taxonomy: Taxonomy, source: str = "rules") -> RuleSet:
-    try:
-        rule_file = RuleFile.model_validate(raw)
-    except ValidationError as error:
-        raise RulesError(f"{source}: {error}") from error
-    unknown = [code for code in rule_file.categories if code not in taxonomy.categories]
-    if unknown:
-        raise RulesError(f"{source}: unknown category codes {unknown}")
-    try:
-        return _compile_rule_file(rule_file)
-    except ValueError as error:
-        raise RulesError(f"{source}: {error}") from error
+class _Evidence:
+    """What fired for each rule: its words and whether any of them is in the foreground (not in a clause that says
+    it is solved, not a landmark)."""
 
+    def __init__(self) -> None:
+        self.words: dict[str, list[str]] = defaultdict(list)
+        self.open: dict[str, bool] = defaultdict(bool)
+        self.negated: dict[str, list[str]] = defaultdict(list)
 
-def _compile_rule_file(rule_file: "RuleFile") -> RuleSet:
-    terms: list[Term] = []
-    for code, rules in rule_file.categories.items():
-        if not rules.strong and not rules.terms:
-            raise ValueError(f"category {code} has no terms")
-        terms += [compile_term(code, raw_term, 2.0) for raw_term in dict.fromkeys(rules.strong)]
-        terms += [
-            compile_term(code, raw_term, 1.0) for raw_term in dict.fromkeys(rules.terms) if raw_term not in rules.strong
-        ]
-    markers = [compile_term(level, raw_term, 1.0) for level, values in rule_file.urgency.items() for raw_term in values]
-    return RuleSet(
-        version=rule_file.version,
-        min_score=rule_file.min_score,
-        min_confidence=rule_file.min_confidence,
-        default_urgency={code: rules.default_urgency for code, rules in rule_file.categories.items()},
-        categories=TermIndex(terms),
-        urgency=TermIndex(markers),
-    )
-
-
-def load_rules(path: Path, taxonomy: Taxonomy) -> RuleSet:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise RulesError(f"{path}: {error}") from error
-    return compile_rules(raw, taxonomy, source=str(path))
+    def add(self, rule_id: str, matched: str, in_open_clause: bool) -> None:
+        if matched not in self.words[rule_id]:
+            self.words[rule_id].append(matched)
+        self.open[rule_id] |= in_open_clause
 
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
-    tokens = tokenize(text)
+    analysed = rules.lexicon.analyse(text, rules.clause_words)
+    resolved = _resolved_clauses(analysed, rules) if analysed.words else set()
+    category_hits: list[tuple[str, str, int, int]] = [
+        (hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.category_terms.find(analysed)
+    ]
+    marker_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.urgency_terms.find(analysed)]
+    for rule, matched, clause, first in _regex_hits(analysed, rules):
+        target = marker_hits if rule.id.startswith("urgency.") else category_hits
+        target.append((rule.id, matched, clause, first))
+
+    landmarks = _landmark_positions(analysed, rules)
+    categories = _Evidence()
+    for rule_id, matched, clause, first in category_hits:
+        categories.add(rule_id, matched, clause not in resolved and first not in landmarks)
+
+    fired: list[FiredRule] = []
     scores: dict[str, float] = defaultdict(float)
-    fired: dict[str, list[str]] = defaultdict(list)
-    for term, matched in rules.categories.find(tokens):
-        scores[term.label] += term.weight
-        fired[term.label].append(matched)
+    excluded = _excluded(analysed, rules)
+    counted = {
+        rule_id: rules.rules[rule_id]
+        for rule_id in categories.words
+        if rule_id not in excluded and rules.rules[rule_id].category not in excluded
+    }
+    # When every subject is in a "solved" clause, the complaint that follows is about one of them after all
+    # ("Укриття відчинене, дякуємо, але там немає вентиляції").
+    anything_open = any(
+        categories.open[rule_id] or rule.category in rules.counts_when_resolved for rule_id, rule in counted.items()
+    )
+    for rule_id, words in categories.words.items():
+        rule = rules.rules[rule_id]
+        if rule_id not in counted:
+            fired.append(FiredRule(rule=rule_id, words=tuple(words), discounted="excluded"))
+            continue
+        is_open = categories.open[rule_id] or not anything_open or rule.category in rules.counts_when_resolved
+        factor = 1.0 if is_open else rules.resolved_factor
+        # More different words of one rule make it likelier the subject, up to half its weight again.
+        score = rule.weight * factor * min(1.5, 1 + 0.25 * (len(words) - 1))
+        scores[rule.category] += score
+        fired.append(
+            FiredRule(rule=rule_id, words=tuple(words), score=score, discounted="" if factor == 1 else "resolved")
+        )
 
-    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-    best, best_score = ranked[0] if ranked else (UNCLASSIFIED, 0.0)
-    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-    confidence = best_score / (best_score + runner_up) if best_score else 0.0
-    if best_score < rules.min_score or confidence < rules.min_confidence:
-        best = UNCLASSIFIED
-
-    markers = rules.urgency.find(tokens)
-    levels = {term.label for term, _ in markers}
-    default = rules.default_urgency.get(best, "normal")
-    urgency: Urgency = default
-    for level in ("critical", "high"):
-        if level in levels and URGENCY_ORDER.index(level) < URGENCY_ORDER.index(urgency):
-            urgency = level  # type: ignore[assignment]
-            break
-    if "low" in levels and not levels & {"critical", "high"} and best in {"information_request", "gratitude"}:
-        urgency = "low"
-
+    category, confidence = _decide(scores, rules)
+    urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
+    fired += markers
+    winners = [rule for rule in fired if rule.rule.startswith(f"{category}.") and not rule.discounted]
+    counted_markers = [rule for rule in markers if not rule.discounted]
     return Classification(
-        category=best,
+        category=category,
         urgency=urgency,
         confidence=round(confidence, 3),
-        matched_rules=tuple(f"{code}:{score:g}" for code, score in ranked[:3]),
-        matched_terms=tuple(dict.fromkeys(fired.get(best, []) + [m for _, m in markers]))[:20],
+        matched_rules=tuple(rule.rule for rule in winners + counted_markers),
+        matched_terms=tuple(dict.fromkeys(word for rule in winners + counted_markers for word in rule.words))[:20],
         ruleset=rules.version,
+        fired=tuple(fired),
+        scores={code: round(score, 3) for code, score in sorted(scores.items(), key=lambda item: -item[1])},
     )
+
+
+def _excluded(analysed: Analysed, rules: RuleSet) -> set[str]:
+    """Rule ids and category codes whose exclusions are in the text."""
+    excluded = {code for code, matcher in rules.category_excludes.items() if matcher.terms and matcher.find(analysed)}
+    excluded |= {rule.id for rule in rules.rules.values() if rule.exclude.terms and rule.exclude.find(analysed)}
+    return excluded
+
+
+def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
+    ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    if not ranked or ranked[0][1] <= 0:
+        return UNCLASSIFIED, 0.0
+    best, best_score = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    share = best_score / (best_score + runner_up)
+    confidence = share * min(1.0, best_score / rules.confident_score)
+    if best_score < rules.min_score or share < rules.min_confidence:
+        return UNCLASSIFIED, confidence
+    return best, confidence
+
+
+def _urgency(
+    category: str, hits: list[tuple[str, str, int, int]], analysed: Analysed, resolved: set[int], rules: RuleSet
+) -> tuple[Urgency, list[FiredRule]]:
+    default: Urgency = rules.default_urgency.get(category, "normal")
+    if category == UNCLASSIFIED or category in rules.fixed_urgency:
+        return default, []
+    words: dict[str, list[str]] = defaultdict(list)
+    discounted: dict[str, str] = {}
+    for rule_id, matched, clause, first in hits:
+        rule = rules.rules[rule_id]
+        if rule.only and category not in rule.only:
+            continue
+        reason = "negated" if _negated(analysed, first, rules) else "resolved" if clause in resolved else ""
+        if matched not in words[rule_id]:
+            words[rule_id].append(matched)
+        # A marker counts when any of its matches counts.
+        discounted[rule_id] = "" if not reason or discounted.get(rule_id) == "" else reason
+    markers = [
+        FiredRule(rule=rule_id, words=tuple(found), discounted=discounted[rule_id]) for rule_id, found in words.items()
+    ]
+    levels = [rules.rules[marker.rule].category for marker in markers if not marker.discounted]
+    if not levels:
+        return default, markers
+    return min(levels, key=URGENCY_ORDER.index), markers  # type: ignore[return-value]
 
 
 def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealClassified:

@@ -13,3 +13,5 @@ class ClassifierSettings(ServiceSettings):
     service_name: str = "classifier"
     http_port: int = 8001
     rules_path: Path = DEFAULT_RULES
+    # How often the rule file is checked for changes (it is reloaded without a restart when valid).
+    rules_reload_s: float = 5.0

@@ -1,10 +1,15 @@
 """The decide step of intake: turn a channel's submission into the stored appeal and its event. Pure."""
 
+import hashlib
+import json
+import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.appeals import registration_fields
+from shared.channel_keys import CHANNEL_HEADER
 from shared.channels import ChannelList
 from shared.contracts.base import derived_event_id
 from shared.contracts.intake import AppealRegistered, AppealSubmitted, ResidentContact
@@ -21,9 +26,38 @@ class Registration:
     event: AppealRegistered
 
 
-def check_channel(submission: AppealSubmitted, channels: ChannelList) -> None:
-    if submission.channel not in channels.channels:
+def check_channel(submission: AppealSubmitted, channels: ChannelList, api_channels: Collection[str] = ()) -> None:
+    """A Kafka submission's channel must be a channel kind of channels.yaml or a channel with an active key."""
+    if submission.channel not in channels.channels and submission.channel not in api_channels:
         raise PermanentError("unknown-channel", f"channel {submission.channel!r} is not registered")
+
+
+def check_channel_header(header: bytes | None, channels: ChannelList, api_channels: Collection[str]) -> str | None:
+    """The channel a Kafka producer names in its header, checked against the same list; None without a header."""
+    if header is None:
+        return None
+    name = header.decode("utf-8", "replace")
+    if name not in channels.channels and name not in api_channels:
+        raise PermanentError("unknown-channel", f"{CHANNEL_HEADER} names channel {name!r}, which is not registered")
+    return name
+
+
+def check_channel_matches(submission: AppealSubmitted, header_channel: str | None) -> None:
+    if header_channel is not None and submission.channel != header_channel:
+        raise PermanentError(
+            "channel-mismatch",
+            f"the body's channel {submission.channel!r} is not the {CHANNEL_HEADER} header's {header_channel!r}",
+        )
+
+
+def idempotent_event_id(channel: str, idempotency_key: str) -> uuid.UUID:
+    """The submission's event id for an Idempotency-Key: the same key of one channel is always the same appeal."""
+    return derived_event_id("idempotency-key", f"{channel}:{idempotency_key}")
+
+
+def request_fingerprint(payload: Any) -> str:
+    """What a request asked for, to tell a retry (same key, same request) from a key reused for another one."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def appeal_number(sequence: int) -> str:
@@ -66,6 +100,8 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
         "address": submission.address.model_dump(mode="json") if submission.address else None,
         "received_at": submission.received_at,
         "registered_at": now,
+        "attachments": [str(url) for url in submission.attachments],
+        "requested_category": submission.requested_category,
         "correlation_id": event.correlation_id,
         "status": "registered",
         "history": [{"status": "registered", "at": now, "event_id": str(event.event_id), "by": "intake"}],
@@ -81,3 +117,30 @@ def registration_from_document(document: dict[str, Any]) -> AppealRegistered:
         occurred_at=document["registered_at"],
         **registration_fields(document),
     )
+
+
+# What a resident may see of an appeal: its progress, never the contact or another resident's words.
+CLOSED_STATUSES = frozenset({"resolved", "rejected"})
+
+
+def resident_view(view: dict[str, Any]) -> dict[str, Any]:
+    """The public status of an appeal, from the store's appeal view."""
+    classification = view.get("classification") or {}
+    assignment = view.get("assignment") or {}
+    department = None
+    if assignment.get("department"):
+        department = {"code": assignment["department"], "name": assignment.get("department_name")}
+    return {
+        "appeal_id": view["appeal_id"],
+        "status": view["status"],
+        "closed": view["status"] in CLOSED_STATUSES,
+        "received_at": view.get("received_at"),
+        "category": classification.get("category"),
+        "urgency": classification.get("urgency"),
+        "department": department,
+        "due_at": assignment.get("due_at"),
+        "history": [
+            {"status": entry["status"], "at": entry["at"], **({"note": entry["note"]} if entry.get("note") else {})}
+            for entry in view.get("history", [])
+        ],
+    }

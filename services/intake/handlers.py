@@ -1,36 +1,53 @@
 """Intake: subscribe to appeals.intake -> decide (register) -> persist (insert) -> publish appeals.registered."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from faststream.kafka import KafkaRouter
 
 from services.intake.domain import (
     appeal_number,
     check_channel,
+    check_channel_header,
+    check_channel_matches,
     deduplicate,
     register,
     registration_from_document,
 )
 from services.intake.repository import IntakeRepository
 from shared.broker import batch_subscriber, publish_keyed
+from shared.channel_keys import CHANNEL_HEADER, ChannelRegistry
 from shared.channels import ChannelList
 from shared.consuming import ParkRecord, accept
 from shared.contracts import topics
 from shared.contracts.intake import AppealRegistered, AppealSubmitted
+from shared.errors import PermanentError
 from shared.metrics import stage_appeals
 from shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 
+class Registered(NamedTuple):
+    appeal_id: str
+    new: bool
+
+
 @dataclass(frozen=True)
 class IntakeHandlers:
     router: KafkaRouter
     redrive_stalled: Callable[[timedelta], Awaitable[int]]
+    register_submissions: Callable[[list[AppealSubmitted]], Awaitable[dict[str, Registered]]]
+
+
+def record_header(record: Any, name: str) -> bytes | None:
+    for key, value in record.headers or ():
+        if key.lower() == name:
+            return value
+    return None
 
 
 def build_router(
@@ -39,6 +56,7 @@ def build_router(
     channels: ChannelList,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
+    channel_registry: ChannelRegistry | None = None,
 ) -> IntakeHandlers:
     router = KafkaRouter()
     appeal_registered = router.publisher(
@@ -49,32 +67,74 @@ def build_router(
         schema=AppealRegistered,
     )
 
-    @batch_subscriber(
-        router,
-        topics.APPEALS_INTAKE,
-        settings=settings,
-        title="appeals.intake",
-        description="Channels publish residents' appeals here, one AppealSubmitted each.",
-    )
-    async def on_appeal_submitted(records: list[Any]) -> None:
-        accepted = await accept(records, AppealSubmitted, park_record, lambda s: check_channel(s, channels))
-        submissions = deduplicate([item.event for item in accepted])
+    async def register_submissions(submissions: list[AppealSubmitted]) -> dict[str, Registered]:
+        """Register valid submissions and announce them: the one path of every channel, Kafka or HTTP.
+
+        Returns {intake key: (appeal id, new?)}. A submission already registered (a redelivery, a retry over HTTP)
+        keeps its appeal and is announced again; the unique intake key decides, so concurrent requests agree.
+        """
+        submissions = deduplicate(submissions)
         if not submissions:
-            return
+            return {}
         now = clock()
         first = await repo.reserve_numbers(len(submissions))
         registrations = [register(s, appeal_number(first + i), now) for i, s in enumerate(submissions)]
 
         known_keys = await repo.insert_new([r.document for r in registrations])
+        registered = {
+            r.document["intake_key"]: Registered(r.document["_id"], True)
+            for r in registrations
+            if r.document["intake_key"] not in known_keys
+        }
         events = [r.event for r in registrations if r.document["intake_key"] not in known_keys]
         if known_keys:
             for document in await repo.find_by_intake_keys(sorted(known_keys)):
                 events.append(registration_from_document(document))
+                registered[document["intake_key"]] = Registered(document["_id"], False)
             stage_appeals.labels("intake", "redelivered").inc(len(known_keys))
         stage_appeals.labels("intake", "new").inc(len(submissions) - len(known_keys))
 
         await publish_keyed(appeal_registered, events)
         logger.debug("registered %d appeals (%d already known)", len(events), len(known_keys))
+        return registered
+
+    async def api_channel_names() -> Collection[str]:
+        return await channel_registry.active_names() if channel_registry is not None else ()
+
+    @batch_subscriber(
+        router,
+        topics.APPEALS_INTAKE,
+        settings=settings,
+        title="appeals.intake",
+        description=(
+            "Channels publish residents' appeals here, one AppealSubmitted each, naming their channel in the "
+            f"`{CHANNEL_HEADER}` header; an unknown channel is parked in appeals.intake.dlq."
+        ),
+    )
+    async def on_appeal_submitted(records: list[Any]) -> None:
+        api_channels = await api_channel_names()
+        header_channels: dict[int, str | None] = {}
+        named: list[Any] = []
+        for record in records:
+            try:
+                header_channels[id(record)] = check_channel_header(
+                    record_header(record, CHANNEL_HEADER), channels, api_channels
+                )
+            except PermanentError as error:
+                await park_record(record, error)
+                continue
+            named.append(record)
+
+        accepted = await accept(named, AppealSubmitted, park_record, lambda s: check_channel(s, channels, api_channels))
+        valid = []
+        for item in accepted:
+            try:
+                check_channel_matches(item.event, header_channels[id(item.record)])
+            except PermanentError as error:
+                await park_record(item.record, error)
+                continue
+            valid.append(item.event)
+        await register_submissions(valid)
 
     async def redrive_stalled(older_than: timedelta) -> int:
         """Announce again appeals still `registered` after `older_than`: their event may have been lost with
@@ -86,4 +146,4 @@ def build_router(
             logger.warning("announced %d stalled appeals again", len(documents))
         return len(documents)
 
-    return IntakeHandlers(router, redrive_stalled)
+    return IntakeHandlers(router, redrive_stalled, register_submissions)

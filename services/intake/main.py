@@ -1,12 +1,14 @@
-"""Wiring of the intake service: its channels, handlers and redrive job in the common service frame."""
+"""Wiring of the intake service: its channels, handlers, HTTP API and redrive job in the common service frame."""
 
 from datetime import timedelta
 
 from faststream.asgi import AsgiFastStream
 
+from services.intake.api import create_api
 from services.intake.handlers import build_router
-from services.intake.repository import MongoIntakeRepository
+from services.intake.repository import AppealReads, MongoIdempotencyKeys, MongoIntakeRepository
 from services.intake.settings import IntakeSettings
+from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
@@ -17,13 +19,24 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
 
     def wire(store, park_record, taxonomy) -> Wiring:
         channels = load_channels(settings.channels_path)
-        handlers = build_router(settings, MongoIntakeRepository(store), channels, park_record, utcnow)
+        registry = ChannelRegistry(store)
+        handlers = build_router(settings, MongoIntakeRepository(store), channels, park_record, utcnow, registry)
         redrive = Periodic(
             "redrive stalled appeals",
             lambda: handlers.redrive_stalled(timedelta(seconds=settings.redrive_after_s)),
             settings.redrive_interval_s,
         )
-        return Wiring(handlers.router, background=[redrive])
+        api = create_api(
+            register_submissions=handlers.register_submissions,
+            registry=registry,
+            idempotency_keys=MongoIdempotencyKeys(store),
+            reads=AppealReads(store),
+            store=store,
+            taxonomy=taxonomy,
+            clock=utcnow,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        return Wiring(handlers.router, background=[redrive], http_app=api)
 
     return assemble(
         settings,

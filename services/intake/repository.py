@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
-from shared.store import APPEALS, COUNTERS, Store, insert_new
+from shared.store import APPEALS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
 
 
 class IntakeRepository(Protocol):
@@ -42,3 +43,39 @@ class MongoIntakeRepository:
         """Appeals still `registered` since before `before` (served by the partial index `stalled`)."""
         cursor = self.store.db[APPEALS].find({"status": "registered", "registered_at": {"$lt": before}}).limit(limit)
         return await cursor.to_list()
+
+
+class IdempotencyKeys(Protocol):
+    async def claim(self, channel: str, key: str, fingerprint: str, now: datetime) -> str: ...
+
+
+class MongoIdempotencyKeys:
+    """The Idempotency-Key header's record: one per (channel, key), decided by the unique `_id`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def claim(self, channel: str, key: str, fingerprint: str, now: datetime) -> str:
+        """Record the key for this request; returns the fingerprint of the request that holds the key (maybe this)."""
+        record_id = f"{channel}:{key}"
+        try:
+            await self.store.db[IDEMPOTENCY_KEYS].insert_one(
+                {"_id": record_id, "channel": channel, "key": key, "fingerprint": fingerprint, "created_at": now}
+            )
+        except DuplicateKeyError:
+            existing = await self.store.db[IDEMPOTENCY_KEYS].find_one({"_id": record_id})
+            return existing["fingerprint"] if existing else fingerprint
+        return fingerprint
+
+
+class AppealReads:
+    """What the intake API reads back: one appeal, and Open311's lists."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def by_ids(self, appeal_ids: list[str]) -> list[dict[str, Any]]:
+        return await self.store.db[APPEALS].find({"_id": {"$in": appeal_ids}}).to_list()
+
+    async def search(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        return await self.store.db[APPEALS].find(query).sort("received_at", -1).limit(limit).to_list()

@@ -17,3 +17,5 @@ class IntakeSettings(ServiceSettings):
     # than any backlog the pipeline clears, so appeals that are merely queued are not announced twice.
     redrive_after_s: float = 300.0
     redrive_interval_s: float = 60.0
+    # The HTTP API refuses bigger request bodies (413): an appeal is at most 5,000 characters of text.
+    max_body_bytes: int = 64 * 1024

@@ -1,145 +1,342 @@
-"""The decide step of the notifier: what the resident is told, and over which transport. Pure."""
+"""The decide step of the notifier: what the resident is told, over which transport, and what happens after a
+delivery attempt. Pure: no I/O, no clock."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shared.contracts.dispatcher import AppealAssigned
+from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered, ResidentContact
 from shared.taxonomy import Taxonomy
 
-Kind = Literal["registered", "assigned", "triage"]
+Kind = Literal["registered", "assigned", "triage", "rerouted", "resolved", "rejected", "answer"]
+KINDS: tuple[str, ...] = get_args(Kind)
 Language = Literal["uk", "ru", "en"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+Transport = Literal["sms", "email", "webhook"]
+State = Literal["pending", "sending", "sent", "failed", "skipped"]
 KYIV = ZoneInfo("Europe/Kyiv")
+# The category whose resolution is an answer to a question rather than work done.
+INFORMATION_REQUEST = "information_request"
 
 
 class TemplatesError(ValueError):
-    """The template file is not valid; the message names the file, kind and language."""
+    """The template file is not valid; the message names the file, kind, part and language."""
+
+
+class PerLanguage(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    uk: str
+    ru: str
+    en: str
+
+
+class KindTemplates(BaseModel):
+    """`text` goes by SMS and webhook and is the e-mail's body unless `email` is given; `subject` heads the e-mail."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    subject: PerLanguage
+    text: PerLanguage
+    email: PerLanguage | None = None
 
 
 class TemplateFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    registered: dict[Language, str]
-    assigned: dict[Language, str]
-    triage: dict[Language, str]
+    registered: KindTemplates
+    assigned: KindTemplates
+    triage: KindTemplates
+    rerouted: KindTemplates
+    resolved: KindTemplates
+    rejected: KindTemplates
+    answer: KindTemplates
+
+
+# What each kind of notice may use; every template is rendered with these at load, so a misspelt variable is
+# refused on load, naming the kind and the language, instead of failing every notice later.
+_ASSIGNMENT = {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"}
+_OUTCOME = {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "comment": "Виконано"}
+SAMPLE_VALUES: dict[str, dict[str, str]] = {
+    "registered": {"appeal_id": "1000001", "status_hint": "1551"},
+    "assigned": _ASSIGNMENT,
+    "triage": _ASSIGNMENT,
+    "rerouted": _OUTCOME,
+    "resolved": _OUTCOME,
+    "rejected": _OUTCOME,
+    "answer": {"appeal_id": "1000001", "category_name": "Довідка", "answer": "Графік: з 8:00 до 20:00"},
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    email_body: str
 
 
 @dataclass(frozen=True)
 class Templates:
-    by_kind: dict[str, dict[str, Template]]
+    by_kind: dict[str, dict[str, dict[str, Template]]]  # kind -> part -> language -> template
 
-    def render(self, kind: str, language: str, values: dict[str, Any]) -> str:
-        per_language = self.by_kind[kind]
-        return per_language.get(language, per_language["uk"]).render(**values)
+    def render_part(self, kind: str, part: str, language: str, values: dict[str, Any]) -> str:
+        per_language = self.by_kind[kind][part]
+        return per_language.get(language, per_language["uk"]).render(**values).strip()
 
-
-# What each kind of notice may use; a template is rendered with these at load, so a misspelt variable is
-# refused on load, naming the kind and the language, instead of failing every notice later.
-SAMPLE_VALUES = {
-    "registered": {"appeal_id": "1000001", "status_hint": "1551"},
-    "assigned": {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"},
-    "triage": {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"},
-}
+    def render(self, kind: str, language: str, values: dict[str, Any]) -> Rendered:
+        parts = self.by_kind[kind]
+        text = self.render_part(kind, "text", language, values)
+        body = self.render_part(kind, "email", language, values) if "email" in parts else text
+        return Rendered(self.render_part(kind, "subject", language, values), text, body)
 
 
 def load_templates(path: Path) -> Templates:
-    environment = Environment(undefined=StrictUndefined, autoescape=False)
+    environment = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     try:
         raw = TemplateFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError, ValidationError) as error:
         raise TemplatesError(f"{path}: {error}") from error
-    compiled: dict[str, dict[str, Template]] = {}
-    for kind, texts in raw.model_dump().items():
-        if "uk" not in texts:
-            raise TemplatesError(f"{path}: {kind} has no Ukrainian (uk) text, the default")
+    compiled: dict[str, dict[str, dict[str, Template]]] = {}
+    for kind, parts in raw.model_dump(exclude_none=True).items():
         compiled[kind] = {}
-        for language, text in texts.items():
-            try:
-                template = environment.from_string(text)
-                template.render(**SAMPLE_VALUES[kind])
-            except TemplateError as error:
-                raise TemplatesError(f"{path}: {kind}.{language}: {error}") from error
-            compiled[kind][language] = template
+        for part, texts in parts.items():
+            compiled[kind][part] = {}
+            for language, text in texts.items():
+                try:
+                    template = environment.from_string(text)
+                    template.render(**SAMPLE_VALUES[kind])
+                except TemplateError as error:
+                    raise TemplatesError(f"{path}: {kind}.{part}.{language}: {error}") from error
+                compiled[kind][part][language] = template
     return Templates(compiled)
+
+
+# --- SMS length ------------------------------------------------------------------------------------
+
+# GSM 03.38 basic character set; the extension characters count twice. Anything else (Cyrillic) means UCS-2.
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def sms_segments(text: str) -> tuple[Literal["gsm-7", "ucs-2"], int]:
+    """How the text is encoded and how many SMS segments it costs (concatenated parts carry a header)."""
+    if all(char in _GSM_BASIC or char in _GSM_EXTENDED for char in text):
+        length = sum(2 if char in _GSM_EXTENDED else 1 for char in text)
+        return "gsm-7", 1 if length <= 160 else -(-length // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return "ucs-2", 1 if units <= 70 else -(-units // 67)
+
+
+# --- where the notice goes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    transport: Transport | None
+    recipient: str
+    reason: str = ""  # why nothing is sent: no-contact, opt-out
+
+
+def choose_transport(contact: ResidentContact | None, webhook_url: str | None) -> Route:
+    """The resident's preference if it can be met; else the channel's app (webhook), SMS, e-mail; else nothing."""
+    if contact is None:
+        return Route(None, "", "no-contact")
+    if not contact.notifications:
+        return Route(None, "", "opt-out")
+    available: dict[str, str] = {}
+    if webhook_url:
+        available["webhook"] = webhook_url
+    if contact.phone:
+        available["sms"] = contact.phone
+    if contact.email:
+        available["email"] = str(contact.email)
+    if contact.preferred_transport in available:
+        return Route(contact.preferred_transport, available[contact.preferred_transport])
+    for transport in ("webhook", "sms", "email"):
+        if transport in available:
+            return Route(transport, available[transport])  # type: ignore[arg-type]
+    return Route(None, "", "no-contact")
+
+
+# --- the notice ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A notification as recorded: `_id` is appeal id and kind, so each is recorded once."""
+    """A notification as recorded before anything is sent. `key` is its idempotency key: a redelivered event yields
+    the same key and is refused by the unique `_id`, so it is never sent twice."""
 
+    key: str
     appeal_id: str
     kind: Kind
-    transport: Literal["sms", "email", "none"]
-    state: Literal["recorded", "skipped"]
-    reason: str
-    text: str
+    route: Route
     language: str
+    rendered: Rendered
     event_id: str
+    correlation_id: str
+    channel: str | None
     created_at: datetime
 
+    @property
+    def state(self) -> State:
+        return "pending" if self.route.transport else "skipped"
+
     def document(self) -> dict[str, Any]:
-        return {
-            "_id": f"{self.appeal_id}:{self.kind}",
+        document: dict[str, Any] = {
+            "_id": self.key,
             "appeal_id": self.appeal_id,
             "kind": self.kind,
-            "transport": self.transport,
+            "transport": self.route.transport or "none",
             "state": self.state,
-            "reason": self.reason,
-            "text": self.text,
+            "reason": self.route.reason,
+            "recipient": self.route.recipient,
+            "subject": self.rendered.subject,
+            "text": self.rendered.text,
             "language": self.language,
             "event_id": self.event_id,
+            "correlation_id": self.correlation_id,
+            "channel": self.channel,
+            "attempts": 0,
             "created_at": self.created_at,
         }
+        if self.route.transport:
+            document["next_attempt_at"] = self.created_at
+        if self.route.transport == "email" and self.rendered.email_body != self.rendered.text:
+            document["email_body"] = self.rendered.email_body
+        if self.route.transport == "sms":
+            document["sms_encoding"], document["sms_segments"] = sms_segments(self.rendered.text)
+        return document
 
 
-def choose_transport(contact: ResidentContact | None) -> tuple[Literal["sms", "email", "none"], str]:
-    if contact is None or not (contact.phone or contact.email):
-        return "none", "no-contact"
-    if not contact.notifications:
-        return "none", "opt-out"
-    return ("sms", "") if contact.phone else ("email", "")
+@dataclass(frozen=True)
+class NoticeContext:
+    """What every notice needs besides its event: templates, the category names, the channels' webhooks, the time."""
+
+    templates: Templates
+    taxonomy: Taxonomy
+    status_hint: str
+    webhooks: Mapping[str, str]
+    now: datetime
 
 
-def _notice(event: AppealRegistered, kind: Kind, text: str, now: datetime) -> Notice:
-    transport, reason = choose_transport(event.contact)
-    language = event.contact.language if event.contact else "uk"
+def _notice(
+    event: AppealRegistered | AppealStatusChanged,
+    kind: Kind,
+    key: str,
+    values: dict[str, Any],
+    context: NoticeContext,
+) -> Notice:
+    contact, channel = event.contact, event.channel
+    language = contact.language if contact else "uk"
     return Notice(
+        key=key,
         appeal_id=event.appeal_id,
         kind=kind,
-        transport=transport,
-        state="skipped" if transport == "none" else "recorded",
-        reason=reason,
-        text=text,
+        route=choose_transport(contact, context.webhooks.get(channel) if channel else None),
         language=language,
+        rendered=context.templates.render(kind, language, values),
         event_id=str(event.event_id),
-        created_at=now,
+        correlation_id=event.correlation_id,
+        channel=channel,
+        created_at=context.now,
     )
 
 
-def registration_notice(event: AppealRegistered, templates: Templates, status_hint: str, now: datetime) -> Notice:
-    language = event.contact.language if event.contact else "uk"
-    text = templates.render("registered", language, {"appeal_id": event.appeal_id, "status_hint": status_hint})
-    return _notice(event, "registered", text, now)
+def registration_notice(event: AppealRegistered, context: NoticeContext) -> Notice:
+    values = {"appeal_id": event.appeal_id, "status_hint": context.status_hint}
+    return _notice(event, "registered", f"{event.appeal_id}:registered", values, context)
 
 
-def assignment_notice(event: AppealAssigned, templates: Templates, taxonomy: Taxonomy, now: datetime) -> Notice:
+def assignment_notice(event: AppealAssigned, context: NoticeContext) -> Notice:
     assignment = event.assignment
     kind: Kind = "assigned" if assignment.outcome == "assigned" else "triage"
-    language = event.contact.language if event.contact else "uk"
-    text = templates.render(
-        kind,
-        language,
-        {
-            "appeal_id": event.appeal_id,
-            "category_name": taxonomy.category(event.classification.category).name,
-            "department_name": assignment.department_name,
-            "due_date": assignment.due_at.astimezone(KYIV).strftime("%d.%m.%Y %H:%M"),
-        },
-    )
-    return _notice(event, kind, text, now)
+    values = {
+        "appeal_id": event.appeal_id,
+        "category_name": context.taxonomy.category(event.classification.category).name,
+        "department_name": assignment.department_name,
+        "due_date": assignment.due_at.astimezone(KYIV).strftime("%d.%m.%Y %H:%M"),
+    }
+    return _notice(event, kind, f"{event.appeal_id}:{kind}", values, context)
+
+
+def status_notice(event: AppealStatusChanged, context: NoticeContext) -> Notice | None:
+    """A department's outcome, told to the resident; `accepted` and `in_progress` are not worth a message.
+
+    Keys: an outcome is told once per appeal, whatever reports repeat it; a reroute once per new department, so a
+    second reroute is told but a redelivered one is not.
+    """
+    category_name = context.taxonomy.category(event.category).name
+    if event.status == "resolved" and event.category == INFORMATION_REQUEST:
+        values = {"appeal_id": event.appeal_id, "category_name": category_name, "answer": event.comment}
+        return _notice(event, "answer", f"{event.appeal_id}:answer", values, context)
+    if event.status not in ("resolved", "rejected", "rerouted"):
+        return None
+    values = {
+        "appeal_id": event.appeal_id,
+        "category_name": category_name,
+        "department_name": event.department_name,
+        "comment": event.comment,
+    }
+    key = f"{event.appeal_id}:{event.status}"
+    if event.status == "rerouted":
+        key += f":{event.department}"
+    return _notice(event, event.status, key, values, context)
+
+
+# --- after a delivery attempt ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff: base, base·factor, … up to cap; after max_attempts the notice has failed."""
+
+    base_s: float = 2.0
+    factor: float = 2.0
+    cap_s: float = 300.0
+    max_attempts: int = 12
+
+    def delay_s(self, attempts: int) -> float:
+        """The wait after the `attempts`-th failed attempt (1-based)."""
+        return min(self.cap_s, self.base_s * self.factor ** max(attempts - 1, 0))
+
+    def schedule_s(self) -> list[float]:
+        return [self.delay_s(attempt) for attempt in range(1, self.max_attempts)]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a delivery attempt's result means for the notice."""
+
+    state: State
+    next_attempt_at: datetime | None = None
+    reason: str = ""
+    detail: str = ""
+    dead_letter: bool = False
+
+
+def after_attempt(
+    policy: RetryPolicy,
+    attempts: int,
+    now: datetime,
+    *,
+    error: str | None = None,
+    permanent: bool = False,
+    detail: str = "",
+) -> Outcome:
+    """`attempts` counts the one just made. Success -> sent; a permanent refusal or the last attempt -> failed and a
+    dead letter; otherwise pending again after the backoff."""
+    if error is None:
+        return Outcome("sent")
+    if permanent:
+        return Outcome("failed", reason=error, detail=detail, dead_letter=True)
+    if attempts >= policy.max_attempts:
+        return Outcome("failed", reason="retries-exhausted", detail=f"{error}: {detail}", dead_letter=True)
+    return Outcome("pending", now + timedelta(seconds=policy.delay_s(attempts)), reason=error, detail=detail)

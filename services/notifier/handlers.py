@@ -1,5 +1,8 @@
-"""Notifier: subscribe to appeals.registered and appeals.assigned -> decide (render) -> persist (record)."""
+"""Notifier: subscribe to appeals.registered, appeals.assigned and appeals.status -> decide (render, choose the
+transport) -> persist (record each notice once, pending or skipped). Sending is the delivery job's (delivery.py):
+the consumer never waits for a gateway."""
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -7,57 +10,58 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
-from services.notifier.domain import Notice, Templates, assignment_notice, registration_notice
+from services.notifier.domain import Notice, NoticeContext, assignment_notice, registration_notice, status_notice
 from services.notifier.metrics import notifications
 from services.notifier.repository import NotifierRepository
 from shared.broker import batch_subscriber
 from shared.consuming import ParkRecord, accept
 from shared.contracts import topics
-from shared.contracts.dispatcher import AppealAssigned
+from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered
 from shared.settings import ServiceSettings
-from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
+
+SUBSCRIBED = (topics.APPEALS_REGISTERED, topics.APPEALS_ASSIGNED, topics.APPEALS_STATUS)
 
 
 def build_router(
     settings: ServiceSettings,
     repo: NotifierRepository,
-    templates: Templates,
-    taxonomy: Taxonomy,
-    status_hint: str,
+    context: NoticeContext,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
 ) -> KafkaRouter:
     router = KafkaRouter()
 
-    # One consumer for both topics: one group join, one batch per poll, records told apart by topic.
+    # One consumer for the three topics: one group join, one batch per poll, records told apart by topic.
     @batch_subscriber(
         router,
-        topics.APPEALS_REGISTERED,
-        topics.APPEALS_ASSIGNED,
+        *SUBSCRIBED,
         settings=settings,
-        title="appeals.registered+assigned:notifier",
+        title="appeals.registered+assigned+status:notifier",
     )
     async def on_appeal_progress(records: list[Any]) -> None:
-        registered = [r for r in records if r.topic == topics.APPEALS_REGISTERED]
-        assigned = [r for r in records if r.topic == topics.APPEALS_ASSIGNED]
-        now = clock()
+        by_topic: dict[str, list[Any]] = {topic: [] for topic in SUBSCRIBED}
+        for record in records:
+            by_topic[record.topic].append(record)
+        at_now = dataclasses.replace(context, now=clock())
         notices: list[Notice] = [
-            registration_notice(item.event, templates, status_hint, now)
-            for item in await accept(registered, AppealRegistered, park_record)
+            registration_notice(item.event, at_now)
+            for item in await accept(by_topic[topics.APPEALS_REGISTERED], AppealRegistered, park_record)
         ]
         notices += [
-            assignment_notice(item.event, templates, taxonomy, now)
-            for item in await accept(assigned, AppealAssigned, park_record)
+            assignment_notice(item.event, at_now)
+            for item in await accept(by_topic[topics.APPEALS_ASSIGNED], AppealAssigned, park_record)
         ]
+        for item in await accept(by_topic[topics.APPEALS_STATUS], AppealStatusChanged, park_record):
+            if (notice := status_notice(item.event, at_now)) is not None:
+                notices.append(notice)
         if not notices:
             return
-        already = await repo.record(notices)
-        for notice in notices:
-            notifications.labels(notice.kind, notice.transport, notice.state).inc()
-        if already:
-            notifications.labels("any", "any", "duplicate").inc(already)
+        already = set(await repo.record(notices))
+        for index, notice in enumerate(notices):
+            state = "duplicate" if index in already else notice.state
+            notifications.labels(notice.kind, notice.route.transport or "none", state).inc()
 
     return router

@@ -1,26 +1,113 @@
-"""Wiring of the notifier: its templates and handlers in the common service frame."""
+"""Wiring of the notifier: templates, transports, the handlers and the delivery job in the common service frame."""
 
+import httpx
 from faststream.asgi import AsgiFastStream
 
-from services.notifier.domain import load_templates
+from services.notifier.delivery import Deliverer
+from services.notifier.domain import NoticeContext, RetryPolicy, load_templates
 from services.notifier.handlers import build_router
 from services.notifier.repository import MongoNotifierRepository
 from services.notifier.settings import NotifierSettings
+from services.notifier.transports import SmsGateway, SmtpMailer, Webhook
+from shared.channels import load_channels
+from shared.contracts import topics
 from shared.contracts.base import utcnow
-from shared.service import Wiring, assemble
+from shared.contracts.notifier import NotificationFailed
+from shared.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, ORIGIN_HEADER, REASON_HEADER, SERVICE_HEADER
+from shared.metrics import dead_letters
+from shared.service import Periodic, Wiring, assemble
+
+
+def channel_webhooks(settings: NotifierSettings) -> dict[str, str]:
+    """Each channel's callback: channels.yaml's, unless the settings override it."""
+    declared = {
+        code: str(channel.webhook_url)
+        for code, channel in load_channels(settings.channels_path).channels.items()
+        if channel.webhook_url is not None
+    }
+    return {**declared, **settings.webhook_urls}
+
+
+def build_transports(settings: NotifierSettings) -> dict[str, object]:
+    client = httpx.AsyncClient(timeout=settings.http_timeout_s)
+    return {
+        "sms": SmsGateway(
+            client,
+            settings.sms_gateway_url,
+            settings.sms_gateway_token.get_secret_value(),
+            settings.sms_payload_fields,
+            settings.sms_payload_static,
+            auth_header=settings.sms_auth_header,
+            auth_scheme=settings.sms_auth_scheme,
+        ),
+        "email": SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            start_tls=settings.smtp_start_tls,
+            use_tls=settings.smtp_use_tls,
+            timeout_s=settings.smtp_timeout_s,
+        ),
+        "webhook": Webhook(
+            client, {code: secret.get_secret_value() for code, secret in settings.webhook_secrets.items()}
+        ),
+    }
 
 
 def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings()
 
     def wire(store, park_record, taxonomy) -> Wiring:
-        templates = load_templates(settings.templates_path)
+        context = NoticeContext(
+            templates=load_templates(settings.templates_path),
+            taxonomy=taxonomy,
+            status_hint=settings.status_hint,
+            webhooks=channel_webhooks(settings),
+            now=utcnow(),
+        )
         repo = MongoNotifierRepository(store)
-        return Wiring(build_router(settings, repo, templates, taxonomy, settings.status_hint, park_record, utcnow))
+        router = build_router(settings, repo, context, park_record, utcnow)
+        failures = router.publisher(
+            topics.NOTIFICATIONS_DLQ,
+            title="notifications.dlq:notifier",
+            description="Notices that could not be delivered, with the reason",
+            schema=NotificationFailed,
+        )
+
+        async def publish_failure(event: NotificationFailed) -> None:
+            await failures.publish(
+                event.model_dump(mode="json"),
+                key=event.kafka_key(),
+                headers={
+                    REASON_HEADER: event.reason,
+                    ERROR_HEADER: event.detail,
+                    ATTEMPTS_HEADER: str(event.attempts),
+                    SERVICE_HEADER: settings.service_name,
+                    ORIGIN_HEADER: f"notifications/{event.notification_id}",
+                },
+            )
+            dead_letters.labels(settings.service_name, "notifications", event.reason).inc()
+
+        deliverer = Deliverer(
+            repo,
+            build_transports(settings),
+            RetryPolicy(
+                base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, max_attempts=settings.retry_max_attempts
+            ),
+            utcnow,
+            publish_failure,
+            lease_s=settings.delivery_lease_s,
+            concurrency=settings.delivery_concurrency,
+        )
+        delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)
+        return Wiring(router, background=[delivery])
 
     return assemble(
         settings,
         wire,
         title="CityLine notifier",
-        description="Tells residents what happened to their appeals, and records every notice.",
+        description="Tells residents what happened to their appeals over SMS, e-mail or their app's webhook; "
+        "records every notice once and retries a gateway that is down.",
     )

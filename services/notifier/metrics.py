@@ -1,10 +1,29 @@
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from shared.metrics import registry
 
 notifications = Counter(
     "cityline_notifier_notifications",
-    "Notices to residents, by kind, transport and state (recorded, skipped, duplicate)",
+    "Notices to residents, by kind, transport and state (pending, skipped, duplicate, sent, failed)",
     ["kind", "transport", "state"],
+    registry=registry,
+)
+delivery_attempts = Counter(
+    "cityline_notifier_delivery_attempts",
+    "Delivery attempts by transport and result (ok, or the failure's reason such as http-503, unreachable)",
+    ["transport", "result"],
+    registry=registry,
+)
+delivery_latency = Histogram(
+    "cityline_notifier_delivery_latency_seconds",
+    "From recording a notice to its delivery, by transport (retries included)",
+    ["transport"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+    registry=registry,
+)
+retries = Counter(
+    "cityline_notifier_retries",
+    "Failed attempts that will be tried again after the backoff, by transport and reason",
+    ["transport", "reason"],
     registry=registry,
 )

@@ -10,6 +10,18 @@ from shared.contracts.intake import AppealRegistered
 Urgency = Literal["critical", "high", "normal", "low"]
 
 
+class FiredRule(BaseModel):
+    """One rule of the classifier's rule file that fired, with the words that made it fire."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    rule: str  # "heating.radiators", or an urgency marker "urgency.critical.gas_smell"
+    words: tuple[str, ...] = ()
+    score: float = 0.0  # what it added to its category's score (0 for urgency markers)
+    # Why it counted less or not at all: "resolved" (the text says it is fixed), "negated", "excluded".
+    discounted: str = ""
+
+
 class Classification(BaseModel):
     """What the appeal is about, how urgent it is, and why the classifier thinks so."""
 
@@ -26,6 +38,9 @@ class Classification(BaseModel):
     # The decision's own id (the AppealClassified event id) and time, as kept in `classifications`.
     decision_id: str = ""
     decided_at: AwareDatetime | None = None
+    # The explanation in full: every rule that fired or was discounted, and each category's score.
+    fired: tuple[FiredRule, ...] = ()
+    scores: dict[str, float] = Field(default_factory=dict)
 
 
 class AppealClassified(AppealRegistered):

@@ -9,6 +9,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    HttpUrl,
     StringConstraints,
     field_validator,
     model_validator,
@@ -39,6 +40,8 @@ class ResidentContact(BaseModel):
     language: Language = "uk"
     # A resident who asked not to be contacted is never notified; the decision is recorded.
     notifications: bool = True
+    # How the resident wants to hear back; unset: the channel's app (webhook) if it has one, else SMS, else e-mail.
+    preferred_transport: Literal["sms", "email", "webhook"] | None = None
 
 
 class SubmittedContact(ResidentContact):
@@ -89,6 +92,10 @@ class AppealSubmitted(Event):
     contact: SubmittedContact | None = None
     address: Address | None = None
     received_at: AwareDatetime
+    # Links to photos or documents the resident attached (the files stay where the channel keeps them).
+    attachments: list[HttpUrl] = Field(default_factory=list, max_length=10)
+    # The category the resident chose, if the channel asks (Open311's service_code); the classifier decides.
+    requested_category: Code | None = None
 
     @model_validator(mode="after")
     def _identifiable(self) -> "AppealSubmitted":

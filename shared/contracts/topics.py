@@ -12,6 +12,9 @@ APPEALS_STATUS = "appeals.status"
 # Appeals past their due time while still open, found by the dispatcher's periodic check.
 APPEALS_ESCALATED = "appeals.escalated"
 
+# Notices the notifier could not deliver (a permanent refusal, or retries exhausted), with the reason.
+NOTIFICATIONS_DLQ = "notifications.dlq"
+
 # Messages are keyed by appeal id; the partition follows the key, so one appeal's events stay in order.
 DEFAULT_PARTITIONS = 3
 
@@ -45,4 +48,5 @@ def all_topics(taxonomy: Taxonomy) -> dict[str, int]:
     topics += [department_assignments(code) for code in taxonomy.department_codes()]
     topics += [department_incidents(code) for code in taxonomy.department_codes()]
     topics += [dead_letter(topic) for topic in PIPELINE_TOPICS]
+    topics.append(NOTIFICATIONS_DLQ)
     return {topic: DEFAULT_PARTITIONS for topic in topics}

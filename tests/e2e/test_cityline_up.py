@@ -22,7 +22,8 @@ class RunningStack:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.ports = {
-            name: free_port() for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier")
+            name: free_port()
+            for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier", "sms_sink", "smtp_sink")
         }
         self.env = {
             key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
@@ -103,6 +104,26 @@ def test_submit_shows_registered_classified_assigned_and_notification_within_5_s
     assert view["assignment"]["department"] == "kyivteploenergo"
     assert {notice["kind"] for notice in view["notifications"]} >= {"registered"}
     assert all(notice["transport"] == "sms" for notice in view["notifications"])
+
+    # The resident's SMS, as the local gateway received it: one file per message under the run folder's outbox.
+    def delivered() -> list[dict]:
+        files = sorted((running.run_dir / "outbox" / "sms").glob("*.json"))
+        return [json.loads(path.read_text())["payload"] for path in files]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(delivered()) < 2:
+        time.sleep(0.1)
+    messages = {message["reference"].split(":")[1]: message for message in delivered()}
+    assert set(messages) == {"registered", "assigned"}, messages
+    assert {message["to"] for message in messages.values()} == {"+380441234567"}
+    assert f"№ {appeal_id} зареєстровано" in messages["registered"]["text"]
+    assert "Київтеплоенерго" in messages["assigned"]["text"]
+    view = json.loads(running.cli("status", appeal_id, "--json").stdout)
+    assert {(notice["kind"], notice["state"]) for notice in view["notifications"]} == {
+        ("registered", "sent"),
+        ("assigned", "sent"),
+    }
+    assert all(notice["sent_at"] and "recipient" not in notice for notice in view["notifications"])
 
     human = running.cli("status", appeal_id)
     assert "assigned" in human.stdout and "Київтеплоенерго" in human.stdout

@@ -27,13 +27,19 @@ def submission(text: str, *, channel: str = "web", external_id: str | None = Non
     }
 
 
-async def publish(bootstrap: str, topic: str, bodies: list[bytes | dict], key: bytes | None = None) -> None:
+async def publish(
+    bootstrap: str,
+    topic: str,
+    bodies: list[bytes | dict],
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         for body in bodies:
             value = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-            await producer.send_and_wait(topic, value, key=key)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from services.classifier.domain import RuleSet, load_rules
+from services.classifier.rulebook import read_rules
+from services.classifier.ruleset import RuleSet
 from services.classifier.settings import DEFAULT_RULES
 from services.dispatcher.domain import Routing, load_routing
 from services.dispatcher.settings import DEFAULT_ROUTING
@@ -21,7 +22,7 @@ def taxonomy() -> Taxonomy:
 
 @pytest.fixture(scope="session")
 def rules(taxonomy: Taxonomy) -> RuleSet:
-    return load_rules(DEFAULT_RULES, taxonomy)
+    return read_rules(DEFAULT_RULES, taxonomy)
 
 
 @pytest.fixture(scope="session")

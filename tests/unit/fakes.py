@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -175,6 +175,8 @@ def registered_document(event: AppealRegistered) -> dict[str, Any]:
         "address": event.address.model_dump(mode="json") if event.address else None,
         "received_at": event.received_at,
         "registered_at": event.registered_at,
+        "attachments": [],
+        "requested_category": None,
         "correlation_id": event.correlation_id,
         "status": "registered",
         "history": [
@@ -289,20 +291,54 @@ class FakeDispatcherRepository:
 
 
 class FakeNotifierRepository:
-    """NotifierRepository: notices inserted once by their `_id` (appeal id and kind)."""
+    """NotifierRepository: notices inserted once by their `_id`; due, claimed and settled as the Mongo adapter does
+    (a claim holds only if state and attempt count are unchanged; a claim's lease pushes the next attempt back)."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
 
-    async def record(self, notices: Sequence[Notice]) -> int:
-        already = 0
-        for notice in notices:
+    async def record(self, notices: Sequence[Notice]) -> list[int]:
+        already = []
+        for index, notice in enumerate(notices):
             document = notice.document()
             if document["_id"] in self.documents:
-                already += 1
+                already.append(index)
                 continue
             self.documents[document["_id"]] = document
         return already
+
+    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        due = [
+            copy.deepcopy(document)
+            for document in self.documents.values()
+            if document["state"] in ("pending", "sending")
+            and "next_attempt_at" in document
+            and document["next_attempt_at"] <= now
+        ]
+        return sorted(due, key=lambda document: document["next_attempt_at"])[:limit]
+
+    async def claim(self, document: dict[str, Any], now: datetime, lease_s: float) -> bool:
+        stored = self.documents[document["_id"]]
+        if (stored["state"], stored["attempts"]) != (document["state"], document["attempts"]):
+            return False
+        stored.update(
+            state="sending",
+            next_attempt_at=now + timedelta(seconds=lease_s),
+            attempted_at=now,
+            attempts=stored["attempts"] + 1,
+        )
+        return True
+
+    async def settle(self, key: str, attempts: int, outcome: Any, now: datetime) -> None:
+        stored = self.documents[key]
+        if (stored["state"], stored["attempts"]) != ("sending", attempts):
+            return
+        stored.update(state=outcome.state, reason=outcome.reason, detail=outcome.detail)
+        if outcome.state == "pending":
+            stored["next_attempt_at"] = outcome.next_attempt_at
+        else:
+            stored.pop("next_attempt_at", None)
+            stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
 
 
 # --- events ------------------------------------------------------------------------------------

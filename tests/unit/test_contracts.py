@@ -107,7 +107,7 @@ def test_unknown_fields_of_a_contact_are_ignored():
 
     assert contact == SubmittedContact(phone=PHONE)
     assert not hasattr(contact, "telegram")
-    assert set(contact.model_dump()) == {"name", "phone", "email", "language", "notifications"}
+    assert set(contact.model_dump()) == {"name", "phone", "email", "language", "notifications", "preferred_transport"}
 
 
 def test_unknown_fields_of_an_address_are_ignored():

@@ -1,11 +1,15 @@
 """services/notifier/handlers.py in memory: TestKafkaBroker, a fake repository and a fake park callback."""
 
+import uuid
+
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
+from services.notifier.domain import NoticeContext
 from services.notifier.handlers import build_router
 from services.notifier.settings import NotifierSettings
 from shared.contracts import topics
+from shared.contracts.dispatcher import AppealStatusChanged
 from shared.contracts.intake import ResidentContact
 from shared.errors import TransientError
 from tests.unit.fakes import NOW, PHONE, FakeNotifierRepository, assigned_event, registered_event
@@ -20,13 +24,35 @@ def repo() -> FakeNotifierRepository:
 
 
 @pytest.fixture
-def broker(repo, templates, taxonomy, parked) -> KafkaBroker:
+def context(templates, taxonomy) -> NoticeContext:
+    return NoticeContext(templates, taxonomy, HINT, {}, NOW)
+
+
+@pytest.fixture
+def broker(repo, context, parked) -> KafkaBroker:
     broker = KafkaBroker()
-    broker.include_router(build_router(NotifierSettings(), repo, templates, taxonomy, HINT, parked, lambda: NOW))
+    broker.include_router(build_router(NotifierSettings(), repo, context, parked, lambda: NOW))
     return broker
 
 
-async def test_a_registered_appeal_gets_one_registration_notice(broker, repo, parked):
+def status_changed(status: str, **overrides) -> dict:
+    return AppealStatusChanged(
+        **{
+            "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"status/{status}"),
+            "appeal_id": "1000001",
+            "status": status,
+            "department": "kyivteploenergo",
+            "department_name": "КП «Київтеплоенерго»",
+            "category": "heating",
+            "comment": "Done",
+            "contact": CONTACT,
+            "channel": "web",
+            **overrides,
+        }
+    ).model_dump(mode="json")
+
+
+async def test_a_registered_appeal_gets_one_pending_registration_notice(broker, repo, parked):
     event = registered_event(contact=CONTACT)
 
     async with TestKafkaBroker(broker) as br:
@@ -35,9 +61,9 @@ async def test_a_registered_appeal_gets_one_registration_notice(broker, repo, pa
     assert list(repo.documents) == ["1000001:registered"]
     notice = repo.documents["1000001:registered"]
     assert notice["text"] == "Your appeal No. 1000001 is registered. Status: 1551"
-    assert (notice["transport"], notice["state"], notice["reason"]) == ("sms", "recorded", "")
+    assert (notice["transport"], notice["state"], notice["reason"], notice["attempts"]) == ("sms", "pending", "", 0)
     assert notice["event_id"] == str(event.event_id)
-    assert notice["created_at"] == NOW
+    assert notice["created_at"] == notice["next_attempt_at"] == NOW
     assert parked.items == []
 
 
@@ -53,6 +79,18 @@ async def test_an_assigned_appeal_gets_one_notice_of_its_kind(broker, repo, outc
 
     assert list(repo.documents) == [f"1000001:{kind}"]
     assert repo.documents[f"1000001:{kind}"]["kind"] == kind
+
+
+async def test_status_changes_are_told_and_intermediate_ones_are_not(broker, repo, parked):
+    async with TestKafkaBroker(broker) as br:
+        for status in ("accepted", "in_progress", "rerouted", "resolved"):
+            await br.publish(status_changed(status), topics.APPEALS_STATUS)
+
+    assert sorted(repo.documents) == ["1000001:rerouted:kyivteploenergo", "1000001:resolved"]
+    assert repo.documents["1000001:resolved"]["text"] == (
+        "Appeal No. 1000001 is resolved (КП «Київтеплоенерго»). Comment: Done"
+    )
+    assert parked.items == []
 
 
 async def test_one_notice_per_record_of_a_mixed_batch(broker, repo, parked):
@@ -72,10 +110,10 @@ async def test_one_notice_per_record_of_a_mixed_batch(broker, repo, parked):
 
     states = {key: (doc["state"], doc["reason"]) for key, doc in repo.documents.items()}
     assert states == {
-        "1000001:registered": ("recorded", ""),
+        "1000001:registered": ("pending", ""),
         "1000002:registered": ("skipped", "no-contact"),
         "1000003:registered": ("skipped", "opt-out"),
-        "1000001:assigned": ("recorded", ""),
+        "1000001:assigned": ("pending", ""),
     }
     assert parked.values == [b"garbage"]
 
@@ -85,31 +123,28 @@ async def test_a_redelivered_event_records_nothing_new(broker, repo):
 
     async with TestKafkaBroker(broker) as br:
         await br.publish(event.model_dump(mode="json"), topics.APPEALS_REGISTERED)
-        first = dict(repo.documents)
+        repo.documents["1000001:registered"]["state"] = "sent"
+        first = {key: dict(value) for key, value in repo.documents.items()}
         await br.publish(event.model_dump(mode="json"), topics.APPEALS_REGISTERED)
 
     assert repo.documents == first
-    assert len(repo.documents) == 1
 
 
-async def test_a_batch_of_bad_records_records_nothing(broker, repo, parked):
+async def test_a_bad_status_event_is_parked(broker, repo, parked):
     async with TestKafkaBroker(broker) as br:
-        await br.publish({"appeal_id": "1000001"}, topics.APPEALS_ASSIGNED)
+        await br.publish(status_changed("resolved") | {"status": "exploded"}, topics.APPEALS_STATUS)
 
     assert repo.documents == {}
-    assert len(parked.items) == 1
-    assert parked.items[0][0].topic == topics.APPEALS_ASSIGNED
+    assert [record.topic for record, _ in parked.items] == [topics.APPEALS_STATUS]
 
 
-async def test_a_failing_store_fails_the_batch(templates, taxonomy, parked):
-    class FailingRepository:
+async def test_a_failing_store_fails_the_batch(context, parked):
+    class FailingRepository(FakeNotifierRepository):
         async def record(self, notices):
             raise TransientError("store unavailable")
 
     broker = KafkaBroker()
-    broker.include_router(
-        build_router(NotifierSettings(), FailingRepository(), templates, taxonomy, HINT, parked, lambda: NOW)
-    )
+    broker.include_router(build_router(NotifierSettings(), FailingRepository(), context, parked, lambda: NOW))
 
     async with TestKafkaBroker(broker) as br:
         with pytest.raises(TransientError, match="store unavailable"):

@@ -1,0 +1,92 @@
+"""`cityline channels add|list|revoke`: the channels that may write appeals, and their API keys."""
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from rich.table import Table
+
+from shared.channel_keys import DEFAULT_RATE_PER_MINUTE, ChannelExists, ChannelRecord, ChannelRegistry
+from shared.channels import load_channels
+from shared.contracts.base import utcnow
+from shared.settings import ConnectionSettings
+from shared.store import Store
+
+
+def add_parser(commands: Any) -> None:
+    channels = commands.add_parser("channels", help="add, list or revoke the channels that may submit appeals")
+    actions = channels.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create a channel and print its API key (shown this once)")
+    add.add_argument("name", help="the channel's name, stamped on its appeals: lower case, digits, _")
+    add.add_argument("--kind", help="its kind in shared/data/channels.yaml (default: the name, if it is a kind)")
+    add.add_argument(
+        "--rate-limit", type=int, default=DEFAULT_RATE_PER_MINUTE, help="requests a minute (and the burst)"
+    )
+    listing = actions.add_parser("list", help="the channels, active and revoked (never their keys)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    revoke = actions.add_parser("revoke", help="revoke a channel's key at once; its appeals stay")
+    revoke.add_argument("name")
+    channels.set_defaults(func=cmd_channels)
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    return asyncio.run(_channels(args))
+
+
+async def _channels(args: argparse.Namespace) -> int:
+    from cityline.cli import UserError, console
+
+    store = Store.from_settings(ConnectionSettings(), app_name="cityline-cli")
+    registry = ChannelRegistry(store)
+    try:
+        await store.ensure_indexes()
+        if args.action == "add":
+            kinds = load_channels().channels
+            kind = args.kind or (args.name if args.name in kinds else None)
+            if kind is None:
+                raise UserError(f"{args.name!r} is not a channel kind; give --kind, one of: {', '.join(sorted(kinds))}")
+            if kind not in kinds:
+                raise UserError(f"unknown kind {kind!r}; kinds: {', '.join(sorted(kinds))}")
+            if args.rate_limit < 1:
+                raise UserError("--rate-limit must be at least 1 request a minute")
+            try:
+                record, key = await registry.add(args.name, kind, utcnow(), args.rate_limit)
+            except ChannelExists as error:
+                raise UserError(str(error)) from None
+            except ValueError as error:
+                raise UserError(f"channel name {args.name!r}: lower case letters, digits and _ ({error})") from None
+            console.print(f"channel [bold]{record.name}[/bold] ({record.kind}) created; its API key, shown only now:")
+            sys.stdout.write(key + "\n")
+            return 0
+        if args.action == "list":
+            records = await registry.list()
+            if args.json:
+                for record in records:
+                    sys.stdout.write(record.model_dump_json() + "\n")
+                return 0
+            console.print(_table(records))
+            return 0
+        record = await registry.revoke(args.name, utcnow())
+        if record is None:
+            raise UserError(f"no channel {args.name!r}")
+        console.print(f"channel [bold]{record.name}[/bold]: key revoked at {record.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+        return 0
+    finally:
+        await store.close()
+
+
+def _table(records: list[ChannelRecord]) -> Table:
+    table = Table(title=f"channels ({len(records)})")
+    for column in ("name", "kind", "key prefix", "per minute", "created (UTC)", "revoked (UTC)"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            record.name,
+            record.kind,
+            f"cl_{record.key_prefix}_…",
+            str(record.rate_per_minute),
+            f"{record.created_at:%Y-%m-%d %H:%M}",
+            f"{record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "",
+        )
+    return table

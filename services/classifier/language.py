@@ -1,0 +1,103 @@
+"""How residents write, reduced to what rules can match: words with their lemmas, split into clauses.
+
+Each word gets a set of keys: the word as written, its lemmas in Ukrainian and Russian (pymorphy3 with the uk
+and ru dictionaries, so every inflected form of "батарея" has the key "батарея"), and for a word in Latin letters
+also its Cyrillic transliteration and that one's lemmas ("nemaye svitla" -> "немає світло"). Analysing a word is
+slow (tens of microseconds), so each distinct word is analysed once and remembered.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pymorphy3
+
+from shared.textmatch import normalize
+
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ`-][^\W_]+)*", re.UNICODE)
+# Where one statement ends and the next begins; "а"/"але"/"but" start a new one too (see Lexicon.analyse).
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\n\r]+|\s[-–—]\s")
+_LATIN = re.compile(r"^[a-z'0-9-]+$")
+
+# Ukrainian in Latin letters as residents type it (the official 2010 table and its common variants).
+_TRANSLIT = [
+    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
+    ("yu", "ю"), ("iu", "ю"), ("ya", "я"), ("ia", "я"), ("ye", "є"), ("ie", "є"), ("yi", "ї"), ("ji", "ї"),
+    ("a", "а"), ("b", "б"), ("v", "в"), ("w", "в"), ("h", "г"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"),
+    ("y", "и"), ("i", "і"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"), ("o", "о"), ("p", "п"),
+    ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("c", "ц"), ("x", "кс"), ("q", "к"), ("'", "'"),
+]  # fmt: skip
+_TRANSLIT_RE = re.compile("|".join(re.escape(latin) for latin, _ in _TRANSLIT))
+_TRANSLIT_MAP = dict(_TRANSLIT)
+_VOWELS = "аеєиіїоуюя"
+
+
+def transliterate(word: str) -> str:
+    """Latin-letter Ukrainian to Cyrillic; "і" after a vowel is "ї" ("garyachoi" -> "гарячої")."""
+    cyrillic = _TRANSLIT_RE.sub(lambda match: _TRANSLIT_MAP[match.group()], word)
+    return re.sub(f"(?<=[{_VOWELS}])і", "ї", cyrillic)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str  # as written, normalized
+    keys: frozenset[str]  # the text, its lemmas, its transliteration and that one's lemmas
+    clause: int
+    start: int  # offset in the normalized text
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    text: str  # normalized
+    words: tuple[Word, ...]
+    clause_spans: tuple[tuple[int, int], ...]  # (start, end) offsets of each clause in `text`
+
+    def clause_at(self, offset: int) -> int:
+        for index, (start, end) in enumerate(self.clause_spans):
+            if start <= offset < end:
+                return index
+        return max(len(self.clause_spans) - 1, 0)
+
+
+class Lexicon:
+    def __init__(self, cache_size: int = 200_000) -> None:
+        self._analysers = (pymorphy3.MorphAnalyzer(lang="uk"), pymorphy3.MorphAnalyzer(lang="ru"))
+        self.keys = lru_cache(maxsize=cache_size)(self._keys)
+
+    def _lemmas(self, word: str) -> set[str]:
+        parses = [analyser.parse(word) for analyser in self._analysers]
+        known = {parse.normal_form for found in parses for parse in found if parse.is_known}
+        if known:
+            return known
+        # Neither dictionary knows the word: keep each analyser's best guess (it still strips common endings).
+        return {found[0].normal_form for found in parses if found}
+
+    def _keys(self, word: str) -> frozenset[str]:
+        keys = {word} | self._lemmas(word)
+        if _LATIN.match(word) and any(character.isalpha() for character in word):
+            cyrillic = transliterate(word)
+            keys |= {cyrillic} | self._lemmas(cyrillic)
+        return frozenset(keys)
+
+    def lemmas_of_term(self, word: str) -> frozenset[str]:
+        """The keys a rule's word is matched by: its own lemmas (an analyst may write any form of it)."""
+        return self.keys(normalize(word))
+
+    def analyse(self, text: str, clause_words: frozenset[str] = frozenset()) -> Analysed:
+        normalized = normalize(text)
+        breaks = [match.end() for match in _CLAUSE_BREAK.finditer(normalized)]
+        words: list[Word] = []
+        spans: list[tuple[int, int]] = []
+        clause_start, clause, next_break = 0, 0, 0
+        for match in _WORD.finditer(normalized):
+            token, start = match.group(), match.start()
+            opened = False
+            while next_break < len(breaks) and breaks[next_break] <= start:
+                opened = True
+                next_break += 1
+            if (opened or token in clause_words) and words and words[-1].clause == clause:
+                spans.append((clause_start, start))
+                clause, clause_start = clause + 1, start
+            words.append(Word(token, self.keys(token), clause, start))
+        spans.append((clause_start, len(normalized) + 1))
+        return Analysed(normalized, tuple(words), tuple(spans))

@@ -1,0 +1,354 @@
+"""The rule file (rules.yaml) as analysts write it, its validation, and its compiled, fast-to-match form. Pure.
+
+A term is one or more words; each word is matched by its lemmas ("батарея" matches "батареї", "батарей",
+"батареями"), or, ending in "*", by the start of the word or of one of its lemmas ("batare*", "опален*"), or,
+ending in "!", only as written ("газ!"). A term of several words is a phrase: its words in order in one clause,
+with at most `phrase_gap` other words between them ("немає гарячої води" matches "немає зараз гарячої води").
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.classifier.language import Analysed, Lexicon, Word
+from shared.contracts.classifier import Urgency
+from shared.taxonomy import Taxonomy
+from shared.yamlfile import DataFileError, Locator, describe_errors, load_located
+
+UNCLASSIFIED = "unclassified"
+URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "high", "normal", "low")
+
+
+class RulesError(DataFileError):
+    """The rule file is not valid; each line of the message names the file, the line and the entry."""
+
+
+# ---- the file as written -------------------------------------------------------------------------
+
+
+def _has_letters(value: str) -> bool:
+    return any(character.isalpha() for character in value)
+
+
+class RuleSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    weight: float = Field(1.0, gt=0, le=100)
+    terms: list[str] = Field(default_factory=list)
+    regex: list[str] = Field(default_factory=list)
+    # The rule does not fire when any of these is in the text ("гаряча лінія" is no hot water).
+    exclude: list[str] = Field(default_factory=list)
+    # Urgency markers only: the categories the marker applies to (empty: all).
+    only: list[str] = Field(default_factory=list)
+
+    @field_validator("terms", "exclude")
+    @classmethod
+    def _terms_have_letters(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not _has_letters(str(value)):
+                raise ValueError(f"term {value!r} has no letters")
+        return [str(value) for value in values]
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"regular expression {value!r} does not compile: {error}") from None
+        return values
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "RuleSpec":
+        if not self.terms and not self.regex:
+            raise ValueError("empty rule: it needs at least one term or regex")
+        return self
+
+
+class CategorySpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    urgency: Urgency = "normal"
+    # The category's urgency is always its default (information requests and thanks are `low`).
+    fixed_urgency: bool = False
+    # Its rules count in full even in a clause that says something is done (thanks are about what was done).
+    counts_when_resolved: bool = False
+    exclude: list[str] = Field(default_factory=list)
+    rules: dict[str, RuleSpec] = Field(min_length=1)
+
+    @field_validator("exclude")
+    @classmethod
+    def _terms_have_letters(cls, values: list[str]) -> list[str]:
+        return RuleSpec._terms_have_letters(values)
+
+
+class LanguageSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Words that negate what follows within `negation_window` words ("не", "нема", "no", ...).
+    negations: list[str] = Field(min_length=1)
+    negation_window: int = Field(2, ge=0, le=5)
+    # Statements that the problem of their clause is solved ("світло вже дали").
+    resolved: list[str] = Field(min_length=1)
+    # Words after which a subject is only a landmark ("біля зупинки"): such matches count like resolved ones.
+    landmarks: list[str] = Field(default_factory=list)
+    # Words that start a new clause ("а", "але", "but").
+    clause_words: list[str] = Field(default_factory=list)
+    phrase_gap: int = Field(1, ge=0, le=5)
+
+    @field_validator("negations", "resolved", "clause_words", "landmarks")
+    @classmethod
+    def _terms_have_letters(cls, values: list[str]) -> list[str]:
+        return RuleSpec._terms_have_letters(values)
+
+
+class RuleFileSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: str = Field(min_length=1)
+    # The winner needs at least this score, and its share of the two best scores must reach min_confidence.
+    min_score: float = Field(2.0, gt=0)
+    min_confidence: float = Field(0.6, ge=0, le=1)
+    # The score at which a lone category is fully confident; below it confidence scales down.
+    confident_score: float = Field(4.0, gt=0)
+    # A rule whose words are all in a "resolved" clause counts this much of its weight.
+    resolved_factor: float = Field(0.2, ge=0, le=1)
+    language: LanguageSpec
+    urgency: dict[Urgency, dict[str, RuleSpec]]
+    categories: dict[str, CategorySpec] = Field(min_length=1)
+
+
+# ---- compiled ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WordPattern:
+    kind: Literal["lemma", "prefix", "exact"]
+    values: frozenset[str]  # lemma keys, one prefix, or one exact word
+
+    def matches(self, word: Word) -> bool:
+        if self.kind == "lemma":
+            return not self.values.isdisjoint(word.keys)
+        if self.kind == "exact":
+            return word.text in self.values
+        (prefix,) = self.values
+        return any(key.startswith(prefix) for key in word.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    rule: str  # "heating.radiators", "urgency.critical.gas_smell", "language.resolved", ...
+    text: str  # as written in the file
+    words: tuple[WordPattern, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    term: Term
+    first: int  # word indexes
+    last: int
+    clause: int
+    matched: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str  # or the urgency level for markers
+    weight: float
+    regex: tuple[re.Pattern[str], ...]
+    exclude: "TermMatcher"
+    only: frozenset[str]
+
+
+@dataclass
+class TermMatcher:
+    """Terms indexed by what their first word can be, so each word of a text costs one look-up once it has
+    been seen (the candidates for a word are remembered)."""
+
+    terms: list[Term]
+    phrase_gap: int = 1
+    _by_key: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    _by_exact: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    _by_prefix: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    _candidates: dict[str, tuple[Term, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for term in self.terms:
+            first = term.words[0]
+            index = {"lemma": self._by_key, "exact": self._by_exact, "prefix": self._by_prefix}[first.kind]
+            for value in first.values:
+                index[value].append(term)
+        self._prefix_lengths = sorted({len(prefix) for prefix in self._by_prefix})
+
+    def _candidates_for(self, word: Word) -> tuple[Term, ...]:
+        cached = self._candidates.get(word.text)
+        if cached is not None:
+            return cached
+        found: dict[int, Term] = {}
+        for term in self._by_exact.get(word.text, ()):
+            found[id(term)] = term
+        for key in word.keys:
+            for term in self._by_key.get(key, ()):
+                found[id(term)] = term
+            for length in self._prefix_lengths:
+                if length > len(key):
+                    break
+                for term in self._by_prefix.get(key[:length], ()):
+                    found[id(term)] = term
+        candidates = tuple(found.values())
+        if len(self._candidates) < 500_000:
+            self._candidates[word.text] = candidates
+        return candidates
+
+    def find(self, analysed: Analysed) -> list[Hit]:
+        words = analysed.words
+        hits: list[Hit] = []
+        for index, word in enumerate(words):
+            for term in self._candidates_for(word):
+                last = self._match_rest(term, words, index)
+                if last is not None:
+                    matched = " ".join(words[position].text for position in range(index, last + 1))
+                    hits.append(Hit(term, index, last, word.clause, matched))
+        return hits
+
+    def _match_rest(self, term: Term, words: tuple[Word, ...], index: int) -> int | None:
+        position, clause = index, words[index].clause
+        for pattern in term.words[1:]:
+            for candidate in range(position + 1, min(position + 2 + self.phrase_gap, len(words))):
+                if words[candidate].clause != clause:
+                    return None
+                if pattern.matches(words[candidate]):
+                    position = candidate
+                    break
+            else:
+                return None
+        return position
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    min_score: float
+    min_confidence: float
+    confident_score: float
+    resolved_factor: float
+    lexicon: Lexicon
+    negations: frozenset[str]
+    negation_window: int
+    clause_words: frozenset[str]
+    landmarks: TermMatcher
+    resolved: TermMatcher
+    rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
+    category_terms: TermMatcher
+    urgency_terms: TermMatcher
+    category_excludes: dict[str, TermMatcher]
+    default_urgency: dict[str, Urgency]
+    fixed_urgency: frozenset[str]
+    counts_when_resolved: frozenset[str]
+    regex_rules: tuple[Rule, ...]
+
+
+def _compile_word(raw: str, lexicon: Lexicon) -> WordPattern:
+    if raw.endswith("*") and len(raw) > 1:
+        return WordPattern("prefix", frozenset({raw[:-1]}))
+    if raw.endswith("!") and len(raw) > 1:
+        return WordPattern("exact", frozenset({raw[:-1]}))
+    return WordPattern("lemma", lexicon.lemmas_of_term(raw))
+
+
+def compile_term(rule: str, raw: str, lexicon: Lexicon) -> Term:
+    from shared.textmatch import normalize
+
+    pieces = [piece.strip("'’-") for piece in normalize(raw).split()]
+    words = tuple(_compile_word(piece, lexicon) for piece in pieces if _has_letters(piece))
+    if not words:
+        raise ValueError(f"term {raw!r} has no letters")
+    return Term(rule, raw, words)
+
+
+def parse_rules(text: str, taxonomy: Taxonomy, source: str, lexicon: Lexicon | None = None) -> RuleSet:
+    """Validates and compiles a rule file's text; raises RulesError naming the line of every problem."""
+    try:
+        raw, locator = load_located(text, source)
+    except DataFileError as error:
+        raise RulesError(str(error)) from error
+    if not isinstance(raw, dict):
+        raise RulesError(f"{source}:1: the rule file must be a mapping with version, language, urgency, categories")
+    try:
+        spec = RuleFileSpec.model_validate(raw)
+    except ValidationError as error:
+        raise RulesError("\n".join(describe_errors(error, locator))) from error
+    problems = _reference_problems(spec, taxonomy, locator)
+    if problems:
+        raise RulesError("\n".join(problems))
+    return compile_rules(spec, lexicon or Lexicon())
+
+
+def _reference_problems(spec: RuleFileSpec, taxonomy: Taxonomy, locator: Locator) -> list[str]:
+    known = set(taxonomy.categories) | set(taxonomy.aliases)
+    problems = [
+        locator.error(("categories", code), f"unknown category code {code!r} (not in the taxonomy)")
+        for code in spec.categories
+        if code not in known
+    ]
+    if UNCLASSIFIED in spec.categories:
+        problems.append(locator.error(("categories", UNCLASSIFIED), "unclassified is what no rule decides"))
+    for level, markers in spec.urgency.items():
+        for name, marker in markers.items():
+            problems += [
+                locator.error(("urgency", level, name, "only", index), f"unknown category code {code!r}")
+                for index, code in enumerate(marker.only)
+                if code not in spec.categories
+            ]
+    return problems
+
+
+def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
+    def matcher(rule: str, terms: list[str]) -> TermMatcher:
+        return TermMatcher(
+            [compile_term(rule, term, lexicon) for term in dict.fromkeys(terms)], spec.language.phrase_gap
+        )
+
+    rules: dict[str, Rule] = {}
+    category_terms: list[Term] = []
+    urgency_terms: list[Term] = []
+
+    def add(rule_id: str, label: str, rule_spec: RuleSpec, into: list[Term]) -> None:
+        rules[rule_id] = Rule(
+            id=rule_id,
+            category=label,
+            weight=rule_spec.weight,
+            regex=tuple(re.compile(pattern) for pattern in rule_spec.regex),
+            exclude=matcher(rule_id, rule_spec.exclude),
+            only=frozenset(rule_spec.only),
+        )
+        into += [compile_term(rule_id, term, lexicon) for term in dict.fromkeys(rule_spec.terms)]
+
+    for code, category in spec.categories.items():
+        for name, rule_spec in category.rules.items():
+            add(f"{code}.{name}", code, rule_spec, category_terms)
+    for level, markers in spec.urgency.items():
+        for name, rule_spec in markers.items():
+            add(f"urgency.{level}.{name}", level, rule_spec, urgency_terms)
+    return RuleSet(
+        version=spec.version,
+        min_score=spec.min_score,
+        min_confidence=spec.min_confidence,
+        confident_score=spec.confident_score,
+        resolved_factor=spec.resolved_factor,
+        lexicon=lexicon,
+        negations=frozenset(spec.language.negations),
+        negation_window=spec.language.negation_window,
+        clause_words=frozenset(spec.language.clause_words),
+        landmarks=matcher("language.landmarks", spec.language.landmarks),
+        resolved=matcher("language.resolved", spec.language.resolved),
+        rules=rules,
+        category_terms=TermMatcher(category_terms, spec.language.phrase_gap),
+        urgency_terms=TermMatcher(urgency_terms, spec.language.phrase_gap),
+        category_excludes={code: matcher(f"{code}.exclude", c.exclude) for code, c in spec.categories.items()},
+        default_urgency={code: category.urgency for code, category in spec.categories.items()},
+        fixed_urgency=frozenset(code for code, category in spec.categories.items() if category.fixed_urgency),
+        counts_when_resolved=frozenset(code for code, c in spec.categories.items() if c.counts_when_resolved),
+        regex_rules=tuple(rule for rule in rules.values() if rule.regex),
+    )

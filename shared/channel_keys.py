@@ -1,0 +1,140 @@
+"""Channels' API keys: issued once, kept only as a hash in MongoDB, looked up by their public prefix.
+
+A channel here is one client of the intake API (a portal, an app, a partner's contact center). Each belongs to a
+channel kind from shared/data/channels.yaml (web, mobile, superapp, ...): the kind says what sort of channel it is,
+the name is stamped on every appeal it submits and is what Kafka producers name in their `x-cityline-channel` header.
+
+A key is `cl_<prefix>_<secret>`: the prefix finds the record with one indexed read, the secret's SHA-256 is compared
+in constant time. The secret has 256 bits of entropy, so a fast hash is enough (no password stretching needed).
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import DuplicateKeyError
+
+from shared.contracts.base import Code
+from shared.store import CHANNELS, Store
+
+KEY_HEADER = "X-API-Key"
+# The header a Kafka producer names its channel with (the same channel list as the HTTP keys).
+CHANNEL_HEADER = "x-cityline-channel"
+DEFAULT_RATE_PER_MINUTE = 120
+PREFIX_BYTES = 6
+SECRET_BYTES = 32
+
+
+class ChannelExists(ValueError):
+    pass
+
+
+class ChannelRecord(BaseModel):
+    """A channel as stored (without its key hash)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: Code
+    kind: Code
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    rate_per_minute: int = Field(DEFAULT_RATE_PER_MINUTE, ge=1)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its lookup prefix."""
+    prefix = secrets.token_hex(PREFIX_BYTES)
+    return f"cl_{prefix}_{secrets.token_urlsafe(SECRET_BYTES)}", prefix
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_prefix(key: str) -> str | None:
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "cl" or len(parts[1]) != 2 * PREFIX_BYTES:
+        return None
+    return parts[1]
+
+
+def key_matches(key: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(key_hash(key), stored_hash)
+
+
+def _record(document: dict[str, Any]) -> ChannelRecord:
+    return ChannelRecord.model_validate({**document, "name": document["_id"]})
+
+
+class ChannelRegistry:
+    """The `channels` collection: add, list, revoke, and find a channel by its key."""
+
+    def __init__(self, store: Store, *, cache_s: float = 5.0) -> None:
+        self.store = store
+        self.cache_s = cache_s
+        self._active: tuple[float, frozenset[str]] | None = None
+
+    @property
+    def collection(self):
+        return self.store.db[CHANNELS]
+
+    async def add(
+        self, name: str, kind: str, now: datetime, rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
+    ) -> tuple[ChannelRecord, str]:
+        """Create the channel; returns it and its key, which is shown this once and never stored."""
+        key, prefix = new_key()
+        document = {
+            "_id": name,
+            "kind": kind,
+            "key_prefix": prefix,
+            "key_hash": key_hash(key),
+            "created_at": now,
+            "revoked_at": None,
+            "rate_per_minute": rate_per_minute,
+        }
+        ChannelRecord.model_validate({**document, "name": name})
+        try:
+            await self.collection.insert_one(document)
+        except DuplicateKeyError:
+            raise ChannelExists(f"channel {name!r} exists already (revoked channels keep their name)") from None
+        return _record(document), key
+
+    async def list(self) -> list[ChannelRecord]:
+        return [_record(document) for document in await self.collection.find({}).sort("_id", 1).to_list()]
+
+    async def revoke(self, name: str, now: datetime) -> ChannelRecord | None:
+        """Revoke the channel's key; None if there is no such channel. Revoking twice keeps the first time."""
+        await self.collection.update_one({"_id": name, "revoked_at": None}, {"$set": {"revoked_at": now}})
+        document = await self.collection.find_one({"_id": name})
+        self._active = None
+        return _record(document) if document else None
+
+    async def by_key(self, key: str) -> ChannelRecord | None:
+        """The channel this key belongs to (active or revoked); None for a key that is not ours."""
+        prefix = key_prefix(key)
+        if prefix is None:
+            return None
+        document = await self.collection.find_one({"key_prefix": prefix})
+        if document is None or not key_matches(key, document["key_hash"]):
+            return None
+        return _record(document)
+
+    async def active_names(self) -> frozenset[str]:
+        """Names of the channels not revoked; cached for a few seconds, as every Kafka batch asks."""
+        now = time.monotonic()
+        if self._active is not None and now - self._active[0] < self.cache_s:
+            return self._active[1]
+        names = frozenset(
+            document["_id"] for document in await self.collection.find({"revoked_at": None}, {"_id": 1}).to_list()
+        )
+        self._active = (now, names)
+        return names

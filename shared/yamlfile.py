@@ -1,0 +1,75 @@
+"""Data files people edit: YAML parsed together with the line of every entry, so an error can name the line.
+
+`load_located(text)` returns the plain data and a `Locator`; `locator.line(("categories", "heating", "terms", 3))`
+is the 1-based line of that entry (or of the nearest enclosing one that exists). `describe_errors` turns a
+pydantic ValidationError into "file:line: path: message" lines.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+Path_ = Sequence[str | int]
+
+
+class DataFileError(ValueError):
+    """A data file is not valid; each message line names the file, the line and the entry."""
+
+
+@dataclass(frozen=True)
+class Locator:
+    source: str
+    root: yaml.Node | None
+
+    def line(self, path: Path_) -> int:
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                break
+            # An entry of a mapping is named at its key ("heating:"), an item of a list where it starts.
+            anchor, node = found
+            line = anchor.start_mark.line + 1
+        return line
+
+    def where(self, path: Path_) -> str:
+        return f"{self.source}:{self.line(path)}"
+
+    def error(self, path: Path_, message: str) -> str:
+        dotted = ".".join(str(part) for part in path)
+        return f"{self.where(path)}: {dotted + ': ' if dotted else ''}{message}"
+
+
+def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if str(key.value) == str(part):
+                return key, value
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return node.value[part], node.value[part]
+    return None
+
+
+def load_located(text: str, source: str) -> tuple[Any, Locator]:
+    """Raises DataFileError naming the line for text that is not YAML."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise DataFileError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}") from error
+    return data, Locator(source, root)
+
+
+def describe_errors(error: ValidationError, locator: Locator) -> list[str]:
+    return [locator.error(_data_path(issue["loc"]), issue["msg"]) for issue in error.errors()]
+
+
+def _data_path(loc: Iterable[Any]) -> list[str | int]:
+    # pydantic adds the validator's name for some checks ("function-after[...]"); it is no key of the file.
+    return [part for part in loc if not (isinstance(part, str) and "[" in part)]

@@ -1,0 +1,323 @@
+"""The notifier on the real broker and store, delivering to a real HTTP SMS gateway / webhook receiver and a real
+SMTP server (aiosmtpd): the embedded stack's sinks, which write each message they accept to a file in the outbox.
+
+Proves: each kind over each transport, in the resident's language; a redelivered event sends nothing twice; a gateway
+answering 503 and a mail server down for a while lose nothing; an opt-out sends nothing; a refused address fails
+with a dead letter."""
+
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cityline.stack import EMBEDDED_WEBHOOK_SECRET, port_open
+from shared.contracts import topics
+from shared.contracts.dispatcher import AppealStatusChanged
+from shared.contracts.intake import ResidentContact
+from shared.deadletter import REASON_HEADER
+from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
+from tests.unit.fakes import assigned_event
+
+pytestmark = pytest.mark.integration
+
+SYNTHETIC_KINDS = ("triage", "rerouted", "resolved", "rejected", "answer")
+ALL_KINDS = {"registered", "assigned", *SYNTHETIC_KINDS}
+
+
+def new_appeal_id() -> str:
+    return str(random.randint(10**10, 10**11 - 1))
+
+
+def outbox(pipeline) -> list[dict[str, Any]]:
+    """Every message the sinks accepted so far: transport, notice key, kind, recipient and text."""
+    found = []
+    for path in sorted((pipeline.outbox / "sms").glob("*.json")):
+        record = json.loads(path.read_text())
+        payload = record["payload"]
+        found.append(
+            {"transport": "sms", "key": payload["reference"], "to": payload["to"], "text": payload["text"], **record}
+        )
+    for path in sorted((pipeline.outbox / "webhook").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        payload = record["payload"]
+        found.append(
+            {"transport": "webhook", "key": payload["notification_id"], "to": path.parent.name, "text": payload["text"]}
+            | record
+        )
+    for path in sorted((pipeline.outbox / "mail").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        found.append(
+            {
+                "transport": "email",
+                "key": message["X-CityLine-Notification"],
+                "to": message["To"],
+                "subject": message["Subject"],
+                "text": message.get_content(),
+            }
+        )
+    return found
+
+
+def messages_of(pipeline, appeal_id: str) -> list[dict[str, Any]]:
+    return [message for message in outbox(pipeline) if message["key"].split(":")[0] == appeal_id]
+
+
+def status_changed(appeal_id: str, status: str, contact: dict, channel: str, **extra: Any) -> dict:
+    values = {
+        "event_id": uuid.uuid4(),
+        "appeal_id": appeal_id,
+        "status": status,
+        "department": "kyivteploenergo",
+        "department_name": "КП «Київтеплоенерго»",
+        "category": "hot_water",
+        "comment": "Роботи виконано",
+        "contact": contact,
+        "channel": channel,
+    }
+    return AppealStatusChanged(**(values | extra)).model_dump(mode="json")
+
+
+def synthetic_events(appeal_id: str, contact: dict, channel: str) -> list[tuple[str, dict]]:
+    """What the dispatcher would publish after assignment: a triage, a reroute, the outcomes and an answer."""
+    triage = assigned_event(appeal_id=appeal_id, outcome="triage", contact=ResidentContact(**contact))
+    return [
+        (topics.APPEALS_ASSIGNED, triage.model_copy(update={"channel": channel}).model_dump(mode="json")),
+        (topics.APPEALS_STATUS, status_changed(appeal_id, "rerouted", contact, channel, department="kyivvodokanal")),
+        (topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", contact, channel)),
+        (topics.APPEALS_STATUS, status_changed(appeal_id, "rejected", contact, channel, comment="Не в компетенції")),
+        (
+            topics.APPEALS_STATUS,
+            status_changed(
+                appeal_id, "resolved", contact, channel, category="information_request", comment="Прийом з 8:00"
+            ),
+        ),
+    ]
+
+
+async def publish_events(pipeline, events: list[tuple[str, dict]]) -> None:
+    for topic, body in events:
+        await publish(pipeline.bootstrap, topic, [body], key=body["appeal_id"].encode())
+
+
+async def submit(pipeline, text: str, channel: str, contact: dict) -> str:
+    body = submission(text, channel=channel, contact=contact)
+    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    client = store_client(pipeline.store_uri)
+    try:
+        appeal = await wait_until(
+            lambda: client[pipeline.database].appeals.find_one({"intake_key": f"{channel}:{body['external_id']}"})
+        )
+    finally:
+        await client.close()
+    return appeal["_id"]
+
+
+async def notices_of(pipeline, appeal_ids: list[str]) -> list[dict]:
+    client = store_client(pipeline.store_uri)
+    try:
+        return await client[pipeline.database].notifications.find({"appeal_id": {"$in": appeal_ids}}).to_list()
+    finally:
+        await client.close()
+
+
+async def duplicates_counted(pipeline) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(f"http://127.0.0.1:{pipeline.service_port('notifier')}/metrics")
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in response.text.splitlines()
+        if line.startswith("cityline_notifier_notifications_total") and 'state="duplicate"' in line
+    )
+
+
+RESIDENTS = [
+    # transport, channel, contact, a word every message in the resident's language has
+    ("sms", "web", {"phone": "+380671112233", "language": "uk"}, "вернення"),
+    ("email", "phone", {"email": "olena@example.com", "language": "en"}, "ppeal"),
+    ("webhook", "mobile", {"phone": "+380671112244", "language": "ru"}, "бращени"),
+]
+
+
+async def test_each_kind_over_each_transport_once_even_when_redelivered(pipeline):
+    appeals: dict[str, tuple[str, dict, str]] = {}
+    for transport, channel, contact, _word in RESIDENTS:
+        appeal_id = await submit(pipeline, "Третій день немає гарячої води, Оболонь", channel, contact)
+        appeals[transport] = (appeal_id, contact, channel)
+        await publish_events(pipeline, synthetic_events(appeal_id, contact, channel))
+
+    async def all_delivered():
+        return all(len({m["key"] for m in messages_of(pipeline, a[0])}) == 7 for a in appeals.values())
+
+    await wait_until(all_delivered, timeout=45)
+
+    for transport, _channel, contact, word in RESIDENTS:
+        appeal_id = appeals[transport][0]
+        messages = messages_of(pipeline, appeal_id)
+        assert {m["transport"] for m in messages} == {transport}
+        assert {m["key"].split(":")[1] for m in messages} == ALL_KINDS
+        assert all(word in m["text"] for m in messages), [m["text"] for m in messages]
+        texts = {m["key"].split(":")[1]: m["text"] for m in messages}
+        assert appeal_id in texts["registered"]
+        assert "Прийом з 8:00" in texts["answer"]
+        assert "Не в компетенції" in texts["rejected"]
+        if transport == "sms":
+            assert {m["to"] for m in messages} == {contact["phone"]}
+            assert all(m["headers"]["idempotency-key"] == m["key"] for m in messages)
+        if transport == "email":
+            assert {m["to"] for m in messages} == {contact["email"]}
+            assert all(appeal_id in m["subject"] for m in messages)
+        if transport == "webhook":
+            for message in messages:
+                body = json.dumps(message["payload"], ensure_ascii=False).encode()
+                expected = "sha256=" + hmac.new(EMBEDDED_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+                assert message["headers"]["x-cityline-signature"] == expected
+
+    stored = await notices_of(pipeline, [a[0] for a in appeals.values()])
+    assert len(stored) == 21
+    assert {(n["state"], n["attempts"]) for n in stored} == {("sent", 1)}
+    assert all(n["sent_at"] >= n["created_at"] for n in stored)
+
+    # Every event again, as a redelivery brings it: recorded as duplicates, and nothing is sent twice.
+    before = await duplicates_counted(pipeline)
+    originals = await read_topic(
+        pipeline.bootstrap,
+        topics.APPEALS_STATUS,
+        lambda found: sum(r.key.decode() in {a[0] for a in appeals.values()} for r in found) >= 12,
+    )
+    ours = [r for r in originals if r.key.decode() in {a[0] for a in appeals.values()}]
+    await publish(pipeline.bootstrap, topics.APPEALS_STATUS, [r.value for r in ours])
+
+    async def counted():
+        return await duplicates_counted(pipeline) >= before + len(ours)
+
+    await wait_until(counted, timeout=30)
+    # The handler has recorded them all as duplicates: nothing new is due, nothing was sent again.
+    stored = await notices_of(pipeline, [a[0] for a in appeals.values()])
+    assert len(stored) == 21
+    assert {(n["state"], n["attempts"]) for n in stored} == {("sent", 1)}
+    for appeal_id, _contact, _channel in appeals.values():
+        assert len(messages_of(pipeline, appeal_id)) == 7
+
+
+async def control_sms_sink(pipeline, status: int | None) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"http://127.0.0.1:{pipeline.settings.sms_sink_port}/_control", json={"status": status}
+        )
+        response.raise_for_status()
+
+
+def sink_process(pipeline, name: str):
+    return next(process for process in pipeline.processes if process.name == name)
+
+
+async def test_a_gateway_and_a_mail_server_down_for_a_while_lose_nothing(pipeline):
+    sms_resident = {"phone": "+380671112255", "language": "uk"}
+    mail_resident = {"email": "taras@example.com", "language": "uk"}
+    smtp_sink = sink_process(pipeline, "smtp-sink")
+    await control_sms_sink(pipeline, 503)
+    smtp_sink.stop()
+    try:
+        appeal_ids = [new_appeal_id() for _ in range(12)]
+        events = [
+            (
+                topics.APPEALS_STATUS,
+                status_changed(appeal_id, "resolved", sms_resident if index % 2 else mail_resident, "web"),
+            )
+            for index, appeal_id in enumerate(appeal_ids)
+        ]
+        await publish_events(pipeline, events)
+
+        async def retrying():
+            notices = await notices_of(pipeline, appeal_ids)
+            return len(notices) == 12 and all(
+                n["state"] in ("pending", "sending") and n["attempts"] >= 3 for n in notices
+            )
+
+        await wait_until(retrying, timeout=30)
+        notices = await notices_of(pipeline, appeal_ids)
+        assert {n["reason"] for n in notices if n["transport"] == "sms" and n["state"] == "pending"} <= {"http-503"}
+        assert {n["reason"] for n in notices if n["transport"] == "email" and n["state"] == "pending"} <= {
+            "unreachable"
+        }
+        assert not any(messages_of(pipeline, appeal_id) for appeal_id in appeal_ids)
+    finally:
+        await control_sms_sink(pipeline, None)
+        smtp_sink.start()
+        await wait_until(lambda: _port(pipeline.settings.smtp_sink_port), timeout=20)
+
+    async def delivered():
+        notices = await notices_of(pipeline, appeal_ids)
+        return all(n["state"] == "sent" for n in notices)
+
+    await wait_until(delivered, timeout=30)
+    for appeal_id in appeal_ids:
+        assert len(messages_of(pipeline, appeal_id)) == 1
+    assert {n["transport"] for n in await notices_of(pipeline, appeal_ids)} == {"sms", "email"}
+
+
+async def _port(port: int) -> bool:
+    return port_open(port)
+
+
+async def test_opt_out_and_no_contact_send_nothing_and_say_why(pipeline):
+    opted_out = await submit(
+        pipeline, "Не працює ліфт", "web", {"phone": "+380671112266", "notifications": False, "language": "uk"}
+    )
+    anonymous = new_appeal_id()
+    await publish_events(
+        pipeline,
+        [
+            (
+                topics.APPEALS_STATUS,
+                status_changed(opted_out, "resolved", {"phone": "+380671112266", "notifications": False}, "web"),
+            ),
+            (topics.APPEALS_STATUS, status_changed(anonymous, "resolved", None, "web")),
+        ],
+    )
+
+    async def recorded():
+        notices = await notices_of(pipeline, [opted_out, anonymous])
+        return len(notices) == 4 and notices
+
+    notices = await wait_until(recorded, timeout=30)
+    assert {(n["appeal_id"], n["state"], n["reason"], n["transport"]) for n in notices} == {
+        (opted_out, "skipped", "opt-out", "none"),
+        (anonymous, "skipped", "no-contact", "none"),
+    }
+    assert messages_of(pipeline, opted_out) == [] and messages_of(pipeline, anonymous) == []
+
+
+async def test_a_refused_address_fails_at_once_with_a_dead_letter(pipeline):
+    appeal_id = new_appeal_id()
+    await publish_events(
+        pipeline,
+        [(topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", {"email": "no-such-user@example.com"}, "web"))],
+    )
+
+    async def failed():
+        notices = await notices_of(pipeline, [appeal_id])
+        return notices and notices[0]["state"] == "failed" and notices[0]
+
+    notice = await wait_until(failed, timeout=30)
+    assert (notice["reason"], notice["attempts"]) == ("smtp-recipient-refused", 1)
+    assert "550" in notice["detail"]
+    records = await read_topic(
+        pipeline.bootstrap, topics.NOTIFICATIONS_DLQ, lambda found: any(r.key == appeal_id.encode() for r in found)
+    )
+    [record] = [r for r in records if r.key == appeal_id.encode()]
+    assert json.loads(record.value)["notification_id"] == f"{appeal_id}:resolved"
+    assert dict(record.headers)[REASON_HEADER] == b"smtp-recipient-refused"
+    assert messages_of(pipeline, appeal_id) == []
+
+
+def test_outbox_is_under_the_run_folder(pipeline):
+    assert pipeline.outbox == Path(pipeline.run_dir) / "outbox"
