@@ -1,7 +1,7 @@
 """The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -473,17 +473,23 @@ class Grouping:
 
 
 def group_incidents(
-    decisions: list[AppealAssigned], open_incidents: Mapping[str, Incident], routing: Routing, now: datetime
+    decisions: list[AppealAssigned],
+    open_incidents: Mapping[str, Incident],
+    routing: Routing,
+    now: datetime,
+    keys: Sequence[tuple[str, str] | None] | None = None,
 ) -> Grouping:
     """Put each groupable appeal into the open incident of its place, or open one. `open_incidents` are the open
-    incidents by key whose last appeal is within the window (as the handler read them)."""
+    incidents by key whose last appeal is within the window (as the handler read them); `keys`, parallel to
+    `decisions`, are their `incident_key`s if the caller has them already."""
+    if keys is None:
+        keys = [incident_key(decision, routing) for decision in decisions]
     window = timedelta(hours=routing.incidents.window_hours)
     current = {key: incident for key, incident in open_incidents.items() if now - incident.last_at <= window}
     changed: dict[str, Incident] = {}
     joined: set[str] = set()
     result: list[AppealAssigned] = []
-    for decision in decisions:
-        found = incident_key(decision, routing)
+    for decision, found in zip(decisions, keys, strict=True):
         if found is None:
             result.append(decision)
             continue

@@ -150,9 +150,10 @@ def build_dispatcher(
         """Group into incidents, persist, publish. `accepted`: the records the decisions came from, parallel to
         them, so an appeal the store does not know is parked (None: decisions made on an appeal read from the store).
         """
-        groupable = [key for d in decisions if (found := incident_key(d, routing)) for key in (found[0],)]
-        open_incidents = await repo.open_incidents(sorted(set(groupable))) if groupable else {}
-        grouping = group_incidents(decisions, open_incidents, routing, clock())
+        keys = [incident_key(decision, routing) for decision in decisions]
+        places = sorted({found[0] for found in keys if found is not None})
+        open_incidents = await repo.open_incidents(places) if places else {}
+        grouping = group_incidents(decisions, open_incidents, routing, clock(), keys)
         # The incident first: a redelivery then finds its appeal in it and decides the same way.
         await repo.save_incidents(grouping.incidents)
         decisions = grouping.assigned
