@@ -80,49 +80,39 @@ def build_dispatcher(
     overdue_batch: int = 5000,
 ) -> Dispatcher:
     router = KafkaRouter()
-    appeal_assigned = router.publisher(
+
+    def publisher(topic: str, schema: type, description: str) -> Any:
+        return router.publisher(topic, batch=True, title=topic, description=description, schema=schema)
+
+    appeal_assigned = publisher(
         topics.APPEALS_ASSIGNED,
-        batch=True,
-        title="appeals.assigned",
-        description="Which department handles the appeal and by when; the notifier and anyone may listen.",
-        schema=AppealAssigned,
+        AppealAssigned,
+        "Which department handles the appeal and by when; the notifier and anyone may listen.",
     )
     department_tasks = {
-        code: router.publisher(
+        code: publisher(
             topics.department_assignments(code),
-            batch=True,
-            title=topics.department_assignments(code),
-            description=f"Tasks for {routing.taxonomy.department_name(code)}. Deduplicate on event_id.",
-            schema=DepartmentTask,
+            DepartmentTask,
+            f"Tasks for {routing.taxonomy.department_name(code)}. Deduplicate on event_id.",
         )
         for code in routing.taxonomy.department_codes()
     }
     department_incidents = {
-        code: router.publisher(
+        code: publisher(
             topics.department_incidents(code),
-            batch=True,
-            title=topics.department_incidents(code),
-            description=(
-                f"Mass incidents for {routing.taxonomy.department_name(code)}: appeals about one place, keyed by "
-                "incident_id; keep the latest per incident_id (count grows as appeals join)."
-            ),
-            schema=IncidentTask,
+            IncidentTask,
+            f"Mass incidents for {routing.taxonomy.department_name(code)}: appeals about one place, keyed by "
+            "incident_id; keep the latest per incident_id (count grows as appeals join).",
         )
         for code in routing.taxonomy.department_codes()
     }
-    appeal_status = router.publisher(
+    appeal_status = publisher(
         topics.APPEALS_STATUS,
-        batch=True,
-        title=topics.APPEALS_STATUS,
-        description="Each appeal's change after a department's report (one per appeal, incidents fanned out).",
-        schema=AppealStatusChanged,
+        AppealStatusChanged,
+        "Each appeal's change after a department's report (one per appeal, incidents fanned out).",
     )
-    appeal_escalated = router.publisher(
-        topics.APPEALS_ESCALATED,
-        batch=True,
-        title=topics.APPEALS_ESCALATED,
-        description="Open appeals past their due time, once per appeal and due time.",
-        schema=AppealEscalated,
+    appeal_escalated = publisher(
+        topics.APPEALS_ESCALATED, AppealEscalated, "Open appeals past their due time, once per appeal and due time."
     )
 
     async def publish_assignments(
