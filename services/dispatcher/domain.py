@@ -309,6 +309,7 @@ def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing,
                 due_at=appeal.assignment.due_at,
                 outcome=outcome,
                 reason=reason,
+                incident_id=appeal.assignment.incident_id,
             ),
         }
     )
@@ -532,23 +533,25 @@ def group_incidents(
     return Grouping(result, list(changed.values()), frozenset(joined), announced)
 
 
-# A report on one appeal of an incident applies to all of them; a misrouted one concerns its own appeal.
-FANNED_OUT = ("accepted", "in_progress", "resolved", "rejected")
-
-
-def fan_out(change: StatusChange, siblings: Mapping[str, tuple[AppealAssigned, str]]) -> list[StatusChange]:
-    """The same change for each other appeal of the incident that the same department has and that may take it.
-    `siblings`: appeal id -> (appeal as assigned, current status)."""
-    if change.status not in FANNED_OUT or change.reroute is not None:
-        return []
+def fan_out(
+    update: DepartmentUpdate,
+    siblings: Mapping[str, tuple[AppealAssigned, str, frozenset[str]]],
+    routing: Routing,
+    now: datetime,
+) -> list[StatusChange]:
+    """A department's report on one appeal of an incident, applied to each other appeal of the incident as if it had
+    been reported on that appeal: judged by the same rules, so an appeal now at another department, or one that cannot
+    take the change, is left alone, and one that already took it (a redelivery) is not changed twice. A misrouted
+    report reroutes every appeal of the incident. `siblings`: appeal id -> (appeal as assigned, status, applied ids)."""
     changes = []
-    for appeal_id, (appeal, status) in sorted(siblings.items()):
-        if appeal_id == change.appeal_id or appeal.assignment.department != change.by:
+    for appeal_id, (appeal, status, applied) in sorted(siblings.items()):
+        if appeal_id == update.appeal_id:
             continue
-        if status not in ALLOWED_FROM[change.status]:
-            continue
-        event_id = str(derived_event_id("incident-report", f"{change.event_id}:{appeal_id}"))
-        changes.append(replace(change, appeal_id=appeal_id, event_id=event_id, caused_by=change.event_id))
+        event_id = derived_event_id("incident-report", f"{update.event_id}:{appeal_id}")
+        reported = update.model_copy(update={"appeal_id": appeal_id, "event_id": event_id})
+        verdict = judge_update(reported, appeal, status, applied, routing, now)
+        if isinstance(verdict, StatusChange):
+            changes.append(replace(verdict, caused_by=str(update.event_id)))
     return changes
 
 

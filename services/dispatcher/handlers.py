@@ -214,7 +214,9 @@ def build_dispatcher(
                 if verdict.reroute is not None:
                     reroutes.append(verdict.reroute)
             department_updates.labels(item.event.status, type(verdict).__name__ if verdict else "repeated").inc()
-        fanned_out = await incident_changes(changes, appeals, now)
+        reports = {str(item.event.event_id): item.event for item in accepted}
+        fanned_out = await incident_changes([(reports[c.event_id], c) for c in changes], appeals, now)
+        reroutes += [change.reroute for change in fanned_out if change.reroute is not None]
         statuses += [status_event(change, appeals[change.appeal_id].appeal) for change in fanned_out]  # type: ignore[arg-type]
         await repo.save_status_changes(changes + fanned_out)
         # One announcement per appeal, its latest: publish_keyed sends each appeal once.
@@ -224,10 +226,12 @@ def build_dispatcher(
             await publish_keyed(appeal_status, wave)
 
     async def incident_changes(
-        changes: list[StatusChange], appeals: dict[str, "_Tracked"], now: datetime
+        judged: list[tuple[DepartmentUpdate, StatusChange]], appeals: dict[str, "_Tracked"], now: datetime
     ) -> list[StatusChange]:
         """A report on one appeal of an incident applies to the incident's other appeals; a final one closes it."""
-        reported = {c.appeal_id: appeals[c.appeal_id].incident_id for c in changes if appeals[c.appeal_id].incident_id}
+        reported = {
+            c.appeal_id: appeals[c.appeal_id].incident_id for _, c in judged if appeals[c.appeal_id].incident_id
+        }
         if not reported:
             return []
         incidents = await repo.load_incidents(sorted(set(reported.values())))
@@ -238,20 +242,21 @@ def build_dispatcher(
             appeals[appeal_id] = _Tracked.of(document)
         added: list[StatusChange] = []
         closed: dict[str, list[str]] = defaultdict(list)
-        for change in list(changes):
+        for update, change in judged:
             incident = incidents.get(reported.get(change.appeal_id, ""))
             if incident is None:
                 continue
             siblings = {
-                appeal_id: (appeals[appeal_id].appeal, appeals[appeal_id].status)
+                appeal_id: (tracked.appeal, tracked.status, tracked.applied)
                 for appeal_id in incident.appeal_ids
-                if appeal_id in appeals and appeals[appeal_id].appeal is not None
+                if (tracked := appeals.get(appeal_id)) is not None and tracked.appeal is not None
             }
-            for sibling_change in fan_out(change, siblings):  # type: ignore[arg-type]
+            for sibling_change in fan_out(update, siblings, routing, now):
                 appeals[sibling_change.appeal_id].apply(sibling_change)
                 added.append(sibling_change)
-            if change.status in ("resolved", "rejected"):
-                closed[change.status].append(incident.incident_id)
+            # Final, or its appeals went elsewhere: later appeals about the place start a new incident.
+            if update.status in ("resolved", "rejected", "misrouted"):
+                closed[update.status].append(incident.incident_id)
         for status, incident_ids in closed.items():
             await repo.close_incidents(sorted(set(incident_ids)), status, now)
         return added

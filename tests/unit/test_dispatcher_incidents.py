@@ -7,7 +7,6 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from services.dispatcher.domain import (
     Incident,
-    StatusChange,
     escalation,
     fan_out,
     group_incidents,
@@ -114,20 +113,35 @@ def appeal_pair(routing):
 def test_a_report_on_one_appeal_of_an_incident_applies_to_the_others_that_may_take_it(routing):
     first, second = appeal_pair(routing)
     third = assigned(routing, appeal_id="1000003")
-    change = StatusChange("1000001", "resolved", NOW, "ev-1", "lift_service", "Ліфт працює")
-    siblings = {"1000001": (first, "accepted"), "1000002": (second, "accepted"), "1000003": (third, "resolved")}
+    moved = assigned(routing, appeal_id="1000004")
+    moved = moved.model_copy(update={"assignment": moved.assignment.model_copy(update={"department": "kyivgaz"})})
+    report = department_update("resolved", department="lift_service", comment="Ліфт працює")
+    siblings = {
+        "1000001": (first, "accepted", frozenset()),
+        "1000002": (second, "accepted", frozenset()),
+        "1000003": (third, "resolved", frozenset()),  # resolved already: cannot be resolved again
+        "1000004": (moved, "assigned", frozenset()),  # rerouted to another department: not this report's
+    }
 
-    (sibling,) = fan_out(change, siblings)
+    (sibling,) = fan_out(report, siblings, routing, NOW)
     assert (sibling.appeal_id, sibling.status, sibling.note, sibling.by) == (
         "1000002",
         "resolved",
         "Ліфт працює",
         "lift_service",
     )
-    assert sibling.event_id != change.event_id and sibling.caused_by == "ev-1"
-    # a rerouted sibling now at another department is not touched
-    moved = second.model_copy(update={"assignment": second.assignment.model_copy(update={"department": "kyivgaz"})})
-    assert fan_out(change, {"1000002": (moved, "accepted")}) == []
+    assert sibling.event_id != str(report.event_id) and sibling.caused_by == str(report.event_id)
+    # A redelivered report finds it applied and changes nothing more.
+    again = {"1000002": (second, "resolved", frozenset({sibling.event_id}))}
+    assert fan_out(report, again, routing, NOW) == []
+
+
+def test_a_misrouted_incident_is_rerouted_as_a_whole(routing):
+    _, second = appeal_pair(routing)
+    report = department_update("misrouted", department="lift_service", suggested="housing_pecherskyi")
+    (sibling,) = fan_out(report, {"1000002": (second, "assigned", frozenset())}, routing, NOW)
+    assert sibling.reroute is not None and sibling.reroute.assignment.department == "housing_pecherskyi"
+    assert sibling.reroute.assignment.incident_id == second.assignment.incident_id
 
 
 # ---- deadlines -------------------------------------------------------------------------------------------------
@@ -213,6 +227,7 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
     assert [t["appeal_id"] for t in tasks] == ["1000001"] and tasks[0]["incident_id"] == "inc-1000001"
     assert [(i.count, i.appeal_ids) for i in incidents] == [(3, ("1000001", "1000002", "1000003"))]
     resolved = [s for s in statuses if s.status == "resolved"]
+    assert len([s for s in statuses if s.status == "accepted"]) == 3
     assert sorted(s.appeal_id for s in resolved) == ["1000001", "1000002", "1000003"]
     assert {(s.incident_id, s.comment) for s in resolved} == {("inc-1000001", "Ліфт відремонтовано")}
     assert len({s.caused_by for s in resolved}) == 1 and len({s.event_id for s in resolved}) == 3
@@ -223,3 +238,30 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
 def test_incident_documents_round_trip(routing):
     incident = group_incidents([assigned(routing)], {}, routing, NOW).incidents[0]
     assert Incident.from_document(incident.document()) == incident
+
+
+async def test_a_misrouted_incident_goes_to_the_suggested_department_whole_and_is_closed(routing, parked):
+    repo = FakeDispatcherRepository(appeals=[])
+    for i in (1, 2):
+        registered = registered_event(appeal_id=f"100000{i}", address=Address(text=BUILDING))
+        repo.documents[registered.appeal_id] = registered_document(registered)
+    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    broker = KafkaBroker()
+    broker.include_router(dispatcher.router)
+    by_topic = {p.topic: p for p in dispatcher.router.publishers}
+    appeals = [
+        classified_event("elevators", "high", appeal_id=f"100000{i}", address_text=BUILDING).model_dump(mode="json")
+        for i in (1, 2)
+    ]
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(*appeals, topic=topics.APPEALS_CLASSIFIED)
+        report = department_update("misrouted", department="lift_service", suggested="housing_pecherskyi")
+        await br.publish(report.model_dump(mode="json"), topics.DEPARTMENT_UPDATES)
+        tasks = published(by_topic["dept.housing_pecherskyi.assignments"])
+        statuses = published(by_topic[topics.APPEALS_STATUS])
+
+    assert sorted(t["appeal_id"] for t in tasks) == ["1000001", "1000002"]
+    assert sorted((s["appeal_id"], s["status"]) for s in statuses) == [("1000001", "rerouted"), ("1000002", "rerouted")]
+    assert {repo.documents[a]["assignment"]["department"] for a in ("1000001", "1000002")} == {"housing_pecherskyi"}
+    assert repo.incidents["inc-1000001"].status == "misrouted"
