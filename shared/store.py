@@ -23,6 +23,8 @@ CHANNELS = "channels"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 # An Idempotency-Key is honoured this long (a day, as payment APIs do); (channel, external_id) stays forever.
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
+# Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
+INCIDENTS = "incidents"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
@@ -66,6 +68,9 @@ class Store:
         )
         # Open311's requests.json lists appeals by the time they were received.
         await appeals.create_index([("received_at", ASCENDING)], name="received_at")
+        # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
+        await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
+        await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
 
     async def close(self) -> None:
         await self.client.close()
