@@ -367,13 +367,14 @@ def parser() -> argparse.ArgumentParser:
     asyncapi.add_argument("--out", default="docs/asyncapi", help="folder for <service>.json")
     asyncapi.set_defaults(func=cmd_asyncapi)
 
+    # Commands that live in their own modules; imported here so `cityline --help` lists them all.
+    from cityline.channels import add_parser as add_channels_parser
+    from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
 
-    add_notify_command(commands)
-
-    from cityline.channels import add_parser as add_channels_parser
-
     add_channels_parser(commands)
+    add_classify_parser(commands)
+    add_notify_command(commands)
     return root
 
 

@@ -6,6 +6,7 @@ event id and reads back what is stored, the notifier's insert-once by `_id`.
 """
 
 import copy
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,13 +16,13 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.dispatcher.domain import StatusChange
+from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
 from services.dispatcher.repository import assignment_update, status_update
 from services.notifier.domain import Notice
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.dispatcher import AppealAssigned, Assignment
+from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
 from shared.contracts.intake import Address, AppealRegistered, ResidentContact
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -201,6 +202,7 @@ class FakeDispatcherRepository:
         }
         self.saved: list[AppealAssigned] = []
         self.status_calls: list[list[StatusChange]] = []
+        self.incidents: dict[str, Incident] = {}
 
     def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
         """An appeal that already holds an assignment, written for `event_id`."""
@@ -250,6 +252,42 @@ class FakeDispatcherRepository:
             by_appeal[change.appeal_id].append(change)
         for group in by_appeal.values():
             apply_stage_update(self.documents, status_update(group))
+
+    # incidents, as MongoDispatcherRepository keeps them: additive saves, open ones found by place key
+    async def open_incidents(self, keys: Sequence[str]) -> dict[str, Incident]:
+        return {i.key: i for i in self.incidents.values() if i.key in keys and i.status == "open"}
+
+    async def save_incidents(self, incidents: Sequence[Incident]) -> None:
+        stored = self.incidents
+        for incident in incidents:
+            before = stored.get(incident.incident_id)
+            if before is not None:
+                ids = (*before.appeal_ids, *(a for a in incident.appeal_ids if a not in before.appeal_ids))
+                incident = dataclasses.replace(incident, appeal_ids=ids, status=before.status)
+            stored[incident.incident_id] = incident
+
+    async def load_incidents(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
+        return {i: self.incidents[i] for i in incident_ids if i in self.incidents}
+
+    async def close_incidents(self, incident_ids: Sequence[str], status: str, at: datetime) -> None:
+        for incident_id in incident_ids:
+            self.incidents[incident_id] = dataclasses.replace(self.incidents[incident_id], status=status)
+
+    async def open_past_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        found = [
+            copy.deepcopy(d)
+            for d in self.documents.values()
+            if d.get("status") in OPEN_STATUSES and d.get("assignment") and d["assignment"]["due_at"] < now
+        ]
+        return found[:limit]
+
+    async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None:
+        for event in events:
+            self.documents[event.appeal_id]["escalated_due_at"] = event.due_at
+
+    async def triage_page(self, limit: int, after: str | None) -> list[dict[str, Any]]:
+        waiting = sorted(i for i, d in self.documents.items() if d.get("status") == "triage" and i > (after or ""))
+        return [copy.deepcopy(self.documents[i]) for i in waiting[:limit]]
 
 
 class FakeNotifierRepository:
