@@ -366,3 +366,32 @@ async def test_a_failed_notice_is_sent_again_once_the_gateway_is_fixed(pipeline)
     notice = await wait_until(sent, timeout=30)
     assert (notice["attempts"], len(notice["resent_at"])) == (1, 1)
     assert [m["to"] for m in messages_of(pipeline, appeal_id)] == ["+380671112277"]
+
+
+async def test_a_departments_report_reaches_the_resident_through_the_dispatcher(pipeline):
+    """The whole loop: the department reports on dept.updates, the dispatcher announces the change on
+    appeals.status, the resident gets the outcome with the department's comment; `accepted` is not worth an SMS."""
+    phone = "+380671112288"
+    appeal_id = await submit(pipeline, "Не працює ліфт у під'їзді, третій день", "web", {"phone": phone})
+    client = store_client(pipeline.store_uri)
+    try:
+        appeal = await wait_until(
+            lambda: client[pipeline.database].appeals.find_one({"_id": appeal_id, "status": "assigned"})
+        )
+    finally:
+        await client.close()
+    department = appeal["assignment"]["department"]
+    reports = [
+        {"event_id": str(uuid.uuid4()), "appeal_id": appeal_id, "department": department, "status": status, **extra}
+        for status, extra in (("accepted", {}), ("resolved", {"comment": "Ліфт відремонтовано"}))
+    ]
+    await publish(pipeline.bootstrap, topics.DEPARTMENT_UPDATES, reports, key=appeal_id.encode())
+
+    async def told():
+        kinds = {m["key"].split(":")[1]: m for m in messages_of(pipeline, appeal_id)}
+        return "resolved" in kinds and kinds
+
+    messages = await wait_until(told, timeout=45)
+    assert set(messages) == {"registered", "assigned", "resolved"}
+    assert "Ліфт відремонтовано" in messages["resolved"]["text"]
+    assert {m["to"] for m in messages.values()} == {phone}
