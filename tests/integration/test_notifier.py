@@ -217,14 +217,14 @@ async def control_sms_sink(pipeline, status: int | None) -> None:
         response.raise_for_status()
 
 
-def sink_process(pipeline, name: str):
+def managed_process(pipeline, name: str):
     return next(process for process in pipeline.processes if process.name == name)
 
 
 async def test_a_gateway_and_a_mail_server_down_for_a_while_lose_nothing(pipeline):
     sms_resident = {"phone": "+380671112255", "language": "uk"}
     mail_resident = {"email": "taras@example.com", "language": "uk"}
-    smtp_sink = sink_process(pipeline, "smtp-sink")
+    smtp_sink = managed_process(pipeline, "smtp-sink")
     await control_sms_sink(pipeline, 503)
     smtp_sink.stop()
     try:
@@ -395,3 +395,40 @@ async def test_a_departments_report_reaches_the_resident_through_the_dispatcher(
     assert set(messages) == {"registered", "assigned", "resolved"}
     assert "Ліфт відремонтовано" in messages["resolved"]["text"]
     assert {m["to"] for m in messages.values()} == {phone}
+
+
+async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipeline):
+    """What is owed lives in the store, not in the process: kill -9 the notifier mid-retry, bring the gateway back,
+    and the restarted notifier delivers every notice, once."""
+    notifier = managed_process(pipeline, "notifier")
+    resident = {"phone": "+380671112299", "language": "en"}
+    appeal_ids = [new_appeal_id() for _ in range(8)]
+    await control_sms_sink(pipeline, 503)
+    try:
+        await publish_events(
+            pipeline, [(topics.APPEALS_STATUS, status_changed(a, "resolved", resident, "web")) for a in appeal_ids]
+        )
+
+        async def retrying():
+            notices = await notices_of(pipeline, appeal_ids)
+            return len(notices) == 8 and all(n["attempts"] >= 2 for n in notices)
+
+        await wait_until(retrying, timeout=30)
+        notifier.process.kill()
+        notifier.process.wait(timeout=10)
+    finally:
+        await control_sms_sink(pipeline, None)
+    notifier.start()
+
+    async def ready():
+        return pipeline.service_ready("notifier")
+
+    await wait_until(ready, timeout=60)
+
+    async def delivered():
+        notices = await notices_of(pipeline, appeal_ids)
+        return all(n["state"] == "sent" for n in notices)
+
+    await wait_until(delivered, timeout=30)
+    for appeal_id in appeal_ids:
+        assert len(messages_of(pipeline, appeal_id)) == 1
