@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SECANTUS_STAMP := $(SECANTUS_VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint bench asyncapi clean
+.PHONY: install run test test-unit test-integration test-e2e lint bench bench-classifier asyncapi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: install
 
 bench: install
 	$(BIN)/cityline bench -n 20000
+
+# The classifier's decision alone, on one core (no stack needed).
+bench-classifier: install
+	$(BIN)/python -m benchmarks.classifier --appeals 50000
 
 asyncapi: install
 	$(BIN)/cityline asyncapi --out docs/asyncapi

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from services.classifier.language import Analysed
-from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Rule, RulesError, RuleSet, parse_rules
+from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
 from shared.contracts.intake import AppealRegistered
@@ -29,15 +29,16 @@ def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
     return False
 
 
-def _resolved_clauses(analysed: Analysed, rules: RuleSet) -> set[int]:
-    return {hit.clause for hit in rules.resolved.find(analysed) if not _negated(analysed, hit.first, rules)}
+def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> set[int]:
+    return {hit.clause for hit in hits if not _negated(analysed, hit.first, rules)}
 
 
-def _landmark_positions(analysed: Analysed, rules: RuleSet) -> set[int]:
+def _landmark_positions(hits: list[Hit]) -> set[int]:
     """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near"."""
     positions: set[int] = set()
-    for hit in rules.landmarks.find(analysed):
-        positions |= {hit.last + 1, hit.last + 2}
+    for hit in hits:
+        # "біля зупинки": the next two words; "до метро": the landmark's own last word and the two after it.
+        positions |= set(range(hit.first + 1, hit.last + 3))
     return positions
 
 
@@ -70,23 +71,25 @@ class _Evidence:
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
     analysed = rules.lexicon.analyse(text, rules.clause_words)
-    resolved = _resolved_clauses(analysed, rules) if analysed.words else set()
-    category_hits: list[tuple[str, str, int, int]] = [
-        (hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.category_terms.find(analysed)
-    ]
-    marker_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in rules.urgency_terms.find(analysed)]
+    by_kind: dict[str, list[Hit]] = defaultdict(list)
+    for hit in rules.terms.find(analysed):
+        by_kind[hit.term.kind].append(hit)
+    resolved = _resolved_clauses(analysed, by_kind["resolved"], rules)
+    category_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in by_kind["category"]]
+    marker_hits = [(hit.term.rule, hit.matched, hit.clause, hit.first) for hit in by_kind["urgency"]]
     for rule, matched, clause, first in _regex_hits(analysed, rules):
         target = marker_hits if rule.id.startswith("urgency.") else category_hits
         target.append((rule.id, matched, clause, first))
 
-    landmarks = _landmark_positions(analysed, rules)
+    landmarks = _landmark_positions(by_kind["landmark"])
     categories = _Evidence()
     for rule_id, matched, clause, first in category_hits:
         categories.add(rule_id, matched, clause not in resolved and first not in landmarks)
 
     fired: list[FiredRule] = []
     scores: dict[str, float] = defaultdict(float)
-    excluded = _excluded(analysed, rules)
+    # Rule ids and category codes whose exclusions are in the text.
+    excluded = {hit.term.rule for hit in by_kind["exclude"]}
     counted = {
         rule_id: rules.rules[rule_id]
         for rule_id in categories.words
@@ -111,6 +114,11 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
             FiredRule(rule=rule_id, words=tuple(words), score=score, discounted="" if factor == 1 else "resolved")
         )
 
+    lead = _lead_category(category_hits, counted, landmarks, resolved)
+    if lead is not None and rules.lead_bonus:
+        # Residents name the main problem first: the first subject in the foreground gets a small lead.
+        scores[lead] += rules.lead_bonus
+        fired.append(FiredRule(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
     category, confidence = _decide(scores, rules)
     urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
     fired += markers
@@ -128,11 +136,18 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
     )
 
 
-def _excluded(analysed: Analysed, rules: RuleSet) -> set[str]:
-    """Rule ids and category codes whose exclusions are in the text."""
-    excluded = {code for code, matcher in rules.category_excludes.items() if matcher.terms and matcher.find(analysed)}
-    excluded |= {rule.id for rule in rules.rules.values() if rule.exclude.terms and rule.exclude.find(analysed)}
-    return excluded
+def _lead_category(
+    hits: list[tuple[str, str, int, int]],
+    counted: dict[str, Rule],
+    landmarks: set[int],
+    resolved: set[int],
+) -> str | None:
+    foreground = [
+        (first, counted[rule_id].category)
+        for rule_id, _matched, clause, first in hits
+        if rule_id in counted and clause not in resolved and first not in landmarks
+    ]
+    return min(foreground)[1] if foreground else None
 
 
 def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
@@ -160,7 +175,11 @@ def _urgency(
         rule = rules.rules[rule_id]
         if rule.only and category not in rule.only:
             continue
-        reason = "negated" if _negated(analysed, first, rules) else "resolved" if clause in resolved else ""
+        # Only danger is negated ("газом не пахне"); for a missing service the negation is the complaint itself.
+        if rule.category == "critical" and _negated(analysed, first, rules):
+            reason = "negated"
+        else:
+            reason = "resolved" if clause in resolved else ""
         if matched not in words[rule_id]:
             words[rule_id].append(matched)
         # A marker counts when any of its matches counts.

@@ -8,6 +8,7 @@ slow (tens of microseconds), so each distinct word is analysed once and remember
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 import pymorphy3
@@ -32,6 +33,18 @@ _TRANSLIT_MAP = dict(_TRANSLIT)
 _VOWELS = "аеєиіїоуюя"
 
 
+MIN_SIMILAR_LENGTH = 5
+SIMILARITY = 0.84
+
+
+@lru_cache(maxsize=500_000)
+def similar(form: str, lemma: str) -> bool:
+    """A misspelt or surzhyk form of a dictionary word: same start, nearly the same letters."""
+    if len(lemma) < MIN_SIMILAR_LENGTH or form[:3] != lemma[:3] or abs(len(form) - len(lemma)) > 3:
+        return False
+    return SequenceMatcher(None, form, lemma, autojunk=False).ratio() >= SIMILARITY
+
+
 def transliterate(word: str) -> str:
     """Latin-letter Ukrainian to Cyrillic; "і" after a vowel is "ї" ("garyachoi" -> "гарячої")."""
     cyrillic = _TRANSLIT_RE.sub(lambda match: _TRANSLIT_MAP[match.group()], word)
@@ -44,6 +57,9 @@ class Word:
     keys: frozenset[str]  # the text, its lemmas, its transliteration and that one's lemmas
     clause: int
     start: int  # offset in the normalized text
+    # For a word no dictionary knows (a typo, surzhyk, a transliteration): its Cyrillic spellings, which rules
+    # may match by similarity ("опаленя" is "опалення"). Empty for known words.
+    unknown_forms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +79,23 @@ class Lexicon:
     def __init__(self, cache_size: int = 200_000) -> None:
         self._analysers = (pymorphy3.MorphAnalyzer(lang="uk"), pymorphy3.MorphAnalyzer(lang="ru"))
         self.keys = lru_cache(maxsize=cache_size)(self._keys)
+        self.unknown_forms = lru_cache(maxsize=cache_size)(self._unknown_forms)
+
+    def _known_lemmas(self, word: str) -> set[str]:
+        return {parse.normal_form for analyser in self._analysers for parse in analyser.parse(word) if parse.is_known}
 
     def _lemmas(self, word: str) -> set[str]:
-        parses = [analyser.parse(word) for analyser in self._analysers]
-        known = {parse.normal_form for found in parses for parse in found if parse.is_known}
+        known = self._known_lemmas(word)
         if known:
             return known
         # Neither dictionary knows the word: keep each analyser's best guess (it still strips common endings).
-        return {found[0].normal_form for found in parses if found}
+        return {found[0].normal_form for found in (analyser.parse(word) for analyser in self._analysers) if found}
+
+    def _unknown_forms(self, word: str) -> tuple[str, ...]:
+        if len(word) < MIN_SIMILAR_LENGTH or word.isdigit():
+            return ()
+        forms = [transliterate(word)] if _LATIN.match(word) else [word]
+        return tuple(form for form in forms if not self._known_lemmas(form) and not _LATIN.match(form))
 
     def _keys(self, word: str) -> frozenset[str]:
         keys = {word} | self._lemmas(word)
@@ -98,6 +123,6 @@ class Lexicon:
             if (opened or token in clause_words) and words and words[-1].clause == clause:
                 spans.append((clause_start, start))
                 clause, clause_start = clause + 1, start
-            words.append(Word(token, self.keys(token), clause, start))
+            words.append(Word(token, self.keys(token), clause, start, self.unknown_forms(token)))
         spans.append((clause_start, len(normalized) + 1))
         return Analysed(normalized, tuple(words), tuple(spans))

@@ -22,11 +22,14 @@ ReloadOutcome = Literal["unchanged", "reloaded", "refused"]
 
 def read_rules(path: Path, taxonomy: Taxonomy, lexicon: Lexicon | None = None) -> RuleSet:
     """The rule file compiled; its version carries the file's fingerprint, so each decision names the exact rules."""
+    return _compile(_read(path), path, taxonomy, lexicon)
+
+
+def _read(path: Path) -> bytes:
     try:
-        content = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise RulesError(f"{path}: cannot read the rule file: {error}") from error
-    return _compile(content, path, taxonomy, lexicon)
 
 
 def _compile(content: bytes, path: Path, taxonomy: Taxonomy, lexicon: Lexicon | None) -> RuleSet:
@@ -47,7 +50,7 @@ class RuleBook:
         self.path = path
         self.taxonomy = taxonomy
         self.lexicon = Lexicon()  # shared by every version of the rules: its memory of words stays warm
-        content = path.read_bytes()
+        content = _read(path)
         self.current = _compile(content, path, taxonomy, self.lexicon)
         self._seen = fingerprint(content)
         self._announce()
@@ -57,9 +60,9 @@ class RuleBook:
 
     def reload(self) -> ReloadOutcome:
         try:
-            content = self.path.read_bytes()
-        except OSError as error:
-            return self._refuse(f"{self.path}: cannot read the rule file: {error}", key=f"unreadable:{error}")
+            content = _read(self.path)
+        except RulesError as error:
+            return self._refuse(str(error), key=f"unreadable:{error}")
         seen = fingerprint(content)
         if seen == self._seen:
             return "unchanged"

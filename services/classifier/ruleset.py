@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.classifier.language import Analysed, Lexicon, Word
+from services.classifier.language import MIN_SIMILAR_LENGTH, Analysed, Lexicon, Word, similar
 from shared.contracts.classifier import Urgency
 from shared.taxonomy import Taxonomy
 from shared.yamlfile import DataFileError, Locator, describe_errors, load_located
@@ -113,6 +113,8 @@ class RuleFileSpec(BaseModel):
     confident_score: float = Field(4.0, gt=0)
     # A rule whose words are all in a "resolved" clause counts this much of its weight.
     resolved_factor: float = Field(0.2, ge=0, le=1)
+    # Added to the score of the category named first in the text (outside solved clauses and landmarks).
+    lead_bonus: float = Field(0.0, ge=0)
     language: LanguageSpec
     urgency: dict[Urgency, dict[str, RuleSpec]]
     categories: dict[str, CategorySpec] = Field(min_length=1)
@@ -121,14 +123,21 @@ class RuleFileSpec(BaseModel):
 # ---- compiled ------------------------------------------------------------------------------------
 
 
+TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark"]
+
+
 @dataclass(frozen=True, slots=True)
 class WordPattern:
     kind: Literal["lemma", "prefix", "exact"]
     values: frozenset[str]  # lemma keys, one prefix, or one exact word
+    starts: frozenset[str] = frozenset()  # the first three letters of each value (lemma kind)
 
     def matches(self, word: Word) -> bool:
         if self.kind == "lemma":
-            return not self.values.isdisjoint(word.keys)
+            if not self.values.isdisjoint(word.keys):
+                return True
+            forms = word.unknown_forms
+            return bool(forms) and any(similar(form, lemma) for form in forms for lemma in self.values)
         if self.kind == "exact":
             return word.text in self.values
         (prefix,) = self.values
@@ -137,9 +146,10 @@ class WordPattern:
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    rule: str  # "heating.radiators", "urgency.critical.gas_smell", "language.resolved", ...
+    rule: str  # "heating.radiators", "urgency.critical.gas_smell"; for exclusions the rule or category excluded
     text: str  # as written in the file
     words: tuple[WordPattern, ...]
+    kind: TermKind = "category"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +167,6 @@ class Rule:
     category: str  # or the urgency level for markers
     weight: float
     regex: tuple[re.Pattern[str], ...]
-    exclude: "TermMatcher"
     only: frozenset[str]
 
 
@@ -171,6 +180,8 @@ class TermMatcher:
     _by_key: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _by_exact: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _by_prefix: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
+    # Lemma terms by the first three letters of their lemmas, for words no dictionary knows (typos).
+    _by_start: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     _candidates: dict[str, tuple[Term, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -179,6 +190,8 @@ class TermMatcher:
             index = {"lemma": self._by_key, "exact": self._by_exact, "prefix": self._by_prefix}[first.kind]
             for value in first.values:
                 index[value].append(term)
+                if first.kind == "lemma" and len(value) >= MIN_SIMILAR_LENGTH:
+                    self._by_start[value[:3]].append(term)
         self._prefix_lengths = sorted({len(prefix) for prefix in self._by_prefix})
 
     def _candidates_for(self, word: Word) -> tuple[Term, ...]:
@@ -196,6 +209,10 @@ class TermMatcher:
                     break
                 for term in self._by_prefix.get(key[:length], ()):
                     found[id(term)] = term
+        for form in word.unknown_forms:
+            for term in self._by_start.get(form[:3], ()):
+                if term.words[0].matches(word):
+                    found[id(term)] = term
         candidates = tuple(found.values())
         if len(self._candidates) < 500_000:
             self._candidates[word.text] = candidates
@@ -204,8 +221,19 @@ class TermMatcher:
     def find(self, analysed: Analysed) -> list[Hit]:
         words = analysed.words
         hits: list[Hit] = []
+        # A phrase whose second word (by lemma) is nowhere in the text cannot match: most phrases end here.
+        every_key = frozenset().union(*(word.keys for word in words))
+        unknown_starts = {form[:3] for word in words for form in word.unknown_forms}
         for index, word in enumerate(words):
             for term in self._candidates_for(word):
+                if len(term.words) > 1:
+                    second = term.words[1]
+                    if (
+                        second.kind == "lemma"
+                        and second.values.isdisjoint(every_key)
+                        and second.starts.isdisjoint(unknown_starts)
+                    ):
+                        continue
                 last = self._match_rest(term, words, index)
                 if last is not None:
                     matched = " ".join(words[position].text for position in range(index, last + 1))
@@ -233,16 +261,15 @@ class RuleSet:
     min_confidence: float
     confident_score: float
     resolved_factor: float
+    lead_bonus: float
     lexicon: Lexicon
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
-    landmarks: TermMatcher
-    resolved: TermMatcher
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
-    category_terms: TermMatcher
-    urgency_terms: TermMatcher
-    category_excludes: dict[str, TermMatcher]
+    # Every term of the file in one index (rules, markers, exclusions, resolved statements, landmarks), so a
+    # text is scanned once; each hit's term says its kind.
+    terms: TermMatcher
     default_urgency: dict[str, Urgency]
     fixed_urgency: frozenset[str]
     counts_when_resolved: frozenset[str]
@@ -254,17 +281,18 @@ def _compile_word(raw: str, lexicon: Lexicon) -> WordPattern:
         return WordPattern("prefix", frozenset({raw[:-1]}))
     if raw.endswith("!") and len(raw) > 1:
         return WordPattern("exact", frozenset({raw[:-1]}))
-    return WordPattern("lemma", lexicon.lemmas_of_term(raw))
+    lemmas = lexicon.lemmas_of_term(raw)
+    return WordPattern("lemma", lemmas, frozenset(lemma[:3] for lemma in lemmas))
 
 
-def compile_term(rule: str, raw: str, lexicon: Lexicon) -> Term:
+def compile_term(rule: str, raw: str, lexicon: Lexicon, kind: TermKind = "category") -> Term:
     from shared.textmatch import normalize
 
     pieces = [piece.strip("'’-") for piece in normalize(raw).split()]
     words = tuple(_compile_word(piece, lexicon) for piece in pieces if _has_letters(piece))
     if not words:
         raise ValueError(f"term {raw!r} has no letters")
-    return Term(rule, raw, words)
+    return Term(rule, raw, words, kind)
 
 
 def parse_rules(text: str, taxonomy: Taxonomy, source: str, lexicon: Lexicon | None = None) -> RuleSet:
@@ -305,48 +333,45 @@ def _reference_problems(spec: RuleFileSpec, taxonomy: Taxonomy, locator: Locator
 
 
 def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
-    def matcher(rule: str, terms: list[str]) -> TermMatcher:
-        return TermMatcher(
-            [compile_term(rule, term, lexicon) for term in dict.fromkeys(terms)], spec.language.phrase_gap
-        )
-
     rules: dict[str, Rule] = {}
-    category_terms: list[Term] = []
-    urgency_terms: list[Term] = []
+    terms: list[Term] = []
 
-    def add(rule_id: str, label: str, rule_spec: RuleSpec, into: list[Term]) -> None:
+    def add_terms(rule: str, raw_terms: list[str], kind: TermKind) -> None:
+        terms.extend(compile_term(rule, term, lexicon, kind) for term in dict.fromkeys(raw_terms))
+
+    def add(rule_id: str, label: str, rule_spec: RuleSpec, kind: TermKind) -> None:
         rules[rule_id] = Rule(
             id=rule_id,
             category=label,
             weight=rule_spec.weight,
             regex=tuple(re.compile(pattern) for pattern in rule_spec.regex),
-            exclude=matcher(rule_id, rule_spec.exclude),
             only=frozenset(rule_spec.only),
         )
-        into += [compile_term(rule_id, term, lexicon) for term in dict.fromkeys(rule_spec.terms)]
+        add_terms(rule_id, rule_spec.terms, kind)
+        add_terms(rule_id, rule_spec.exclude, "exclude")
 
     for code, category in spec.categories.items():
         for name, rule_spec in category.rules.items():
-            add(f"{code}.{name}", code, rule_spec, category_terms)
+            add(f"{code}.{name}", code, rule_spec, "category")
+        add_terms(code, category.exclude, "exclude")
     for level, markers in spec.urgency.items():
         for name, rule_spec in markers.items():
-            add(f"urgency.{level}.{name}", level, rule_spec, urgency_terms)
+            add(f"urgency.{level}.{name}", level, rule_spec, "urgency")
+    add_terms("language.resolved", spec.language.resolved, "resolved")
+    add_terms("language.landmarks", spec.language.landmarks, "landmark")
     return RuleSet(
         version=spec.version,
         min_score=spec.min_score,
         min_confidence=spec.min_confidence,
         confident_score=spec.confident_score,
         resolved_factor=spec.resolved_factor,
+        lead_bonus=spec.lead_bonus,
         lexicon=lexicon,
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
-        landmarks=matcher("language.landmarks", spec.language.landmarks),
-        resolved=matcher("language.resolved", spec.language.resolved),
         rules=rules,
-        category_terms=TermMatcher(category_terms, spec.language.phrase_gap),
-        urgency_terms=TermMatcher(urgency_terms, spec.language.phrase_gap),
-        category_excludes={code: matcher(f"{code}.exclude", c.exclude) for code, c in spec.categories.items()},
+        terms=TermMatcher(terms, spec.language.phrase_gap),
         default_urgency={code: category.urgency for code, category in spec.categories.items()},
         fixed_urgency=frozenset(code for code, category in spec.categories.items() if category.fixed_urgency),
         counts_when_resolved=frozenset(code for code, c in spec.categories.items() if c.counts_when_resolved),

@@ -292,7 +292,8 @@ class FakeDispatcherRepository:
 
 class FakeNotifierRepository:
     """NotifierRepository: notices inserted once by their `_id`; due, claimed and settled as the Mongo adapter does
-    (a claim holds only if state and attempt count are unchanged; a claim's lease pushes the next attempt back)."""
+    (a claim or a settlement holds only if state and attempt count are as expected; a claim's lease pushes the next
+    attempt back)."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
@@ -307,38 +308,44 @@ class FakeNotifierRepository:
             self.documents[document["_id"]] = document
         return already
 
-    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        due = [
-            copy.deepcopy(document)
-            for document in self.documents.values()
-            if document["state"] in ("pending", "sending")
-            and "next_attempt_at" in document
-            and document["next_attempt_at"] <= now
-        ]
-        return sorted(due, key=lambda document: document["next_attempt_at"])[:limit]
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
+        due = sorted(
+            (
+                document
+                for document in self.documents.values()
+                if document["state"] in ("pending", "sending")
+                and "next_attempt_at" in document
+                and document["next_attempt_at"] <= now
+            ),
+            key=lambda document: document["next_attempt_at"],
+        )[:limit]
+        for document in due:
+            document.update(
+                state="sending",
+                next_attempt_at=now + timedelta(seconds=lease_s),
+                attempted_at=now,
+                attempts=document["attempts"] + 1,
+            )
+        return [copy.deepcopy(document) for document in due]
 
-    async def claim(self, document: dict[str, Any], now: datetime, lease_s: float) -> bool:
-        stored = self.documents[document["_id"]]
-        if (stored["state"], stored["attempts"]) != (document["state"], document["attempts"]):
-            return False
-        stored.update(
-            state="sending",
-            next_attempt_at=now + timedelta(seconds=lease_s),
-            attempted_at=now,
-            attempts=stored["attempts"] + 1,
-        )
-        return True
+    async def release(self, keys: Sequence[str], now: datetime) -> None:
+        for key in keys:
+            document = self.documents[key]
+            if (document["state"], document["attempts"]) == ("pending", 0):
+                document["next_attempt_at"] = now
 
-    async def settle(self, key: str, attempts: int, outcome: Any, now: datetime) -> None:
-        stored = self.documents[key]
-        if (stored["state"], stored["attempts"]) != ("sending", attempts):
-            return
-        stored.update(state=outcome.state, reason=outcome.reason, detail=outcome.detail)
-        if outcome.state == "pending":
-            stored["next_attempt_at"] = outcome.next_attempt_at
-        else:
-            stored.pop("next_attempt_at", None)
-            stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
+    async def settle(self, settlements: Sequence[Any], now: datetime) -> None:
+        for item in settlements:
+            stored = self.documents[item.key]
+            if (stored["state"], stored["attempts"]) != (item.expected_state, item.expected_attempts):
+                continue
+            outcome = item.outcome
+            stored.update(state=outcome.state, attempts=item.attempts, reason=outcome.reason, detail=outcome.detail)
+            if outcome.state == "pending":
+                stored["next_attempt_at"] = outcome.next_attempt_at
+            else:
+                stored.pop("next_attempt_at", None)
+                stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
 
 
 # --- events ------------------------------------------------------------------------------------

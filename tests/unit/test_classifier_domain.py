@@ -107,6 +107,13 @@ def test_whole_word_term_does_not_match_a_longer_word(small):
     assert classify_text("Відключили газ у будинку", small).category == "gas"
 
 
+def test_a_misspelt_word_no_dictionary_knows_matches_by_similarity(small):
+    assert classify_text("Немає опаленя", small).category == "heating"  # опалення
+    assert classify_text("Відсутнє опаленя і холодно", small).category == "heating"
+    # A known word is never stretched to a similar rule word, nor is a short one.
+    assert classify_text("Газета", small).category == "unclassified"
+
+
 def test_prefix_term_matches_the_start_of_a_word(small):
     assert classify_text("DTEKу дзвонили", small).category == "electricity"
 
