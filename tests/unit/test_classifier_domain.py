@@ -157,6 +157,7 @@ def test_a_landmark_is_not_the_subject(small):
     result = classify_text("Величезна яма біля зупинки", small)
 
     assert result.category == "roads"
+    assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
 
 
 def test_an_excluded_term_cancels_the_category(small):
