@@ -5,6 +5,7 @@ import asyncio
 import sys
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from shared.channel_keys import DEFAULT_RATE_PER_MINUTE, ChannelExists, ChannelRecord, ChannelRegistry
@@ -30,13 +31,23 @@ def add_parser(commands: Any) -> None:
     channels.set_defaults(func=cmd_channels)
 
 
+console = Console()
+errors = Console(stderr=True)
+
+
+class UserError(Exception):
+    """Something the operator can fix; printed without a traceback, exit code 2."""
+
+
 def cmd_channels(args: argparse.Namespace) -> int:
-    return asyncio.run(_channels(args))
+    try:
+        return asyncio.run(_channels(args))
+    except UserError as error:
+        errors.print(f"[red]error:[/red] {error}")
+        return 2
 
 
 async def _channels(args: argparse.Namespace) -> int:
-    from cityline.cli import UserError, console
-
     store = Store.from_settings(ConnectionSettings(), app_name="cityline-cli")
     registry = ChannelRegistry(store)
     try:

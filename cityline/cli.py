@@ -226,13 +226,15 @@ def _print_status(view: dict[str, Any]) -> None:
     console.print(history)
     if view["notifications"]:
         notices = Table(title="notifications")
-        for column in ("kind", "transport", "state", "text"):
+        for column in ("kind", "transport", "state", "attempts", "sent (UTC)", "text"):
             notices.add_column(column)
         for notice in view["notifications"]:
             notices.add_row(
                 notice["kind"],
                 notice["transport"],
                 notice["state"] + (f" ({notice['reason']})" if notice.get("reason") else ""),
+                str(notice.get("attempts", "")),
+                f"{notice['sent_at']:%H:%M:%S}" if notice.get("sent_at") else "",
                 notice["text"],
             )
         console.print(notices)
@@ -272,6 +274,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         return 0
     if not args.topic:
         raise UserError("replay needs the topic whose dead letters to send back, e.g. appeals.intake")
+    if args.topic == "notifications":
+        raise UserError("failed notices are sent again with `cityline notify resend`, not replayed")
     replayed, left = asyncio.run(replay(bootstrap, args.topic, args.reason, args.dry_run))
     verb = "would replay" if args.dry_run else "replayed"
     console.print(f"{verb} {replayed} to {args.topic}; {left} of other reasons left")
@@ -363,13 +367,14 @@ def parser() -> argparse.ArgumentParser:
     asyncapi.add_argument("--out", default="docs/asyncapi", help="folder for <service>.json")
     asyncapi.set_defaults(func=cmd_asyncapi)
 
+    # Commands that live in their own modules; imported here so `cityline --help` lists them all.
     from cityline.channels import add_parser as add_channels_parser
+    from cityline.classify import add_parser as add_classify_parser
+    from cityline.notify import add_notify_command
 
     add_channels_parser(commands)
-
-    from cityline.classify import add_parser as add_classify
-
-    add_classify(commands)
+    add_classify_parser(commands)
+    add_notify_command(commands)
     return root
 
 

@@ -43,7 +43,9 @@ class Parked:
 
 
 def dead_letter_topics(topic: str | None) -> list[str]:
-    return [topics.dead_letter(topic)] if topic else [topics.dead_letter(t) for t in topics.PIPELINE_TOPICS]
+    if topic:
+        return [topics.dead_letter(topic)]
+    return [*(topics.dead_letter(t) for t in topics.PIPELINE_TOPICS), topics.NOTIFICATIONS_DLQ]
 
 
 async def _consumer(bootstrap: str, names: list[str], group: str | None) -> AIOKafkaConsumer:

@@ -21,6 +21,10 @@ COUNTERS = "counters"
 # Intake's HTTP API: channels with their hashed API keys, and the Idempotency-Key header's record per channel.
 CHANNELS = "channels"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+# An Idempotency-Key is honoured this long (a day, as payment APIs do); (channel, external_id) stays forever.
+IDEMPOTENCY_KEY_TTL_S = 24 * 3600
+# Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
+INCIDENTS = "incidents"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
@@ -59,8 +63,14 @@ class Store:
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         # --- intake's HTTP API ---
         await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
+        await self.db[IDEMPOTENCY_KEYS].create_index(
+            [("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_KEY_TTL_S, name="expire"
+        )
         # Open311's requests.json lists appeals by the time they were received.
         await appeals.create_index([("received_at", ASCENDING)], name="received_at")
+        # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
+        await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
+        await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
 
     async def close(self) -> None:
         await self.client.close()

@@ -71,10 +71,12 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         kafka_bootstrap_servers=given_kafka or None,
         mongodb_uri=given_mongo or None,
         database=f"cityline_test_{uuid.uuid4().hex[:8]}",
-        # Stalled appeals are announced again after a second, so the tests need not wait a minute.
+        # Stalled appeals are announced again after a second and overdue ones escalated within a second or two, so
+        # the tests need not wait a minute.
         service_env={
             "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
             "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
+            "CITYLINE_DISPATCHER_OVERDUE_CHECK_INTERVAL_S": "1",
             # Notices: retried after 0.2, 0.4, 0.8, 1, 1, ... s for about a minute, so an outage test is short.
             "CITYLINE_NOTIFIER_RETRY_BASE_S": "0.2",
             "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",

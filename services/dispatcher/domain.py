@@ -1,8 +1,8 @@
 """The decide step of the dispatcher: which department, by when, and what it is told. Pure."""
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,9 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.dispatcher.gazetteer import Gazetteer, GazetteerError, StreetMatch, load_gazetteer
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
-from shared.contracts.classifier import AppealClassified
+from shared.contracts.classifier import AppealClassified, Classification, Urgency
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
+from shared.contracts.dispatcher import (
+    AppealAssigned,
+    AppealEscalated,
+    AppealStatusChanged,
+    Assignment,
+    DepartmentTask,
+    IncidentTask,
+)
 from shared.contracts.intake import Address
 from shared.taxonomy import Taxonomy
 from shared.textmatch import TermIndex, compile_term, tokenize
@@ -209,6 +216,7 @@ def department_task(assigned: AppealAssigned, routing: Routing) -> DepartmentTas
         due_at=assignment.due_at,
         contact=assigned.contact if assignment.department in routing.share_contact_with else None,
         status=assignment.outcome,
+        incident_id=assignment.incident_id,
     )
 
 
@@ -236,6 +244,8 @@ class StatusChange:
     by: str
     note: str
     reroute: AppealAssigned | None = None
+    # The department's report it came from, when that is not `event_id` (a change fanned out to an incident's appeal).
+    caused_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -299,6 +309,7 @@ def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing,
                 due_at=appeal.assignment.due_at,
                 outcome=outcome,
                 reason=reason,
+                incident_id=appeal.assignment.incident_id,
             ),
         }
     )
@@ -319,3 +330,347 @@ def assigned_from_document(document: dict) -> AppealAssigned:
         classification=document["classification"],
         assignment=document["assignment"],
     )
+
+
+# ---- what residents hear: one status event per appeal the dispatcher changed ----------------------------------------
+
+
+def status_event(change: StatusChange, appeal: AppealAssigned, incident_id: str | None = None) -> AppealStatusChanged:
+    """The appeal's change as the notifier needs it. `appeal` is the appeal as assigned after the change."""
+    assignment = appeal.assignment
+    return AppealStatusChanged(
+        event_id=derived_event_id("status", f"{change.event_id}:{change.appeal_id}"),
+        occurred_at=change.at,
+        correlation_id=appeal.correlation_id,
+        appeal_id=change.appeal_id,
+        status="rerouted" if change.reroute is not None else change.status,
+        department=assignment.department,
+        department_name=assignment.department_name,
+        category=appeal.classification.category,
+        comment=change.note,
+        contact=appeal.contact,
+        channel=appeal.channel,
+        incident_id=incident_id or assignment.incident_id,
+        caused_by=change.caused_by or change.event_id,
+    )
+
+
+# ---- mass incidents: appeals about one building grouped, the department told once ------------------------------------
+
+URGENCY_ORDER = ("low", "normal", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Appeals of one category about one place, handled by one department as one piece of work."""
+
+    incident_id: str
+    key: str
+    department: str
+    category: str
+    location: str
+    district: str | None
+    address: Address | None
+    urgency: str
+    appeal_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    first_at: datetime
+    last_at: datetime
+    due_at: datetime
+    status: str = "open"
+
+    def document(self) -> dict:
+        return {
+            "_id": self.incident_id,
+            "key": self.key,
+            "department": self.department,
+            "category": self.category,
+            "location": self.location,
+            "district": self.district,
+            "address": self.address.model_dump(mode="python") if self.address else None,
+            "urgency": self.urgency,
+            "appeal_ids": list(self.appeal_ids),
+            "texts": list(self.texts),
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+            "due_at": self.due_at,
+            "status": self.status,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict) -> "Incident":
+        address = document.get("address")
+        return cls(
+            incident_id=document["_id"],
+            key=document["key"],
+            department=document["department"],
+            category=document["category"],
+            location=document["location"],
+            district=document.get("district"),
+            address=Address(**address) if address else None,
+            urgency=document["urgency"],
+            appeal_ids=tuple(document["appeal_ids"]),
+            texts=tuple(document.get("texts", ())),
+            first_at=document["first_at"],
+            last_at=document["last_at"],
+            due_at=document["due_at"],
+            status=document.get("status", "open"),
+        )
+
+    def task(self, routing: Routing) -> IncidentTask:
+        return IncidentTask(
+            event_id=derived_event_id("incident", f"{self.incident_id}:{len(self.appeal_ids)}"),
+            occurred_at=self.last_at,
+            correlation_id=self.incident_id,
+            incident_id=self.incident_id,
+            department=self.department,
+            category=self.category,
+            category_name=routing.taxonomy.category(self.category).name,
+            urgency=self.urgency,
+            location=self.location,
+            address=self.address,
+            district=self.district,
+            lead_appeal_id=self.appeal_ids[0],
+            appeal_ids=self.appeal_ids,
+            count=len(self.appeal_ids),
+            first_reported_at=self.first_at,
+            last_reported_at=self.last_at,
+            due_at=self.due_at,
+            texts=self.texts,
+        )
+
+
+MAX_INCIDENT_TEXTS = 20
+
+
+def incident_key(assigned: AppealAssigned, routing: Routing) -> tuple[str, str] | None:
+    """(key, location) for grouping, or None when the appeal is not grouped: a category of personal matters, no
+    department yet (triage), or no place precise enough (a building; a street for street categories)."""
+    category = assigned.classification.category
+    rules = routing.incidents
+    if assigned.assignment.outcome != "assigned" or category not in rules.categories:
+        return None
+    place = find_place(assigned, routing)
+    address = assigned.address
+    location = None
+    if place.street is not None and place.street.house:
+        location = place.street.location
+    elif address is not None and address.lat is not None and address.lon is not None:
+        # Four decimals are about 10 m in Kyiv: one building.
+        location = f"{address.lat:.4f},{address.lon:.4f}"
+    elif place.street is not None and category in rules.by_street:
+        location = place.street.location
+    if location is None:
+        return None
+    return f"{assigned.assignment.department}|{category}|{location}", location
+
+
+@dataclass(frozen=True)
+class Grouping:
+    assigned: list[AppealAssigned]  # the decisions, with incident ids set where grouped
+    incidents: list[Incident]  # incidents opened or grown, to store
+    joined: frozenset[str]  # appeals that joined an incident of others: their department gets the incident instead
+    announced: list[IncidentTask]
+
+
+def group_incidents(
+    decisions: list[AppealAssigned],
+    open_incidents: Mapping[str, Incident],
+    routing: Routing,
+    now: datetime,
+    keys: Sequence[tuple[str, str] | None] | None = None,
+) -> Grouping:
+    """Put each groupable appeal into the open incident of its place, or open one. `open_incidents` are the open
+    incidents by key whose last appeal is within the window (as the handler read them); `keys`, parallel to
+    `decisions`, are their `incident_key`s if the caller has them already."""
+    if keys is None:
+        keys = [incident_key(decision, routing) for decision in decisions]
+    window = timedelta(hours=routing.incidents.window_hours)
+    current = {key: incident for key, incident in open_incidents.items() if now - incident.last_at <= window}
+    changed: dict[str, Incident] = {}
+    joined: set[str] = set()
+    result: list[AppealAssigned] = []
+    for decision, found in zip(decisions, keys, strict=True):
+        if found is None:
+            result.append(decision)
+            continue
+        key, location = found
+        incident = current.get(key)
+        appeal_id = decision.appeal_id
+        if incident is None:
+            incident = Incident(
+                incident_id=f"inc-{appeal_id}",
+                key=key,
+                department=decision.assignment.department,
+                category=decision.classification.category,
+                location=location,
+                district=decision.assignment.district,
+                address=decision.address,
+                urgency=decision.classification.urgency,
+                appeal_ids=(appeal_id,),
+                texts=(decision.text,),
+                first_at=now,
+                last_at=now,
+                due_at=decision.assignment.due_at,
+            )
+            changed[key] = current[key] = incident
+        elif appeal_id not in incident.appeal_ids:
+            urgency = max(incident.urgency, decision.classification.urgency, key=URGENCY_ORDER.index)
+            incident = replace(
+                incident,
+                urgency=urgency,
+                appeal_ids=(*incident.appeal_ids, appeal_id),
+                texts=(*incident.texts, decision.text)[:MAX_INCIDENT_TEXTS],
+                last_at=now,
+                due_at=min(incident.due_at, decision.assignment.due_at),
+            )
+            changed[key] = current[key] = incident
+        if incident.appeal_ids[0] != appeal_id:
+            joined.add(appeal_id)
+        assignment = decision.assignment.model_copy(update={"incident_id": incident.incident_id})
+        result.append(decision.model_copy(update={"assignment": assignment}))
+    announced = [incident.task(routing) for incident in changed.values() if len(incident.appeal_ids) > 1]
+    return Grouping(result, list(changed.values()), frozenset(joined), announced)
+
+
+def fan_out(
+    update: DepartmentUpdate,
+    siblings: Mapping[str, tuple[AppealAssigned, str, frozenset[str]]],
+    routing: Routing,
+    now: datetime,
+) -> list[StatusChange]:
+    """A department's report on one appeal of an incident, applied to each other appeal of the incident as if it had
+    been reported on that appeal: judged by the same rules, so an appeal now at another department, or one that cannot
+    take the change, is left alone, and one that already took it (a redelivery) is not changed twice. A misrouted
+    report reroutes every appeal of the incident. `siblings`: appeal id -> (appeal as assigned, status, applied ids)."""
+    changes = []
+    for appeal_id, (appeal, status, applied) in sorted(siblings.items()):
+        if appeal_id == update.appeal_id:
+            continue
+        event_id = derived_event_id("incident-report", f"{update.event_id}:{appeal_id}")
+        reported = update.model_copy(update={"appeal_id": appeal_id, "event_id": event_id})
+        verdict = judge_update(reported, appeal, status, applied, routing, now)
+        if isinstance(verdict, StatusChange):
+            changes.append(replace(verdict, caused_by=str(update.event_id)))
+    return changes
+
+
+# ---- deadlines: open appeals past their due time ----------------------------------------------------------
+
+OPEN_STATUSES = ("triage", *ACTIVE)
+
+
+def escalation(document: dict, now: datetime) -> AppealEscalated | None:
+    """The escalation of an open appeal past its due time, once per due time (None: not due, or already escalated)."""
+    assignment = document.get("assignment") or {}
+    due_at = assignment.get("due_at")
+    if document.get("status") not in OPEN_STATUSES or due_at is None or due_at >= now:
+        return None
+    if document.get("escalated_due_at") == due_at:
+        return None
+    classification = document.get("classification") or {}
+    return AppealEscalated(
+        event_id=derived_event_id("escalated", f"{document['_id']}:{due_at.isoformat()}"),
+        occurred_at=now,
+        correlation_id=document.get("correlation_id") or "",
+        appeal_id=document["_id"],
+        department=assignment["department"],
+        department_name=assignment["department_name"],
+        category=classification.get("category", UNCLASSIFIED),
+        urgency=classification.get("urgency", "normal"),
+        status=document["status"],
+        district=assignment.get("district"),
+        due_at=due_at,
+        overdue_s=int((now - due_at).total_seconds()),
+        incident_id=assignment.get("incident_id"),
+    )
+
+
+def overdue_by_department(documents: list[dict], now: datetime) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for document in documents:
+        assignment = document.get("assignment") or {}
+        if document.get("status") in OPEN_STATUSES and assignment.get("due_at") and assignment["due_at"] < now:
+            counts[assignment["department"]] = counts.get(assignment["department"], 0) + 1
+    return counts
+
+
+# ---- manual triage: a contact-center operator decides ---------------------------------------------------------------
+
+
+class TriageDecision(BaseModel):
+    """What an operator decides for an appeal in triage: its category, or the department directly, or both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    category: str | None = None
+    department: str | None = None
+    urgency: Urgency | None = None
+    operator: str = Field(min_length=1, max_length=100)
+    comment: str = Field(default="", max_length=2000)
+
+
+@dataclass(frozen=True)
+class TriageProblem:
+    """Why a decision cannot be applied: `kind` is not-found, conflict or invalid (then `field` names the field)."""
+
+    kind: str
+    detail: str
+    field: str | None = None
+
+
+def decide_triage(
+    document: dict | None, decision: TriageDecision, routing: Routing, now: datetime
+) -> AppealAssigned | TriageProblem:
+    """The appeal assigned as the operator decided, re-entering the normal flow through route()."""
+    taxonomy = routing.taxonomy
+    if decision.category is None and decision.department is None:
+        return TriageProblem("invalid", "give a category, a department or both", "category")
+    if decision.category is not None and decision.category not in taxonomy.categories:
+        return TriageProblem("invalid", f"unknown category {decision.category!r}", "category")
+    if decision.category == UNCLASSIFIED:
+        return TriageProblem("invalid", "choose a category other than unclassified", "category")
+    if decision.department is not None and decision.department not in routing.department_codes:
+        return TriageProblem("invalid", f"unknown department {decision.department!r}", "department")
+    if document is None:
+        return TriageProblem("not-found", "no such appeal")
+    if document.get("status") != "triage" or not document.get("classification"):
+        return TriageProblem("conflict", f"the appeal is {document.get('status')}, not waiting in triage")
+    before = document["classification"]
+    category = decision.category or before["category"]
+    if decision.department is None and category == UNCLASSIFIED:
+        return TriageProblem("invalid", "the appeal is unclassified: give its category or a department", "category")
+    decision_id = derived_event_id("operator", f"{document['_id']}:{len(document.get('history', []))}")
+    classified = AppealClassified(
+        **registration_fields(document),
+        event_id=decision_id,
+        occurred_at=now,
+        classification=Classification(
+            category=category,
+            urgency=decision.urgency or before["urgency"],
+            confidence=1.0,
+            ruleset=f"operator:{decision.operator}",
+            decided_by="operator",
+            decision_id=str(decision_id),
+            decided_at=now,
+        ),
+    )
+    assigned = route(classified, routing, now).assigned
+    note = f"operator {decision.operator}" + (f": {decision.comment}" if decision.comment else "")
+    if decision.department is not None:
+        assignment = assigned.assignment.model_copy(
+            update={
+                "department": decision.department,
+                "department_name": taxonomy.department_name(decision.department),
+                "outcome": "assigned",
+                "reason": f"{note}; sent to {decision.department}",
+            }
+        )
+    elif assigned.assignment.outcome == "triage":
+        return TriageProblem(
+            "invalid",
+            f"{category} is handled by a district unit and the district is unknown: give the department",
+            "department",
+        )
+    else:
+        assignment = assigned.assignment.model_copy(update={"reason": f"{note}; {assigned.assignment.reason}"})
+    return assigned.model_copy(update={"assignment": assignment})

@@ -1,13 +1,14 @@
-"""Wiring of the dispatcher: its routing data and handlers in the common service frame."""
+"""Wiring of the dispatcher: its routing data, handlers, overdue check and triage desk in the common service frame."""
 
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
-from services.dispatcher.handlers import build_router
+from services.dispatcher.handlers import build_dispatcher
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.triage import build_triage_app
 from shared.contracts.base import utcnow
-from shared.service import Wiring, assemble
+from shared.service import Periodic, Wiring, assemble
 
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
@@ -15,11 +16,20 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
 
     def wire(store, park_record, taxonomy) -> Wiring:
         routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
-        return Wiring(build_router(settings, MongoDispatcherRepository(store), routing, park_record, utcnow))
+        repo = MongoDispatcherRepository(store)
+        dispatcher = build_dispatcher(
+            settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
+        )
+        overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
+        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, settings.operator_token)
+        return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
 
     return assemble(
         settings,
         wire,
         title="CityLine dispatcher",
-        description="Assigns each appeal to the responsible department with a deadline and publishes its task.",
+        description=(
+            "Assigns each appeal to the responsible department with a deadline and publishes its task; groups mass "
+            "incidents; applies departments' reports and tells residents; escalates overdue appeals."
+        ),
     )

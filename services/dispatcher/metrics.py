@@ -1,4 +1,4 @@
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from shared.metrics import registry
 
@@ -13,5 +13,25 @@ department_updates = Counter(
     "cityline_dispatcher_department_updates",
     "Departments' reports, by reported status and verdict (StatusChange, Refusal, repeated)",
     ["status", "verdict"],
+    registry=registry,
+)
+
+overdue = Gauge(
+    "cityline_dispatcher_overdue_appeals",
+    "Open appeals past their due time, by department (set by the periodic check)",
+    ["department"],
+    registry=registry,
+)
+
+escalations = Counter(
+    "cityline_dispatcher_escalations",
+    "Appeals escalated on appeals.escalated for being past their due time, by department",
+    ["department"],
+    registry=registry,
+)
+
+incidents_grouped = Counter(
+    "cityline_dispatcher_incident_appeals",
+    "Appeals that joined an open mass incident (sent to the department as the incident, not as a task)",
     registry=registry,
 )

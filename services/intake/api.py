@@ -5,11 +5,13 @@ Every write names its channel by an API key and registers through the same path 
 so the answer carries the appeal's number. Reads show what a resident may see.
 """
 
+import asyncio
 import logging
 import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
@@ -24,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake.domain import idempotent_event_id, request_fingerprint, resident_view
 from services.intake.handlers import Registered
+from services.intake.metrics import http_request_seconds, http_requests
 from services.intake.open311 import (
     MAX_REQUESTS,
     Open311Error,
@@ -38,12 +41,15 @@ from services.intake.repository import AppealReads, IdempotencyKeys
 from shared.channel_keys import KEY_HEADER, ChannelRecord, ChannelRegistry
 from shared.contracts.base import AppealId, Code
 from shared.contracts.intake import Address, AppealSubmitted, AppealText, SubmittedContact
+from shared.errors import TransientError
 from shared.store import Store
 from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
 OPEN311 = "/open311/v2"
+# A channel's clock may run a little ahead of ours; more than this is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 Register = Callable[[list[AppealSubmitted]], Awaitable[dict[str, Registered]]]
 
@@ -143,8 +149,57 @@ class RateLimits:
         return max(1, math.ceil(bucket.waiting(item) / 1000))
 
 
+class RegistrationBatcher:
+    """Registers concurrent requests together: one number reservation, one insert and one publish per batch.
+
+    While a batch is being registered, newly arrived submissions wait and go in the next one, so a lone request
+    waits for nothing and a busy API makes few round trips (the store's round trips are the bottleneck).
+    """
+
+    def __init__(self, register_submissions: Register, max_batch: int = 200) -> None:
+        self.register_submissions = register_submissions
+        self.max_batch = max_batch
+        self.pending: list[tuple[AppealSubmitted, asyncio.Future]] = []
+        self.draining: asyncio.Task | None = None
+
+    async def register(self, submission: AppealSubmitted) -> Registered:
+        answer = asyncio.get_running_loop().create_future()
+        self.pending.append((submission, answer))
+        if self.draining is None:
+            self.draining = asyncio.create_task(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
+                await self._register(batch)
+        finally:
+            self.draining = None
+
+    async def _register(self, batch: list[tuple[AppealSubmitted, asyncio.Future]]) -> None:
+        try:
+            registered = await self.register_submissions([submission for submission, _ in batch])
+        except Exception as error:
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+            return
+        answered: set[str] = set()
+        for submission, answer in batch:
+            key = submission.intake_key()
+            appeal_id, new = registered[key]
+            # Two requests for one appeal in the same batch: only the first made it.
+            if not answer.done():
+                answer.set_result(Registered(appeal_id, new and key not in answered))
+            answered.add(key)
+
+
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while they stream in."""
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or as they stream in.
+
+    The body is read here, up to the limit, and handed on whole: the API's bodies are small, and FastAPI would
+    turn an error raised while it reads into a 400."""
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
@@ -158,21 +213,29 @@ class BodySizeLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, send)
             return
-        received = 0
-
-        async def limited_receive() -> Any:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
-            await self._refuse(scope, send)
+        async def replay() -> Any:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Any, send: Any) -> None:
         detail = f"request body larger than {self.max_bytes} bytes"
@@ -180,8 +243,31 @@ class BodySizeLimit:
         await response(scope, _no_body, send)
 
 
-class BodyTooLarge(Exception):
-    pass
+class RequestMetrics:
+    """Count and time every request by its route template (bounded), method and status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            http_requests.labels(route, scope["method"], str(status)).inc()
+            http_request_seconds.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
 
 async def _no_body() -> dict[str, Any]:
@@ -259,9 +345,8 @@ def create_api(
             )
         return idempotent_event_id(channel.name, idempotency_key)
 
-    async def register_one(submission: AppealSubmitted) -> Registered:
-        registered = await register_submissions([submission])
-        return registered[submission.intake_key()]
+    batcher = RegistrationBatcher(register_submissions)
+    register_one = batcher.register
 
     # ---- native API ----
 
@@ -277,6 +362,10 @@ def create_api(
         if body.category is not None and body.category not in taxonomy.categories:
             raise RequestValidationError(
                 [{"loc": ("body", "category"), "msg": f"unknown category {body.category!r}", "type": "value_error"}]
+            )
+        if body.received_at is not None and body.received_at > clock() + CLOCK_SKEW:
+            raise RequestValidationError(
+                [{"loc": ("body", "received_at"), "msg": "is in the future", "type": "value_error"}]
             )
         event_id = await claim_key(channel, idempotency_key, body.model_dump(mode="json"))
         submission = AppealSubmitted(
@@ -420,7 +509,8 @@ def create_api(
         return _error_response(request.url.path, status, issues)
 
     @api.exception_handler(PyMongoError)
-    async def on_store_error(request: Request, error: PyMongoError) -> JSONResponse:
+    @api.exception_handler(TransientError)
+    async def on_store_error(request: Request, error: Exception) -> JSONResponse:
         logger.error("store unavailable for %s: %s", request.url.path, type(error).__name__)
         detail = "the appeal store is not available right now; try again shortly"
         return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
@@ -433,4 +523,5 @@ def create_api(
         return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
 
     api.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    api.add_middleware(RequestMetrics)
     return api

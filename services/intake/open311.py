@@ -130,7 +130,10 @@ def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, with_descri
     """One appeal as a GeoReport service request. The description only for the channel that submitted it."""
     classification = document.get("classification") or {}
     assignment = document.get("assignment") or {}
-    code = classification.get("category") or document.get("requested_category")
+    # The resident's own choice stands until the classifier has decided something better than "unclassified".
+    code = classification.get("category")
+    if code in (None, "unclassified") and document.get("requested_category"):
+        code = document["requested_category"]
     category = taxonomy.categories.get(taxonomy.aliases.get(code, code)) if code else None
     address = document.get("address") or {}
     notes = [entry["note"] for entry in document.get("history", []) if entry.get("note")]

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from shared.errors import TransientError
 from shared.store import APPEALS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
 
 
@@ -21,14 +22,24 @@ class MongoIntakeRepository:
         self.store = store
 
     async def reserve_numbers(self, count: int) -> int:
-        """Reserve `count` consecutive numbers with one update; returns the first."""
-        counter = await self.store.db[COUNTERS].find_one_and_update(
-            {"_id": "appeal_number"},
-            {"$inc": {"value": count}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return counter["value"] - count + 1
+        """Reserve `count` consecutive numbers with one update; returns the first.
+
+        The first reservations may race to create the counter (concurrent HTTP requests on a fresh store): the loser
+        of the upsert gets a duplicate key (or, from the embedded store, no document) and simply increments again.
+        """
+        for _ in range(3):
+            try:
+                counter = await self.store.db[COUNTERS].find_one_and_update(
+                    {"_id": "appeal_number"},
+                    {"$inc": {"value": count}},
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return counter["value"] - count + 1
+        raise TransientError("could not reserve appeal numbers: the counter upsert kept colliding")
 
     async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]:
         """Insert the documents; returns the intake keys that already had an appeal."""

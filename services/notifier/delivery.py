@@ -1,20 +1,22 @@
-"""Sending what was recorded: a background job takes due notices from the store, claims each, sends it over its
-transport and records the outcome. The consumer never waits for a gateway, and a gateway that is down only delays
-notices: they stay `pending` in the store with their next attempt, and nothing is lost.
+"""Sending what was recorded. The consumer hands each batch of fresh notices to the deliverer and returns at once: it
+never waits for a gateway. The deliverer sends them in the background and writes the outcomes in one round trip.
+A background job (`deliver_due`) takes what is due: retries after their backoff, and notices whose first sender died
+before it could settle them. A gateway that is down only delays notices: they stay `pending` in the store with their
+next attempt, and nothing is lost.
 
-poll (due notices) -> claim -> send -> decide (after_attempt) -> persist (settle) -> publish (dead letter)
+(hand-off | due -> claim) -> send -> decide (after_attempt) -> publish (dead letter) -> persist (settle)
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.notifier.domain import RetryPolicy, after_attempt
+from services.notifier.domain import Outcome, RetryPolicy, after_attempt
 from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries
-from services.notifier.repository import NotifierRepository
+from services.notifier.repository import NotifierRepository, Settlement
 from services.notifier.transports import DeliveryError, Outgoing, Transport
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
@@ -32,40 +34,67 @@ class Deliverer:
     clock: Callable[[], datetime]
     publish_failure: PublishFailure
     lease_s: float = 60.0
-    batch: int = 100
-    concurrency: int = 8
+    batch: int = 50
+    settle_chunk: int = 50
+    concurrency: int = 16
+    # Notices being sent by hand-off at most; beyond it the delivery job takes them over (at their takeover time).
+    max_in_flight: int = 2000
     _limit: asyncio.Semaphore = field(init=False)
+    _tasks: set[asyncio.Task] = field(init=False, default_factory=set)
+    _in_flight: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
+
+    def hand_off(self, documents: Sequence[dict[str, Any]]) -> int:
+        """Start sending notices just recorded (pending, no attempt yet); returns how many were taken. Beyond
+        `max_in_flight` the rest are released to the delivery job, which sends them as it can."""
+        pending = [document for document in documents if document["state"] == "pending"]
+        room = max(self.max_in_flight - self._in_flight, 0)
+        taken, released = pending[:room], pending[room:]
+        if released:
+            self._spawn(self.repo.release([document["_id"] for document in released], self.clock()), 0)
+        # In chunks, so that each outcome is written soon after its message went, not after a whole poll's worth.
+        for start in range(0, len(taken), self.settle_chunk):
+            chunk = taken[start : start + self.settle_chunk]
+            self._in_flight += len(chunk)
+            self._spawn(self._send_batch(chunk, claimed=False), len(chunk))
+        return len(taken)
+
+    def _spawn(self, work: Awaitable[None], count: int) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, count))
+
+    def _finished(self, task: asyncio.Task, count: int) -> None:
+        self._tasks.discard(task)
+        self._in_flight -= count
+        if not task.cancelled() and task.exception() is not None:
+            # Nothing is lost: the notices are pending in the store, and the job takes them over after their lease.
+            logger.error("sending handed-off notices failed: %r", task.exception())
+
+    async def idle(self) -> None:
+        """Wait until every handed-off batch is settled (tests, and a clean shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def deliver_due(self) -> int:
         """Send every notice that is due now; returns how many attempts were made."""
         attempts = 0
         while True:
-            documents = await self.repo.due(self.clock(), self.batch)
-            if not documents:
-                return attempts
-            results = await asyncio.gather(*(self._attempt(document) for document in documents))
-            attempts += sum(results)
-            if len(documents) < self.batch:
+            claimed = await self.repo.claim_due(self.clock(), self.batch, self.lease_s)
+            await self._send_batch(claimed, claimed=True)
+            attempts += len(claimed)
+            if len(claimed) < self.batch:
                 return attempts
 
-    async def _attempt(self, document: dict[str, Any]) -> bool:
-        async with self._limit:
-            if not await self.repo.claim(document, self.clock(), self.lease_s):
-                return False  # another sender took it
-            attempts = document["attempts"] + 1
-            transport = document["transport"]
-            error: DeliveryError | None = None
-            try:
-                await self.transports[transport].send(Outgoing.from_document(document))
-            except DeliveryError as failure:
-                error = failure
-            except Exception as bug:  # a transport's own bug: keep the notice, try again later, and say so
-                logger.exception("sending notice %s failed unexpectedly", document["_id"])
-                error = DeliveryError("unexpected-error", f"{type(bug).__name__}: {bug}", permanent=False)
-            now = self.clock()
+    async def _send_batch(self, documents: Sequence[dict[str, Any]], *, claimed: bool) -> None:
+        results = await asyncio.gather(*(self._send(document) for document in documents))
+        now = self.clock()
+        settlements = []
+        for document, error in zip(documents, results, strict=True):
+            # A claimed notice has its attempt counted by the claim; a handed-off one counts it now.
+            attempts = document["attempts"] if claimed else document["attempts"] + 1
             outcome = after_attempt(
                 self.policy,
                 attempts,
@@ -76,21 +105,33 @@ class Deliverer:
             )
             if outcome.dead_letter:
                 await self.publish_failure(failed_event(document, outcome.reason, outcome.detail, attempts))
-            await self.repo.settle(document["_id"], attempts, outcome, now)
-            self._count(document, outcome.state, error, now)
-            return True
+            settlements.append(Settlement(document["_id"], document["state"], document["attempts"], attempts, outcome))
+            self._count(document, outcome, error, now)
+        await self.repo.settle(settlements, now)
 
-    def _count(self, document: dict[str, Any], state: str, error: DeliveryError | None, now: datetime) -> None:
+    async def _send(self, document: dict[str, Any]) -> DeliveryError | None:
+        async with self._limit:
+            try:
+                await self.transports[document["transport"]].send(Outgoing.from_document(document))
+            except DeliveryError as failure:
+                return failure
+            except Exception as bug:  # a transport's own bug: keep the notice, try again later, and say so
+                logger.exception("sending notice %s failed unexpectedly", document["_id"])
+                return DeliveryError("unexpected-error", f"{type(bug).__name__}: {bug}", permanent=False)
+        return None
+
+    @staticmethod
+    def _count(document: dict[str, Any], outcome: Outcome, error: DeliveryError | None, now: datetime) -> None:
         kind, transport = document["kind"], document["transport"]
         delivery_attempts.labels(transport, "ok" if error is None else error.reason).inc()
-        if state == "sent":
+        if outcome.state == "sent":
             notifications.labels(kind, transport, "sent").inc()
             delivery_latency.labels(transport).observe((now - document["created_at"]).total_seconds())
-        elif state == "pending" and error is not None:
+        elif outcome.state == "pending" and error is not None:
             retries.labels(transport, error.reason).inc()
-        elif state == "failed":
+        elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
-            logger.warning("notice %s failed after %d attempts: %s", document["_id"], document["attempts"] + 1, error)
+            logger.warning("notice %s failed: %s: %s", document["_id"], outcome.reason, outcome.detail[:300])
 
 
 def failed_event(document: dict[str, Any], reason: str, detail: str, attempts: int) -> NotificationFailed:

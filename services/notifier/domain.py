@@ -184,6 +184,9 @@ class Notice:
     correlation_id: str
     channel: str | None
     created_at: datetime
+    # The process that records the notice sends it at once; if it has not settled it by then (it died), the delivery
+    # job takes it over. Longer than any transport's timeout, so the two never send the same notice.
+    takeover_at: datetime
 
     @property
     def state(self) -> State:
@@ -208,7 +211,7 @@ class Notice:
             "created_at": self.created_at,
         }
         if self.route.transport:
-            document["next_attempt_at"] = self.created_at
+            document["next_attempt_at"] = self.takeover_at
         if self.route.transport == "email" and self.rendered.email_body != self.rendered.text:
             document["email_body"] = self.rendered.email_body
         if self.route.transport == "sms":
@@ -225,6 +228,7 @@ class NoticeContext:
     status_hint: str
     webhooks: Mapping[str, str]
     now: datetime
+    takeover_after: timedelta = timedelta(seconds=60)
 
 
 def _notice(
@@ -247,6 +251,7 @@ def _notice(
         correlation_id=event.correlation_id,
         channel=channel,
         created_at=context.now,
+        takeover_at=context.now + context.takeover_after,
     )
 
 

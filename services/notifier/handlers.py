@@ -1,6 +1,6 @@
 """Notifier: subscribe to appeals.registered, appeals.assigned and appeals.status -> decide (render, choose the
-transport) -> persist (record each notice once, pending or skipped). Sending is the delivery job's (delivery.py):
-the consumer never waits for a gateway."""
+transport) -> persist (record each notice once, pending or skipped) -> hand the new ones to the deliverer
+(delivery.py), which sends them in the background: the consumer never waits for a gateway."""
 
 import dataclasses
 import logging
@@ -31,6 +31,7 @@ def build_router(
     context: NoticeContext,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
+    hand_off: Callable[[list[dict[str, Any]]], int] = lambda documents: 0,
 ) -> KafkaRouter:
     router = KafkaRouter()
 
@@ -63,5 +64,7 @@ def build_router(
         for index, notice in enumerate(notices):
             state = "duplicate" if index in already else notice.state
             notifications.labels(notice.kind, notice.route.transport or "none", state).inc()
+        # Sent in the background: the batch is committed now, whatever the gateways do.
+        hand_off([notice.document() for index, notice in enumerate(notices) if index not in already])
 
     return router

@@ -1,7 +1,11 @@
 """Wiring of the notifier: templates, transports, the handlers and the delivery job in the common service frame."""
 
+import logging
+from datetime import timedelta
+
 import httpx
 from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaRouter
 
 from services.notifier.delivery import Deliverer
 from services.notifier.domain import NoticeContext, RetryPolicy, load_templates
@@ -58,6 +62,8 @@ def build_transports(settings: NotifierSettings) -> dict[str, object]:
 
 def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     settings = settings or NotifierSettings()
+    # httpx logs every request at INFO: one line per message sent is noise at thousands a minute.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         context = NoticeContext(
@@ -66,9 +72,10 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             status_hint=settings.status_hint,
             webhooks=channel_webhooks(settings),
             now=utcnow(),
+            takeover_after=timedelta(seconds=settings.delivery_lease_s),
         )
         repo = MongoNotifierRepository(store)
-        router = build_router(settings, repo, context, park_record, utcnow)
+        router = KafkaRouter()
         failures = router.publisher(
             topics.NOTIFICATIONS_DLQ,
             title="notifications.dlq:notifier",
@@ -101,6 +108,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             lease_s=settings.delivery_lease_s,
             concurrency=settings.delivery_concurrency,
         )
+        router.include_router(build_router(settings, repo, context, park_record, utcnow, deliverer.hand_off))
         delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)
         return Wiring(router, background=[delivery])
 

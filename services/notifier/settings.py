@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.channels import DEFAULT_CHANNELS
@@ -55,8 +55,18 @@ class NotifierSettings(ServiceSettings):
     retry_base_s: float = 2.0
     retry_cap_s: float = 300.0
     retry_max_attempts: int = 12
-    # How often due notices are looked for, how many are sent at once, and how long a claim lasts (a sender that
-    # died mid-send leaves the notice to be tried again after it).
+    # How often due notices are looked for, and how many are sent at once. A notice is sent at once by the process
+    # that records it; if that process dies before settling it, the delivery job takes it over after the lease (also
+    # the lease of each retry). It must outlast every transport's timeout, or a slow send could be made twice.
     delivery_interval_s: float = 0.25
-    delivery_concurrency: int = 8
+    delivery_concurrency: int = 16
     delivery_lease_s: float = 60.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeouts(self) -> "NotifierSettings":
+        if self.delivery_lease_s <= max(self.http_timeout_s, self.smtp_timeout_s):
+            raise ValueError(
+                f"delivery_lease_s ({self.delivery_lease_s}) must exceed http_timeout_s ({self.http_timeout_s}) "
+                f"and smtp_timeout_s ({self.smtp_timeout_s})"
+            )
+        return self

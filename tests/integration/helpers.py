@@ -58,8 +58,17 @@ async def wait_until(probe: Callable[[], Any], timeout: float = 30.0, interval: 
 
 async def read_topic(bootstrap: str, topic: str, expect: Callable[[list], bool], timeout: float = 20.0) -> list:
     """All records of a topic from the beginning, read by a fresh group until `expect` holds."""
+    return await read_topics(bootstrap, [topic], expect, timeout)
+
+
+def store_client(uri: str) -> AsyncMongoClient:
+    return AsyncMongoClient(uri, tz_aware=True)
+
+
+async def read_topics(bootstrap: str, topics: list[str], expect: Callable[[list], bool], timeout: float = 30.0) -> list:
+    """All records of several topics from the beginning, read by one fresh group (one join) until `expect` holds."""
     consumer = AIOKafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest",
@@ -77,7 +86,3 @@ async def read_topic(bootstrap: str, topic: str, expect: Callable[[list], bool],
     finally:
         await consumer.stop()
     return records
-
-
-def store_client(uri: str) -> AsyncMongoClient:
-    return AsyncMongoClient(uri, tz_aware=True)

@@ -120,6 +120,18 @@ async def test_misrouted_goes_to_the_suggested_department_which_gets_the_task(pi
     )
     task = json.loads(next(r for r in tasks if r.key == appeal["_id"].encode()).value)
     assert task["department"] == "housing_obolonskyi" and task["text"] == appeal["text"]
+    # The resident hears that the appeal went to another department.
+    statuses = await read_topic(
+        pipeline.bootstrap,
+        topics.APPEALS_STATUS,
+        lambda found: any(json.loads(r.value)["caused_by"] == misrouted["event_id"] for r in found),
+    )
+    status = next(json.loads(r.value) for r in statuses if json.loads(r.value)["caused_by"] == misrouted["event_id"])
+    assert (status["status"], status["department"], status["appeal_id"]) == (
+        "rerouted",
+        "housing_obolonskyi",
+        appeal["_id"],
+    )
 
 
 async def _reassigned(pipeline, appeal_id: str):

@@ -151,6 +151,7 @@ async def test_an_appeal_posted_over_http_is_registered_announced_and_followed(p
         ({"text": HOT_WATER, "attachments": ["file:///etc/passwd"]}, "attachments"),
         ({"text": HOT_WATER, "priority": "urgent"}, "priority"),
         ({"text": HOT_WATER, "category": "teleportation"}, "category"),
+        ({"text": HOT_WATER, "received_at": "2099-01-01T00:00:00Z"}, "received_at"),
     ],
 )
 async def test_a_bad_request_is_answered_422_naming_the_field(api, web_channel, body, field):

@@ -5,14 +5,16 @@ Proves: each kind over each transport, in the resident's language; a redelivered
 answering 503 and a mail server down for a while lose nothing; an opt-out sends nothing; a refused address fails
 with a dead letter."""
 
+import asyncio
 import email
 import email.policy
 import hashlib
 import hmac
 import json
 import random
+import subprocess
+import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -319,5 +321,48 @@ async def test_a_refused_address_fails_at_once_with_a_dead_letter(pipeline):
     assert messages_of(pipeline, appeal_id) == []
 
 
-def test_outbox_is_under_the_run_folder(pipeline):
-    assert pipeline.outbox == Path(pipeline.run_dir) / "outbox"
+async def test_a_failed_notice_is_sent_again_once_the_gateway_is_fixed(pipeline):
+    appeal_id = new_appeal_id()
+    await control_sms_sink(pipeline, 401)  # e.g. the gateway's token was rotated: refused for good
+    try:
+        await publish_events(
+            pipeline,
+            [(topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", {"phone": "+380671112277"}, "web"))],
+        )
+
+        async def failed():
+            notices = await notices_of(pipeline, [appeal_id])
+            return notices and notices[0]["state"] == "failed" and notices[0]
+
+        assert (await wait_until(failed, timeout=30))["reason"] == "http-401"
+    finally:
+        await control_sms_sink(pipeline, None)
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_BOOTSTRAP_SERVERS": pipeline.bootstrap,
+        "MONGODB_URI": pipeline.store_uri,
+        "CITYLINE_MONGODB_DATABASE": pipeline.database,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cityline.cli",
+        "notify",
+        "resend",
+        "--appeal",
+        appeal_id,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0 and b"resending 1 failed notice" in stdout, stderr
+
+    async def sent():
+        notices = await notices_of(pipeline, [appeal_id])
+        return notices[0]["state"] == "sent" and notices[0]
+
+    notice = await wait_until(sent, timeout=30)
+    assert (notice["attempts"], len(notice["resent_at"])) == (1, 1)
+    assert [m["to"] for m in messages_of(pipeline, appeal_id)] == ["+380671112277"]

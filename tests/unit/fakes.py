@@ -6,6 +6,7 @@ event id and reads back what is stored, the notifier's insert-once by `_id`.
 """
 
 import copy
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -15,13 +16,13 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.dispatcher.domain import StatusChange
+from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
 from services.dispatcher.repository import assignment_update, status_update
 from services.notifier.domain import Notice
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.dispatcher import AppealAssigned, Assignment
+from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
 from shared.contracts.intake import Address, AppealRegistered, ResidentContact
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -201,6 +202,7 @@ class FakeDispatcherRepository:
         }
         self.saved: list[AppealAssigned] = []
         self.status_calls: list[list[StatusChange]] = []
+        self.incidents: dict[str, Incident] = {}
 
     def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
         """An appeal that already holds an assignment, written for `event_id`."""
@@ -251,10 +253,47 @@ class FakeDispatcherRepository:
         for group in by_appeal.values():
             apply_stage_update(self.documents, status_update(group))
 
+    # incidents, as MongoDispatcherRepository keeps them: additive saves, open ones found by place key
+    async def open_incidents(self, keys: Sequence[str]) -> dict[str, Incident]:
+        return {i.key: i for i in self.incidents.values() if i.key in keys and i.status == "open"}
+
+    async def save_incidents(self, incidents: Sequence[Incident]) -> None:
+        stored = self.incidents
+        for incident in incidents:
+            before = stored.get(incident.incident_id)
+            if before is not None:
+                ids = (*before.appeal_ids, *(a for a in incident.appeal_ids if a not in before.appeal_ids))
+                incident = dataclasses.replace(incident, appeal_ids=ids, status=before.status)
+            stored[incident.incident_id] = incident
+
+    async def load_incidents(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
+        return {i: self.incidents[i] for i in incident_ids if i in self.incidents}
+
+    async def close_incidents(self, incident_ids: Sequence[str], status: str, at: datetime) -> None:
+        for incident_id in incident_ids:
+            self.incidents[incident_id] = dataclasses.replace(self.incidents[incident_id], status=status)
+
+    async def open_past_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        found = [
+            copy.deepcopy(d)
+            for d in self.documents.values()
+            if d.get("status") in OPEN_STATUSES and d.get("assignment") and d["assignment"]["due_at"] < now
+        ]
+        return found[:limit]
+
+    async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None:
+        for event in events:
+            self.documents[event.appeal_id]["escalated_due_at"] = event.due_at
+
+    async def triage_page(self, limit: int, after: str | None) -> list[dict[str, Any]]:
+        waiting = sorted(i for i, d in self.documents.items() if d.get("status") == "triage" and i > (after or ""))
+        return [copy.deepcopy(self.documents[i]) for i in waiting[:limit]]
+
 
 class FakeNotifierRepository:
     """NotifierRepository: notices inserted once by their `_id`; due, claimed and settled as the Mongo adapter does
-    (a claim holds only if state and attempt count are unchanged; a claim's lease pushes the next attempt back)."""
+    (a claim or a settlement holds only if state and attempt count are as expected; a claim's lease pushes the next
+    attempt back)."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
@@ -269,38 +308,44 @@ class FakeNotifierRepository:
             self.documents[document["_id"]] = document
         return already
 
-    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        due = [
-            copy.deepcopy(document)
-            for document in self.documents.values()
-            if document["state"] in ("pending", "sending")
-            and "next_attempt_at" in document
-            and document["next_attempt_at"] <= now
-        ]
-        return sorted(due, key=lambda document: document["next_attempt_at"])[:limit]
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
+        due = sorted(
+            (
+                document
+                for document in self.documents.values()
+                if document["state"] in ("pending", "sending")
+                and "next_attempt_at" in document
+                and document["next_attempt_at"] <= now
+            ),
+            key=lambda document: document["next_attempt_at"],
+        )[:limit]
+        for document in due:
+            document.update(
+                state="sending",
+                next_attempt_at=now + timedelta(seconds=lease_s),
+                attempted_at=now,
+                attempts=document["attempts"] + 1,
+            )
+        return [copy.deepcopy(document) for document in due]
 
-    async def claim(self, document: dict[str, Any], now: datetime, lease_s: float) -> bool:
-        stored = self.documents[document["_id"]]
-        if (stored["state"], stored["attempts"]) != (document["state"], document["attempts"]):
-            return False
-        stored.update(
-            state="sending",
-            next_attempt_at=now + timedelta(seconds=lease_s),
-            attempted_at=now,
-            attempts=stored["attempts"] + 1,
-        )
-        return True
+    async def release(self, keys: Sequence[str], now: datetime) -> None:
+        for key in keys:
+            document = self.documents[key]
+            if (document["state"], document["attempts"]) == ("pending", 0):
+                document["next_attempt_at"] = now
 
-    async def settle(self, key: str, attempts: int, outcome: Any, now: datetime) -> None:
-        stored = self.documents[key]
-        if (stored["state"], stored["attempts"]) != ("sending", attempts):
-            return
-        stored.update(state=outcome.state, reason=outcome.reason, detail=outcome.detail)
-        if outcome.state == "pending":
-            stored["next_attempt_at"] = outcome.next_attempt_at
-        else:
-            stored.pop("next_attempt_at", None)
-            stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
+    async def settle(self, settlements: Sequence[Any], now: datetime) -> None:
+        for item in settlements:
+            stored = self.documents[item.key]
+            if (stored["state"], stored["attempts"]) != (item.expected_state, item.expected_attempts):
+                continue
+            outcome = item.outcome
+            stored.update(state=outcome.state, attempts=item.attempts, reason=outcome.reason, detail=outcome.detail)
+            if outcome.state == "pending":
+                stored["next_attempt_at"] = outcome.next_attempt_at
+            else:
+                stored.pop("next_attempt_at", None)
+                stored["sent_at" if outcome.state == "sent" else "failed_at"] = now
 
 
 # --- events ------------------------------------------------------------------------------------

@@ -24,6 +24,15 @@ def test_committed_document_matches_the_code(generated, service):
 
 def test_department_topics_are_in_the_dispatcher_contract(generated):
     channels = json.dumps(generated["dispatcher"]["channels"])
-    for topic in ("dept.kyivteploenergo.assignments", "dept.housing_obolonskyi.assignments", "appeals.assigned"):
+    for topic in (
+        "dept.kyivteploenergo.assignments",
+        "dept.housing_obolonskyi.assignments",
+        "dept.lift_service.incidents",
+        "appeals.assigned",
+        "appeals.status",
+        "appeals.escalated",
+    ):
         assert topic in channels
-    assert "DepartmentTask" in json.dumps(generated["dispatcher"]["components"])
+    components = json.dumps(generated["dispatcher"]["components"])
+    for schema in ("DepartmentTask", "IncidentTask", "AppealStatusChanged", "AppealEscalated"):
+        assert schema in components

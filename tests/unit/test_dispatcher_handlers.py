@@ -15,7 +15,7 @@ from shared.contracts import topics
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.dispatcher import AppealAssigned, Assignment, DepartmentTask
+from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged, Assignment, DepartmentTask
 from shared.contracts.intake import ResidentContact
 from shared.errors import PermanentError, TransientError
 from tests.unit.fakes import (
@@ -49,9 +49,11 @@ def tasks_of(by_topic, department: str) -> list[DepartmentTask]:
 def test_there_is_a_task_publisher_for_every_department(routing, taxonomy, parked):
     _, by_topic = make_service(FakeDispatcherRepository(), routing, parked)
 
-    assert set(by_topic) == {topics.APPEALS_ASSIGNED} | {
-        topics.department_assignments(code) for code in taxonomy.department_codes()
-    }
+    assert set(by_topic) == (
+        {topics.APPEALS_ASSIGNED, topics.APPEALS_STATUS, topics.APPEALS_ESCALATED}
+        | {topics.department_assignments(code) for code in taxonomy.department_codes()}
+        | {topics.department_incidents(code) for code in taxonomy.department_codes()}
+    )
 
 
 async def test_a_classified_appeal_is_assigned_and_its_department_gets_the_task(routing, parked):
@@ -217,7 +219,7 @@ async def test_a_redelivered_and_a_new_appeal_in_one_batch(routing, parked):
 
 
 async def test_a_failing_store_stops_the_batch_before_anything_is_published(routing, parked):
-    class FailingRepository:
+    class FailingRepository(FakeDispatcherRepository):
         async def save_assignments(self, events):
             raise TransientError("store unavailable")
 
@@ -268,6 +270,7 @@ async def test_reports_of_one_batch_are_applied_in_order(routing, parked):
         await br.publish_batch(*(r.model_dump(mode="json") for r in reports), topic=topics.DEPARTMENT_UPDATES)
 
         counts = publish_counts(by_topic)
+        published_statuses = published(by_topic[topics.APPEALS_STATUS])
 
     document = repo.documents["1000001"]
     assert document["status"] == "resolved"
@@ -275,9 +278,16 @@ async def test_reports_of_one_batch_are_applied_in_order(routing, parked):
     assert new_entries(repo) == [(r.status, "kyivteploenergo", str(r.event_id)) for r in reports]
     assert [e.get("note", "") for e in document["history"][3:]] == ["", "бригада виїхала", "опалення відновлено"]
     assert [[c.status for c in call] for call in repo.status_calls] == [["accepted", "in_progress", "resolved"]]
-    # The assignment stays; nothing is announced and nothing parked.
+    # The assignment stays; no reassignment is announced, nothing parked; residents hear of each change in order.
     assert document["assignment"]["department"] == "kyivteploenergo"
-    assert counts == {}
+    assert counts == {topics.APPEALS_STATUS: 3}
+    statuses = [AppealStatusChanged.model_validate(m) for m in published_statuses]
+    assert [(s.status, s.comment, s.caused_by) for s in statuses] == [
+        (r.status, r.comment, str(r.event_id)) for r in reports
+    ]
+    assert {(s.appeal_id, s.department, s.category, s.channel) for s in statuses} == {
+        ("1000001", "kyivteploenergo", "heating", "web")
+    }
     assert parked.items == []
 
 
@@ -315,12 +325,15 @@ async def test_a_redelivered_report_changes_nothing(routing, parked):
         await br.publish(report("accepted"), topics.DEPARTMENT_UPDATES)
 
         counts = publish_counts(by_topic)
+        statuses = published(by_topic[topics.APPEALS_STATUS])
 
     assert repo.documents == before
     assert [entry[0] for entry in new_entries(repo)] == ["accepted", "in_progress"]
     assert repo.status_calls[1:] == [[], []]
     assert parked.items == []
-    assert counts == {}
+    # Residents' notices are announced again (a lost first announcement is not lost for good) with the same ids.
+    assert counts == {topics.APPEALS_STATUS: 5}
+    assert len({status["event_id"] for status in statuses}) == 2
 
 
 async def test_a_refused_report_is_parked_and_the_rest_of_the_batch_goes_on(routing, parked):
@@ -379,6 +392,7 @@ async def test_a_misrouted_appeal_is_announced_and_sent_to_the_suggested_departm
         announced = [AppealAssigned.model_validate(e) for e in published(by_topic[topics.APPEALS_ASSIGNED])]
         tasks = tasks_of(by_topic, "kyivvodokanal")
         counts = publish_counts(by_topic)
+        statuses = published(by_topic[topics.APPEALS_STATUS])
 
     (event,) = announced
     assert event.event_id == rerouted_event_id(update)
@@ -391,7 +405,9 @@ async def test_a_misrouted_appeal_is_announced_and_sent_to_the_suggested_departm
     assert (task.department, task.status, task.category) == ("kyivvodokanal", "assigned", "heating")
     assert task.due_at == assigned.assignment.due_at
     # Nothing goes back to the department that reported the mistake.
-    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.kyivvodokanal.assignments": 1}
+    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.kyivvodokanal.assignments": 1, topics.APPEALS_STATUS: 1}
+    (status,) = statuses
+    assert (status["status"], status["department"]) == ("rerouted", "kyivvodokanal")
     document = repo.documents["1000001"]
     assert document["status"] == "assigned"
     assert document["assignment"]["department"] == "kyivvodokanal"
@@ -440,7 +456,7 @@ async def test_misrouted_without_a_suggestion_goes_to_triage_at_the_contact_cent
     assert (task.status, task.district) == ("triage", "podilskyi")
     # The contact center calls residents back: its task carries the contact.
     assert task.contact == CONTACT
-    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.contact_center.assignments": 1}
+    assert counts == {topics.APPEALS_ASSIGNED: 1, "dept.contact_center.assignments": 1, topics.APPEALS_STATUS: 1}
     assert repo.documents["1000001"]["status"] == "triage"
 
 

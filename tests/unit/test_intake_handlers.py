@@ -306,3 +306,36 @@ async def test_with_nothing_stalled_nothing_is_published(service, handlers, repo
 
         assert appeal_registered.mock.call_count == 0
     assert len(repo.stalled_calls) == 1
+
+
+class ActiveChannels:
+    """The part of ChannelRegistry the Kafka handler uses: the names of channels with an active key."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = frozenset(names)
+
+    async def active_names(self) -> frozenset[str]:
+        return self.names
+
+
+async def test_the_channel_header_is_checked_against_keys_and_kinds(repo, channels, parked, clock):
+    handlers = build_router(IntakeSettings(), repo, channels, parked, clock, ActiveChannels("kyiv_portal"))
+    broker = KafkaBroker()
+    broker.include_router(handlers.router)
+    (appeal_registered,) = handlers.router.publishers
+
+    async with TestKafkaBroker(broker) as br:
+        header = "x-cityline-channel"
+        await br.publish(
+            submission_payload(channel="kyiv_portal", external_id="p-1"),
+            topics.APPEALS_INTAKE,
+            headers={header: "kyiv_portal"},
+        )
+        await br.publish(submission_payload(external_id="w-1"), topics.APPEALS_INTAKE, headers={header: "web"})
+        await br.publish(submission_payload(external_id="x-1"), topics.APPEALS_INTAKE, headers={header: "gone"})
+        await br.publish(submission_payload(external_id="m-1"), topics.APPEALS_INTAKE, headers={header: "phone"})
+        events = published(appeal_registered)
+
+    assert sorted(document["intake_key"] for document in repo.appeals.values()) == ["kyiv_portal:p-1", "web:w-1"]
+    assert len(events) == 2
+    assert [describe(error)[0] for error in parked.errors] == ["unknown-channel", "channel-mismatch"]

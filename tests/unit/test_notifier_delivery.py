@@ -12,6 +12,7 @@ from shared.contracts.intake import ResidentContact
 from tests.unit.fakes import NOW, PHONE, FakeNotifierRepository, registered_event
 
 POLICY = RetryPolicy(base_s=1, factor=2, cap_s=4, max_attempts=4)
+TAKEOVER_S = 60
 
 
 class Clock:
@@ -63,26 +64,39 @@ def dead_letters() -> DeadLetters:
     return DeadLetters()
 
 
-async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> None:
-    context = NoticeContext(templates, taxonomy, "1551", {}, NOW)
-    await repo.record(
-        [
-            registration_notice(registered_event(appeal_id=f"100000{index}", contact=contact), context)
-            for index, contact in enumerate(contacts, start=1)
-        ]
-    )
+async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
+    """Record one registration notice per contact, as the handler does; returns their documents."""
+    context = NoticeContext(templates, taxonomy, "1551", {}, NOW, takeover_after=timedelta(seconds=TAKEOVER_S))
+    notices = [
+        registration_notice(registered_event(appeal_id=f"100000{index}", contact=contact), context)
+        for index, contact in enumerate(contacts, start=1)
+    ]
+    await repo.record(notices)
+    return [notice.document() for notice in notices]
 
 
 def deliverer(repo, sms, clock, dead_letters, email=None) -> Deliverer:
-    return Deliverer(repo, {"sms": sms, "email": email or RecordingTransport()}, POLICY, clock, dead_letters)
+    return Deliverer(
+        repo, {"sms": sms, "email": email or RecordingTransport()}, POLICY, clock, dead_letters, lease_s=TAKEOVER_S
+    )
 
 
-async def test_each_notice_is_sent_once_however_often_the_job_runs(repo, templates, taxonomy, clock, dead_letters):
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(email="o@example.com"))
+async def hand_off(job: Deliverer, documents: list[dict]) -> int:
+    taken = job.hand_off(documents)
+    await job.idle()
+    return taken
+
+
+async def test_handed_off_notices_are_sent_once_however_often_the_job_runs(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    documents = await record(
+        repo, templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(email="o@example.com")
+    )
     sms, email = RecordingTransport(), RecordingTransport()
     job = deliverer(repo, sms, clock, dead_letters, email)
 
-    assert await job.deliver_due() == 2
+    assert await hand_off(job, documents) == 2
     clock.advance(3600)
     assert await job.deliver_due() == 0
 
@@ -93,11 +107,37 @@ async def test_each_notice_is_sent_once_however_often_the_job_runs(repo, templat
         assert "next_attempt_at" not in document
 
 
-async def test_skipped_notices_are_never_sent(repo, templates, taxonomy, clock, dead_letters):
-    await record(repo, templates, taxonomy, None, ResidentContact(phone=PHONE, notifications=False))
+async def test_a_notice_is_not_due_while_its_recorder_may_still_send_it(repo, templates, taxonomy, clock, dead_letters):
+    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
     sms = RecordingTransport()
+    job = deliverer(repo, sms, clock, dead_letters)
 
-    assert await deliverer(repo, sms, clock, dead_letters).deliver_due() == 0
+    clock.advance(TAKEOVER_S - 1)
+    assert await job.deliver_due() == 0
+    assert sms.attempts == 0
+
+
+async def test_a_recorder_that_died_before_sending_is_taken_over(repo, templates, taxonomy, clock, dead_letters):
+    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    sms = RecordingTransport()
+    job = deliverer(repo, sms, clock, dead_letters)
+
+    clock.advance(TAKEOVER_S)
+    assert await job.deliver_due() == 1
+
+    assert len(sms.sent) == 1
+    document = repo.documents["1000001:registered"]
+    assert (document["state"], document["attempts"]) == ("sent", 1)
+
+
+async def test_skipped_notices_are_never_sent(repo, templates, taxonomy, clock, dead_letters):
+    documents = await record(repo, templates, taxonomy, None, ResidentContact(phone=PHONE, notifications=False))
+    sms = RecordingTransport()
+    job = deliverer(repo, sms, clock, dead_letters)
+
+    assert await hand_off(job, documents) == 0
+    clock.advance(3600)
+    assert await job.deliver_due() == 0
     assert sms.attempts == 0
     assert {document["state"] for document in repo.documents.values()} == {"skipped"}
 
@@ -105,12 +145,12 @@ async def test_skipped_notices_are_never_sent(repo, templates, taxonomy, clock, 
 async def test_a_transient_failure_is_retried_after_the_backoff_and_then_sent(
     repo, templates, taxonomy, clock, dead_letters
 ):
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
     down = DeliveryError("http-503", "busy", permanent=False)
     sms = RecordingTransport(down, down)
     job = deliverer(repo, sms, clock, dead_letters)
 
-    await job.deliver_due()
+    await hand_off(job, documents)
     document = repo.documents["1000001:registered"]
     assert (document["state"], document["attempts"], document["reason"]) == ("pending", 1, "http-503")
     assert document["next_attempt_at"] == NOW + timedelta(seconds=1)
@@ -131,12 +171,13 @@ async def test_a_transient_failure_is_retried_after_the_backoff_and_then_sent(
 
 
 async def test_a_permanent_failure_fails_at_once_with_a_dead_letter(repo, templates, taxonomy, clock, dead_letters):
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
     sms = RecordingTransport(DeliveryError("http-400", "invalid number", permanent=True))
+    job = deliverer(repo, sms, clock, dead_letters)
 
-    await deliverer(repo, sms, clock, dead_letters).deliver_due()
+    await hand_off(job, documents)
     clock.advance(3600)
-    await deliverer(repo, sms, clock, dead_letters).deliver_due()
+    await job.deliver_due()
 
     document = repo.documents["1000001:registered"]
     assert (document["state"], document["reason"], document["detail"], document["failed_at"]) == (
@@ -157,14 +198,15 @@ async def test_a_permanent_failure_fails_at_once_with_a_dead_letter(repo, templa
 
 
 async def test_retries_are_bounded(repo, templates, taxonomy, clock, dead_letters):
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
     down = DeliveryError("unreachable", "connection refused", permanent=False)
     sms = RecordingTransport(*[down] * 10)
     job = deliverer(repo, sms, clock, dead_letters)
 
+    await hand_off(job, documents)
     for _ in range(10):
-        await job.deliver_due()
         clock.advance(POLICY.cap_s)
+        await job.deliver_due()
 
     assert sms.attempts == POLICY.max_attempts
     assert repo.documents["1000001:registered"]["state"] == "failed"
@@ -173,31 +215,26 @@ async def test_retries_are_bounded(repo, templates, taxonomy, clock, dead_letter
 
 async def test_a_notice_claimed_by_another_sender_is_not_sent_again(repo, templates, taxonomy, clock, dead_letters):
     await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
-    [stale] = await repo.due(NOW, 10)
-    assert await repo.claim(stale, NOW, 60)  # another replica took it first
+    clock.advance(TAKEOVER_S)
+    assert len(await repo.claim_due(clock.now, 10, 60)) == 1  # another replica took it first
 
     sms = RecordingTransport()
-    job = deliverer(repo, sms, clock, dead_letters)
-    assert not await job._attempt(stale)
+    assert await deliverer(repo, sms, clock, dead_letters).deliver_due() == 0
     assert sms.attempts == 0
 
 
-async def test_a_sender_that_died_mid_send_leaves_the_notice_to_be_tried_after_its_lease(
-    repo, templates, taxonomy, clock, dead_letters
-):
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
-    [document] = await repo.due(NOW, 10)
-    await repo.claim(document, NOW, 60)  # and then the process died
-    sms = RecordingTransport()
-    job = deliverer(repo, sms, clock, dead_letters)
+async def test_a_late_settlement_does_not_overwrite_a_takeover(repo, templates, taxonomy, clock, dead_letters):
+    # The recorder hung past its lease and the job took the notice over; the recorder's outcome then changes nothing.
+    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    clock.advance(TAKEOVER_S)
+    await repo.claim_due(clock.now, 10, 60)
 
-    await job.deliver_due()
-    assert sms.attempts == 0
-    clock.advance(60)
-    await job.deliver_due()
+    await hand_off(deliverer(repo, RecordingTransport(), clock, dead_letters), documents)
 
-    assert len(sms.sent) == 1
-    assert repo.documents["1000001:registered"]["state"] == "sent"
+    assert (repo.documents["1000001:registered"]["state"], repo.documents["1000001:registered"]["attempts"]) == (
+        "sending",
+        1,
+    )
 
 
 async def test_a_transport_bug_keeps_the_notice_for_later(repo, templates, taxonomy, clock, dead_letters):
@@ -205,9 +242,23 @@ async def test_a_transport_bug_keeps_the_notice_for_later(repo, templates, taxon
         async def send(self, message):
             raise RuntimeError("oops")
 
-    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
-    await deliverer(repo, Broken(), clock, dead_letters).deliver_due()
+    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    await hand_off(deliverer(repo, Broken(), clock, dead_letters), documents)
 
     document = repo.documents["1000001:registered"]
     assert (document["state"], document["reason"]) == ("pending", "unexpected-error")
     assert "RuntimeError: oops" in document["detail"]
+
+
+async def test_hand_off_is_bounded_and_the_rest_is_released_to_the_job(repo, templates, taxonomy, clock, dead_letters):
+    documents = await record(repo, templates, taxonomy, *[ResidentContact(phone=PHONE)] * 3)
+    sms = RecordingTransport()
+    job = deliverer(repo, sms, clock, dead_letters)
+    job.max_in_flight = 2
+
+    assert await hand_off(job, documents) == 2
+    # The third is due at once, not after the takeover time.
+    assert repo.documents["1000003:registered"]["next_attempt_at"] == NOW
+    assert await job.deliver_due() == 1
+    assert sorted(m.key for m in sms.sent) == [f"100000{i}:registered" for i in (1, 2, 3)]
+    assert {d["state"] for d in repo.documents.values()} == {"sent"}

@@ -292,7 +292,7 @@ def test_notice_document(context):
         "pending",
         0,
         NOW,
-        NOW,
+        NOW + timedelta(seconds=60),  # the recorder sends it now; the delivery job takes over only after that
     )
     assert (document["recipient"], document["sms_encoding"], document["sms_segments"]) == (PHONE, "ucs-2", 2)
     assert document["correlation_id"] == "corr-1000001"

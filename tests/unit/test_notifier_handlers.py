@@ -1,6 +1,7 @@
 """services/notifier/handlers.py in memory: TestKafkaBroker, a fake repository and a fake park callback."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
@@ -63,7 +64,8 @@ async def test_a_registered_appeal_gets_one_pending_registration_notice(broker, 
     assert notice["text"] == "Your appeal No. 1000001 is registered. Status: 1551"
     assert (notice["transport"], notice["state"], notice["reason"], notice["attempts"]) == ("sms", "pending", "", 0)
     assert notice["event_id"] == str(event.event_id)
-    assert notice["created_at"] == notice["next_attempt_at"] == NOW
+    # Sent at once by the process that recorded it; taken over by the delivery job only if that one dies.
+    assert (notice["created_at"], notice["next_attempt_at"]) == (NOW, NOW + timedelta(seconds=60))
     assert parked.items == []
 
 
@@ -149,3 +151,27 @@ async def test_a_failing_store_fails_the_batch(context, parked):
     async with TestKafkaBroker(broker) as br:
         with pytest.raises(TransientError, match="store unavailable"):
             await br.publish(registered_event(contact=CONTACT).model_dump(mode="json"), topics.APPEALS_REGISTERED)
+
+
+async def test_only_fresh_notices_are_handed_off_for_sending(repo, context, parked):
+    handed: list[list[str]] = []
+    broker = KafkaBroker()
+    broker.include_router(
+        build_router(
+            NotifierSettings(),
+            repo,
+            context,
+            parked,
+            lambda: NOW,
+            lambda documents: handed.append([d["_id"] for d in documents]) or len(documents),
+        )
+    )
+    event = registered_event(contact=CONTACT).model_dump(mode="json")
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(event, topics.APPEALS_REGISTERED)
+        await br.publish(event, topics.APPEALS_REGISTERED)  # redelivered
+        await br.publish(registered_event(appeal_id="1000002").model_dump(mode="json"), topics.APPEALS_REGISTERED)
+
+    # The skipped one is handed over too; the deliverer takes only pending notices (tests/unit/test_notifier_delivery).
+    assert handed == [["1000001:registered"], [], ["1000002:registered"]]

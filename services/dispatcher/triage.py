@@ -1,0 +1,106 @@
+"""The contact center's triage desk over HTTP: appeals waiting for a person, and the operator's decision.
+
+Thin like a handler: read -> decide (domain.decide_triage) -> persist and publish through the dispatcher's own
+assignment path, so a decided appeal continues exactly as a routed one (task, incident, appeals.assigned).
+"""
+
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query
+from pydantic import BaseModel, SecretStr
+
+from services.dispatcher.domain import Routing, TriageDecision, TriageProblem, decide_triage
+from services.dispatcher.repository import DispatcherRepository
+from shared.contracts.dispatcher import AppealAssigned, Assignment
+
+STATUS_CODES = {"not-found": 404, "conflict": 409, "invalid": 422}
+
+
+class TriageItem(BaseModel):
+    appeal_id: str
+    text: str
+    channel: str
+    address: dict[str, Any] | None = None
+    received_at: datetime
+    category: str | None = None
+    urgency: str | None = None
+    confidence: float | None = None
+    reason: str = ""
+    due_at: datetime | None = None
+
+
+class TriagePage(BaseModel):
+    items: list[TriageItem]
+    # Pass as `after` for the next page; null on the last page.
+    next_after: str | None = None
+
+
+class TriageResult(BaseModel):
+    appeal_id: str
+    status: str
+    assignment: Assignment
+
+
+def _item(document: dict) -> TriageItem:
+    classification = document.get("classification") or {}
+    assignment = document.get("assignment") or {}
+    return TriageItem(
+        appeal_id=document["_id"],
+        text=document["text"],
+        channel=document["channel"],
+        address=document.get("address"),
+        received_at=document["received_at"],
+        category=classification.get("category"),
+        urgency=classification.get("urgency"),
+        confidence=classification.get("confidence"),
+        reason=assignment.get("reason", ""),
+        due_at=assignment.get("due_at"),
+    )
+
+
+def build_triage_app(
+    repo: DispatcherRepository,
+    routing: Routing,
+    assign: Callable[[list[AppealAssigned]], Awaitable[list[AppealAssigned]]],
+    clock: Callable[[], datetime],
+    operator_token: SecretStr | None = None,
+) -> FastAPI:
+    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
+        if operator_token is None:
+            return
+        expected = f"Bearer {operator_token.get_secret_value()}"
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise HTTPException(401, "an operator token is required: Authorization: Bearer <token>")
+
+    app = FastAPI(
+        title="CityLine triage desk",
+        description="Contact-center operators decide appeals the dispatcher could not route.",
+        dependencies=[Depends(operator)],
+    )
+
+    @app.get("/v1/triage", response_model=TriagePage)
+    async def list_triage(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        after: Annotated[str | None, Query(pattern=r"^\d{7,12}$")] = None,
+    ) -> TriagePage:
+        documents = await repo.triage_page(limit, after)
+        items = [_item(document) for document in documents]
+        return TriagePage(items=items, next_after=items[-1].appeal_id if len(items) == limit else None)
+
+    @app.post("/v1/triage/{appeal_id}", response_model=TriageResult)
+    async def decide(appeal_id: str, decision: TriageDecision) -> TriageResult:
+        documents = await repo.load_appeals([appeal_id])
+        verdict = decide_triage(documents.get(appeal_id), decision, routing, clock())
+        if isinstance(verdict, TriageProblem):
+            if verdict.kind == "invalid":
+                detail: Any = [{"loc": ["body", verdict.field], "msg": verdict.detail, "type": "value_error"}]
+            else:
+                detail = f"appeal {appeal_id}: {verdict.detail}"
+            raise HTTPException(STATUS_CODES[verdict.kind], detail)
+        (assigned,) = await assign([verdict])
+        return TriageResult(appeal_id=appeal_id, status=assigned.assignment.outcome, assignment=assigned.assignment)
+
+    return app

@@ -1,0 +1,122 @@
+"""The triage desk in memory: its decision (pure) and its HTTP answers, with the dispatcher's own assignment path on
+TestKafkaBroker and a fake repository."""
+
+import httpx
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from pydantic import SecretStr
+
+from services.dispatcher.domain import TriageDecision, TriageProblem, decide_triage, route
+from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.settings import DispatcherSettings
+from services.dispatcher.triage import build_triage_app
+from shared.contracts import topics
+from tests.unit.fakes import NOW, FakeDispatcherRepository, classified_event, published
+
+
+def in_triage(routing, repo, category="unclassified", appeal_id="1000001", **kwargs):
+    assigned = route(classified_event(category, appeal_id=appeal_id, **kwargs), routing, NOW).assigned
+    assert assigned.assignment.outcome == "triage"
+    return repo.seed_assigned(assigned)
+
+
+def decision(**kwargs) -> TriageDecision:
+    return TriageDecision(operator="Ірина", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("given", "kind", "field"),
+    [
+        ({}, "invalid", "category"),
+        ({"category": "teleportation"}, "invalid", "category"),
+        ({"category": "unclassified"}, "invalid", "category"),
+        ({"department": "ministry_of_magic"}, "invalid", "department"),
+        ({"category": "snow_ice"}, "invalid", "department"),  # district-scoped, district unknown
+    ],
+)
+def test_invalid_decisions_name_the_field(routing, given, kind, field):
+    repo = FakeDispatcherRepository()
+    document = in_triage(routing, repo)
+    problem = decide_triage(document, decision(**given), routing, NOW)
+    assert isinstance(problem, TriageProblem) and (problem.kind, problem.field) == (kind, field)
+
+
+def test_unknown_and_not_waiting_appeals(routing):
+    repo = FakeDispatcherRepository()
+    assert decide_triage(None, decision(category="gas"), routing, NOW).kind == "not-found"
+    assigned = route(classified_event("gas", "critical"), routing, NOW).assigned
+    document = repo.seed_assigned(assigned)
+    problem = decide_triage(document, decision(category="gas"), routing, NOW)
+    assert problem.kind == "conflict" and "assigned" in problem.detail
+
+
+def test_a_category_reenters_routing_and_the_operator_is_recorded(routing):
+    repo = FakeDispatcherRepository()
+    document = in_triage(routing, repo, address_text="вул. Липська, 5")
+    assigned = decide_triage(document, decision(category="snow_ice", comment="Сніг у дворі"), routing, NOW)
+    assert assigned.assignment.department == "rda_pecherskyi"  # routed by the street, as any appeal
+    assert assigned.classification.decided_by == "operator"
+    assert assigned.assignment.reason.startswith("operator Ірина: Сніг у дворі")
+
+
+def test_a_department_decided_directly(routing):
+    repo = FakeDispatcherRepository()
+    document = in_triage(routing, repo, "snow_ice")
+    assigned = decide_triage(document, decision(department="rda_obolonskyi"), routing, NOW)
+    assert (assigned.assignment.department, assigned.assignment.outcome) == ("rda_obolonskyi", "assigned")
+    assert assigned.classification.category == "snow_ice"
+
+
+def desk(routing, parked, repo, token=None):
+    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    broker = KafkaBroker()
+    broker.include_router(dispatcher.router)
+    app = build_triage_app(repo, routing, dispatcher.assign, lambda: NOW, token)
+    by_topic = {p.topic: p for p in dispatcher.router.publishers}
+    return broker, app, by_topic
+
+
+async def test_the_desk_lists_pages_and_decides(routing, parked):
+    repo = FakeDispatcherRepository()
+    for number in range(1, 4):
+        in_triage(routing, repo, appeal_id=f"100000{number}")
+    broker, app, by_topic = desk(routing, parked, repo)
+
+    async with (
+        TestKafkaBroker(broker),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        first = (await client.get("/v1/triage", params={"limit": 2})).json()
+        second = (await client.get("/v1/triage", params={"limit": 2, "after": first["next_after"]})).json()
+        decided = await client.post("/v1/triage/1000002", json={"category": "gas", "operator": "Ірина"})
+        again = await client.post("/v1/triage/1000002", json={"category": "gas", "operator": "Ірина"})
+        missing = await client.post("/v1/triage/1000999", json={"category": "gas", "operator": "Ірина"})
+        invalid = await client.post("/v1/triage/1000001", json={"category": "nope", "operator": "Ірина"})
+        no_operator = await client.post("/v1/triage/1000001", json={"category": "gas"})
+        tasks = published(by_topic["dept.kyivgaz.assignments"])
+        announced = published(by_topic[topics.APPEALS_ASSIGNED])
+        after = (await client.get("/v1/triage")).json()
+
+    assert [i["appeal_id"] for i in first["items"]] == ["1000001", "1000002"]
+    assert [i["appeal_id"] for i in second["items"]] == ["1000003"] and second["next_after"] is None
+    assert decided.status_code == 200 and decided.json()["assignment"]["department"] == "kyivgaz"
+    assert again.status_code == 409 and "not waiting in triage" in again.json()["detail"]
+    assert missing.status_code == 404
+    assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "category"]
+    assert no_operator.status_code == 422 and "operator" in str(no_operator.json()["detail"])
+    assert [t["appeal_id"] for t in tasks] == ["1000002"] and [a["appeal_id"] for a in announced] == ["1000002"]
+    history = repo.documents["1000002"]["history"]
+    assert [(e["status"], e["by"]) for e in history[-2:]] == [("classified", "operator"), ("assigned", "dispatcher")]
+    assert [i["appeal_id"] for i in after["items"]] == ["1000001", "1000003"]
+
+
+async def test_the_desk_wants_the_operator_token_when_one_is_set(routing, parked):
+    repo = FakeDispatcherRepository()
+    broker, app, _ = desk(routing, parked, repo, SecretStr("s3cret"))
+    async with (
+        TestKafkaBroker(broker),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        assert (await client.get("/v1/triage")).status_code == 401
+        assert (await client.get("/v1/triage", headers={"Authorization": "Bearer wrong"})).status_code == 401
+        assert (await client.get("/v1/triage", headers={"Authorization": "Bearer s3cret"})).status_code == 200
