@@ -1,9 +1,14 @@
-"""`cityline bench`: push N appeals through the running stack and measure it against its parts.
+"""`cityline bench`: push N appeals through the running stack and measure it against its parts, up to the
+residents' notices.
 
 Prints end-to-end appeals per second, intake -> assigned latency (p50/p95/p99, measured from the
 moment the bench publishes to appeals.intake to the moment it reads the AppealAssigned), and, in
 the same run, the raw produce->consume rate of the broker and the raw insert and update rates of the
 store, so the pipeline is judged as a share of what its parts can carry.
+
+Then the notifier's side, from the store: the run's notices by state, notices sent per second, how long after the
+last assignment every notice was out, and the whole system's appeals per second counted up to the last notice
+(`--no-notices` skips it).
 """
 
 import asyncio
@@ -11,7 +16,8 @@ import json
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -47,6 +53,9 @@ class Result:
     appeals: int
     seconds: float
     latencies_ms: list[float]
+    appeal_ids: list[str] = field(default_factory=list)
+    started_at: datetime | None = None  # wall clock, to compare with the store's times
+    last_assigned_at: datetime | None = None
 
     @property
     def rate(self) -> float:
@@ -56,6 +65,17 @@ class Result:
         if len(self.latencies_ms) < 2:
             return self.latencies_ms[0] if self.latencies_ms else float("nan")
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
+
+
+@dataclass
+class Notices:
+    """The notifier's side of a run: every notice of the run's appeals, settled or not."""
+
+    expected: int
+    states: dict[str, int]
+    sent_per_s: float
+    out_after_last_assigned_s: float | None  # None: not all out within the wait
+    whole_system_rate: float  # appeals per second until their last notice was out
 
 
 def _submission(run: str, index: int) -> dict:
@@ -100,6 +120,8 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
     await producer.start()
     sent_at: dict[str, float] = {}
     arrived_at: dict[str, float] = {}
+    appeal_ids: list[str] = []
+    started_at = utcnow()
 
     async def send_all() -> None:
         pending = []
@@ -127,9 +149,11 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
             now = time.perf_counter()
             for records in batches.values():
                 for record in records:
-                    correlation = json.loads(record.value).get("correlation_id", "")
+                    event = json.loads(record.value)
+                    correlation = event.get("correlation_id", "")
                     if correlation.startswith(prefix) and correlation not in arrived_at:
                         arrived_at[correlation] = now
+                        appeal_ids.append(event["appeal_id"])
                         idle_deadline = time.monotonic() + 60
             progress.update(task, completed=len(arrived_at))
 
@@ -147,7 +171,47 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
     first_sent = min(sent_at.values())
     last_arrived = max(arrived_at.values(), default=first_sent)
     latencies = [(arrived_at[key] - sent_at[key]) * 1000 for key in arrived_at]
-    return Result(len(arrived_at), last_arrived - first_sent, latencies)
+    last_assigned_at = started_at + timedelta(seconds=last_arrived - first_sent)
+    return Result(len(arrived_at), last_arrived - first_sent, latencies, appeal_ids, started_at, last_assigned_at)
+
+
+async def measure_notices(connection: ConnectionSettings, result: Result, wait_s: float) -> Notices:
+    """Wait until every notice of the run's appeals (registered and assigned: two each, sent, failed or skipped) is
+    settled, then take the rate from the store's own times: what the resident sees, not what the consumer recorded."""
+    client = AsyncMongoClient(connection.mongodb_uri.get_secret_value(), tz_aware=True)
+    notifications = client[connection.mongodb_database]["notifications"]
+    ids = set(result.appeal_ids)
+    # Notice keys start with the appeal id: a key range reads them by the primary index, whatever else is stored.
+    in_range = {"_id": {"$gte": f"{min(ids, default='')}:", "$lt": f"{max(ids, default='')};"}}
+    expected = 2 * len(ids)
+    deadline = time.monotonic() + wait_s
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{expected} notices of the run settled", total=expected)
+            while True:
+                found = await notifications.find(in_range, {"state": 1, "sent_at": 1, "created_at": 1}).to_list()
+                ours = [n for n in found if n["_id"].split(":", 1)[0] in ids]
+                settled = [n for n in ours if n["state"] in ("sent", "failed", "skipped")]
+                progress.update(task, completed=len(settled))
+                if len(settled) >= expected or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1.0)
+    finally:
+        await client.close()
+    states: dict[str, int] = {}
+    for notice in ours:
+        states[notice["state"]] = states.get(notice["state"], 0) + 1
+    sent_times = [n["sent_at"] for n in ours if n.get("sent_at")]
+    last_out = max([*sent_times, *(n["created_at"] for n in settled)], default=None)
+    all_out = len(settled) >= expected and last_out is not None
+    span = (last_out - result.started_at).total_seconds() if last_out and result.started_at else 0.0
+    return Notices(
+        expected=expected,
+        states=states,
+        sent_per_s=len(sent_times) / span if span > 0 else 0.0,
+        out_after_last_assigned_s=(last_out - result.last_assigned_at).total_seconds() if all_out else None,
+        whole_system_rate=len(ids) / span if all_out and span > 0 else 0.0,
+    )
 
 
 async def measure_broker(bootstrap: str) -> float:
@@ -218,7 +282,7 @@ async def measure_store(connection: ConnectionSettings) -> tuple[float, float]:
     return insert_rate, update_rate
 
 
-async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw: bool) -> int:
+async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw: bool, notify: bool = True) -> int:
     bootstrap = connection.kafka_bootstrap_servers
     mode = f"paced at {rate:g}/s" if rate else "as fast as intake takes them"
     console.print(f"Pushing {count} appeals through {bootstrap} ({mode})…")
@@ -230,6 +294,18 @@ async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw
     table.add_row("end-to-end appeals/s", f"{result.rate:,.0f}")
     for q in (50, 95, 99):
         table.add_row(f"latency intake -> assigned p{q}", f"{result.percentile(q):,.0f} ms")
+    notices = None
+    if notify:
+        notices = await measure_notices(connection, result, wait_s=max(120.0, result.seconds * 2))
+        states = ", ".join(f"{count} {state}" for state, count in sorted(notices.states.items()))
+        table.add_row("notices of the run (registered + assigned)", f"{states} (of {notices.expected})")
+        table.add_row("notices sent/s (bench start -> last sent)", f"{notices.sent_per_s:,.0f}")
+        out_after = notices.out_after_last_assigned_s
+        table.add_row(
+            "all notices out after the last assignment",
+            f"{out_after:,.1f} s" if out_after is not None else "[red]not all within the wait",
+        )
+        table.add_row("whole system appeals/s (until the last notice)", f"{notices.whole_system_rate:,.0f}")
     if raw:
         console.print("Measuring the raw broker and store…")
         broker_rate = await measure_broker(bootstrap)
@@ -242,4 +318,5 @@ async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw
         table.add_row("store ceiling at 1 update + 4 inserts per appeal", f"{ceiling:,.0f} appeals/s")
         table.add_row("pipeline as a share of that ceiling", f"{result.rate / ceiling:.0%}")
     console.print(table)
-    return 0 if result.appeals == count else 1
+    notices_out = notices is None or notices.out_after_last_assigned_s is not None
+    return 0 if result.appeals == count and notices_out else 1
