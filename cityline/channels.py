@@ -8,7 +8,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from shared.channel_keys import DEFAULT_RATE_PER_MINUTE, ChannelExists, ChannelRecord, ChannelRegistry
+from shared.channel_keys import (
+    DEFAULT_RATE_PER_MINUTE,
+    ChannelExists,
+    ChannelRecord,
+    ChannelRegistry,
+    checked_webhook_url,
+)
 from shared.channels import load_channels
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
@@ -23,6 +29,11 @@ def add_parser(commands: Any) -> None:
     add.add_argument("--kind", help="its kind in shared/data/channels.yaml (default: the name, if it is a kind)")
     add.add_argument(
         "--rate-limit", type=int, default=DEFAULT_RATE_PER_MINUTE, help="requests a minute (and the burst)"
+    )
+    add.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="the app's callback for residents' notices (http or https); signed with a secret printed once",
     )
     listing = actions.add_parser("list", help="the channels, active and revoked (never their keys)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -61,6 +72,11 @@ async def _channels(args: argparse.Namespace) -> int:
                 raise UserError(f"unknown kind {kind!r}; kinds: {', '.join(sorted(kinds))}")
             if args.rate_limit < 1:
                 raise UserError("--rate-limit must be at least 1 request a minute")
+            if args.webhook is not None:
+                try:
+                    checked_webhook_url(args.webhook)
+                except ValueError as error:
+                    raise UserError(f"--webhook: {error}") from None
             try:
                 record, key = await registry.add(args.name, kind, utcnow(), args.rate_limit)
             except ChannelExists as error:
@@ -69,6 +85,13 @@ async def _channels(args: argparse.Namespace) -> int:
                 raise UserError(f"channel name {args.name!r}: lower case letters, digits and _ ({error})") from None
             console.print(f"channel [bold]{record.name}[/bold] ({record.kind}) created; its API key, shown only now:")
             sys.stdout.write(key + "\n")
+            if args.webhook is not None:
+                secret = await registry.set_webhook(record.name, args.webhook)
+                console.print(
+                    f"notices for its residents go to {args.webhook}, signed X-CityLine-Signature: sha256=HMAC-SHA256 "
+                    "of the body with this secret, shown only now:"
+                )
+                sys.stdout.write(secret + "\n")
             return 0
         if args.action == "list":
             records = await registry.list()
@@ -89,7 +112,7 @@ async def _channels(args: argparse.Namespace) -> int:
 
 def _table(records: list[ChannelRecord]) -> Table:
     table = Table(title=f"channels ({len(records)})")
-    for column in ("name", "kind", "key prefix", "per minute", "created (UTC)", "revoked (UTC)"):
+    for column in ("name", "kind", "key prefix", "per minute", "webhook", "created (UTC)", "revoked (UTC)"):
         table.add_column(column)
     for record in records:
         table.add_row(
@@ -97,6 +120,7 @@ def _table(records: list[ChannelRecord]) -> Table:
             record.kind,
             f"cl_{record.key_prefix}_…",
             str(record.rate_per_minute),
+            record.webhook_url or "",
             f"{record.created_at:%Y-%m-%d %H:%M}",
             f"{record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else "",
         )

@@ -12,10 +12,11 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.base import Code
@@ -44,10 +45,31 @@ class ChannelRecord(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     rate_per_minute: int = Field(DEFAULT_RATE_PER_MINUTE, ge=1)
+    # The channel's app callback for residents' notices (the notifier signs each with the channel's secret, which
+    # is stored beside it but never part of this record).
+    webhook_url: str | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class ChannelWebhook:
+    url: str
+    secret: str
+
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+
+
+def checked_webhook_url(url: str) -> str:
+    """The URL as given if it is an absolute http(s) URL with a host; ValueError saying what is wrong otherwise."""
+    try:
+        _HTTP_URL.validate_python(url)
+    except ValidationError as error:
+        raise ValueError(f"webhook URL {url!r} is not an http(s) URL: {error.errors()[0]['msg']}") from None
+    return url
 
 
 def new_key() -> tuple[str, str]:
@@ -82,6 +104,7 @@ class ChannelRegistry:
         self.store = store
         self.cache_s = cache_s
         self._active: tuple[float, frozenset[str]] | None = None
+        self._webhooks: tuple[float, dict[str, ChannelWebhook]] | None = None
 
     @property
     def collection(self):
@@ -107,6 +130,32 @@ class ChannelRegistry:
         except DuplicateKeyError:
             raise ChannelExists(f"channel {name!r} exists already (revoked channels keep their name)") from None
         return _record(document), key
+
+    async def set_webhook(self, name: str, url: str) -> str:
+        """Give the channel a webhook for its residents' notices, with a new signing secret, which is returned (to be
+        shown once) and stored for signing. KeyError if there is no such channel."""
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        changed = await self.collection.update_one(
+            {"_id": name}, {"$set": {"webhook_url": checked_webhook_url(url), "webhook_secret": secret}}
+        )
+        if changed.matched_count == 0:
+            raise KeyError(name)
+        self._webhooks = None
+        return secret
+
+    async def webhooks(self) -> dict[str, ChannelWebhook]:
+        """Active channels' webhooks by channel name; cached for a few seconds, as every batch of notices asks."""
+        now = time.monotonic()
+        if self._webhooks is not None and now - self._webhooks[0] < self.cache_s:
+            return self._webhooks[1]
+        found = await self.collection.find(
+            {"revoked_at": None, "webhook_url": {"$type": "string"}}, {"webhook_url": 1, "webhook_secret": 1}
+        ).to_list()
+        hooks = {
+            document["_id"]: ChannelWebhook(document["webhook_url"], document["webhook_secret"]) for document in found
+        }
+        self._webhooks = (now, hooks)
+        return hooks
 
     async def list(self) -> list[ChannelRecord]:
         return [_record(document) for document in await self.collection.find({}).sort("_id", 1).to_list()]

@@ -86,6 +86,8 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             "CITYLINE_NOTIFIER_HTTP_TIMEOUT_S": "2",
             "CITYLINE_NOTIFIER_SMTP_TIMEOUT_S": "2",
             "CITYLINE_NOTIFIER_DELIVERY_LEASE_S": "3",
+            # A channel registered during a test is seen by the notifier at once.
+            "CITYLINE_NOTIFIER_CHANNEL_CACHE_S": "0",
             "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
             "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
         },

@@ -4,7 +4,7 @@ transport) -> persist (record each notice once, pending or skipped) -> hand the 
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ def build_router(
     park_record: ParkRecord,
     clock: Callable[[], datetime],
     hand_off: Callable[[list[dict[str, Any]]], int] = lambda documents: 0,
+    webhook_urls: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
 ) -> KafkaRouter:
     router = KafkaRouter()
 
@@ -47,6 +48,8 @@ def build_router(
         for record in records:
             by_topic[record.topic].append(record)
         at_now = dataclasses.replace(context, now=clock())
+        if webhook_urls is not None:
+            at_now = dataclasses.replace(at_now, webhooks=await webhook_urls())
         notices: list[Notice] = [
             registration_notice(item.event, at_now)
             for item in await accept(by_topic[topics.APPEALS_REGISTERED], AppealRegistered, park_record)

@@ -12,6 +12,7 @@ from services.notifier.handlers import build_router
 from services.notifier.repository import MongoNotifierRepository
 from services.notifier.settings import NotifierSettings
 from services.notifier.transports import SmsBatchFormat, SmsGateway, SmtpMailer, Webhook, json_client
+from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
 from shared.contracts import topics
 from shared.contracts.base import utcnow
@@ -31,7 +32,23 @@ def channel_webhooks(settings: NotifierSettings) -> dict[str, str]:
     return {**declared, **settings.webhook_urls}
 
 
-def build_transports(settings: NotifierSettings) -> dict[str, object]:
+class WebhookDirectory:
+    """Each channel's callback and signing secret: a channel registered in the store (`cityline channels add NAME
+    --webhook URL`) first, then channels.yaml and the settings. The store's are cached briefly by the registry."""
+
+    def __init__(self, settings: NotifierSettings, registry: ChannelRegistry) -> None:
+        self.registry = registry
+        self.static_urls = channel_webhooks(settings)
+        self.static_secrets = {code: secret.get_secret_value() for code, secret in settings.webhook_secrets.items()}
+
+    async def urls(self) -> dict[str, str]:
+        return {**self.static_urls, **{name: hook.url for name, hook in (await self.registry.webhooks()).items()}}
+
+    async def secrets(self) -> dict[str, str]:
+        return {**self.static_secrets, **{name: hook.secret for name, hook in (await self.registry.webhooks()).items()}}
+
+
+def build_transports(settings: NotifierSettings, webhooks: WebhookDirectory | None = None) -> dict[str, object]:
     client = json_client(settings.http_timeout_s, settings.delivery_concurrency)
     return {
         "sms": SmsGateway(
@@ -63,7 +80,9 @@ def build_transports(settings: NotifierSettings) -> dict[str, object]:
             timeout_s=settings.smtp_timeout_s,
         ),
         "webhook": Webhook(
-            client, {code: secret.get_secret_value() for code, secret in settings.webhook_secrets.items()}
+            client,
+            {code: secret.get_secret_value() for code, secret in settings.webhook_secrets.items()},
+            current_secrets=webhooks.secrets if webhooks else None,
         ),
     }
 
@@ -83,6 +102,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             takeover_after=timedelta(seconds=settings.delivery_lease_s),
         )
         repo = MongoNotifierRepository(store)
+        webhooks = WebhookDirectory(settings, ChannelRegistry(store, cache_s=settings.channel_cache_s))
         router = KafkaRouter()
         failures = router.publisher(
             topics.NOTIFICATIONS_DLQ,
@@ -107,7 +127,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
 
         deliverer = Deliverer(
             repo,
-            build_transports(settings),
+            build_transports(settings, webhooks),
             RetryPolicy(
                 base_s=settings.retry_base_s, cap_s=settings.retry_cap_s, max_attempts=settings.retry_max_attempts
             ),
@@ -117,7 +137,9 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             concurrency=settings.delivery_concurrency,
             settle_chunk=settings.delivery_chunk,
         )
-        router.include_router(build_router(settings, repo, context, park_record, utcnow, deliverer.hand_off))
+        router.include_router(
+            build_router(settings, repo, context, park_record, utcnow, deliverer.hand_off, webhooks.urls)
+        )
         delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)
         return Wiring(router, background=[delivery])
 

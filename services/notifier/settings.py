@@ -60,6 +60,9 @@ class NotifierSettings(ServiceSettings):
     # each body is signed with the channel's secret (HMAC-SHA256) when one is set.
     webhook_urls: dict[str, str] = Field(default_factory=dict)
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # Channels registered in the store with their own webhook (`cityline channels add NAME --webhook URL`) come
+    # first; they are read again at most this often.
+    channel_cache_s: float = Field(default=5.0, ge=0)
 
     # Retries: bounded exponential backoff, base, base*2, ... up to the cap; then the notice fails (dead letter).
     # The defaults keep trying for about half an hour.

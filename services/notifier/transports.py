@@ -7,7 +7,7 @@ whether trying again later can help (a gateway down, a 503, a timeout) or not (a
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -238,8 +238,11 @@ class Webhook:
 
     client: httpx.AsyncClient
     secrets: Mapping[str, str]
+    # Channels' secrets that change while the notifier runs (channels registered in the store), looked up per send.
+    current_secrets: Callable[[], Awaitable[Mapping[str, str]]] | None = None
 
     async def send(self, message: Outgoing) -> None:
+        secrets = await self.current_secrets() if self.current_secrets else self.secrets
         body = json.dumps(
             {
                 "notification_id": message.key,
@@ -252,7 +255,7 @@ class Webhook:
             ensure_ascii=False,
         ).encode()
         headers = {DELIVERY_HEADER: message.key}
-        if secret := self.secrets.get(message.channel or ""):
+        if secret := secrets.get(message.channel or ""):
             headers[SIGNATURE_HEADER] = sign(secret, body)
         await post_json(self.client, message.recipient, body, headers)
 

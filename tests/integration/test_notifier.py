@@ -470,3 +470,39 @@ async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipelin
     await wait_until(delivered, timeout=30)
     for appeal_id in appeal_ids:
         assert len(messages_of(pipeline, appeal_id)) == 1
+
+
+def cityline(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cityline.cli", *args],
+        env=stack.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_a_channel_registered_with_its_own_webhook_gets_its_residents_notices_signed_with_its_secret(pipeline):
+    name = f"t_app_{uuid.uuid4().hex[:8]}"
+    url = f"http://127.0.0.1:{pipeline.settings.sms_sink_port}/webhook/{name}"
+    refused = cityline(pipeline, "channels", "add", f"{name}_x", "--kind", "mobile", "--webhook", "ftp://example.com/x")
+    assert refused.returncode == 2 and "--webhook" in refused.stderr, refused.stderr
+    added = cityline(pipeline, "channels", "add", name, "--kind", "mobile", "--webhook", url)
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.strip().splitlines()[-1]
+    listed = [json.loads(line) for line in cityline(pipeline, "channels", "list", "--json").stdout.splitlines()]
+    [record] = [record for record in listed if record["name"] == name]
+    assert record["webhook_url"] == url and secret not in json.dumps(listed)
+
+    appeal_id = new_appeal_id()
+    resident = {"phone": "+380671114401", "language": "uk"}
+    await publish_events(pipeline, [(topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", resident, name))])
+
+    async def delivered():
+        return messages_of(pipeline, appeal_id)
+
+    [message] = await wait_until(delivered, timeout=45)
+    assert (message["transport"], message["to"], message["key"]) == ("webhook", name, f"{appeal_id}:resolved")
+    body = json.dumps(message["payload"], ensure_ascii=False).encode()
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert message["headers"]["x-cityline-signature"] == expected
