@@ -190,6 +190,7 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
     except (OSError, yaml.YAMLError, ValidationError) as error:
         raise GazetteerError(f"{path}: {error}") from error
     seen: dict[str, int] = {}
+    spelled: dict[tuple[str, str], int] = {}
     for position, street in enumerate(raw.streets):
         codes = [street.district] if street.district else [segment.district for segment in street.segments]
         unknown = [code for code in codes if code not in districts]
@@ -198,6 +199,13 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
         if street.label in seen:
             raise GazetteerError(f"{path}: streets[{position}] {street.label} repeats streets[{seen[street.label]}]")
         seen[street.label] = position
+        for name in (street.name, *street.aliases):
+            # The same words for two streets of one type could never tell them apart.
+            key = (street.type, stem_term(name))
+            if key in spelled and spelled[key] != position:
+                other = raw.streets[spelled[key]].label
+                raise GazetteerError(f"{path}: streets[{position}] {street.label}: {name!r} also names {other}")
+            spelled[key] = position
     try:
         return Gazetteer(raw.streets)
     except ValueError as error:

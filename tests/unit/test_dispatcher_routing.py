@@ -172,6 +172,14 @@ def test_a_bad_gazetteer_names_the_file_and_the_street(tmp_path, taxonomy):
     path.write_text("streets:\n  - {name: Тестова, district: podilskyi}\n  - {name: Тестова, district: podilskyi}\n")
     with pytest.raises(GazetteerError, match=r"streets\[1\] вулиця Тестова repeats streets\[0\]"):
         load_gazetteer(path, taxonomy.districts)
+    # an alias that spells another street of the same type (in any case form) could never be told apart
+    path.write_text(
+        "streets:\n  - {name: Тестова, district: podilskyi}\n"
+        "  - {name: Нова, district: pecherskyi, aliases: [Тестової]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GazetteerError, match=r"streets\[1\] вулиця Нова: 'Тестової' also names вулиця Тестова"):
+        load_gazetteer(path, taxonomy.districts)
 
 
 def test_routing_refuses_unknown_incident_categories(tmp_path, taxonomy):
