@@ -90,6 +90,9 @@ def test_district_and_neighbourhood_names_in_text(routing, text, district):
         ("вулиця Оболонська, 3", "podilskyi"),  # the street type tells it from Оболонський проспект
         ("Драгоманова 31б, кв. 4", "darnytskyi"),
         ("вул. Маршала Малиновського 12", "obolonskyi"),  # a former name
+        ("вул. Лаврська, 10", "pecherskyi"),  # split in 2025 into Івана Мазепи and Новонаводницька
+        ("проспект Рокоссовського, 5", "obolonskyi"),  # renamed Дмитра Павличка in 2025
+        ("вулиця Рональда Рейгана 8", "desnianskyi"),
         ("ул. Крушельницкой, 7", "darnytskyi"),  # the Russian form
         ("вул. Милославська 20", "desnianskyi"),
         ("проспект Ватутіна, 2", None),  # a former name of a street crossing districts
