@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from services.classifier.domain import classify
+from services.classifier.domain import classify, classify_text
 from services.classifier.rulebook import read_rules
 from services.classifier.ruleset import RulesError, RuleSet
 from services.dispatcher.domain import Routing, RoutingError, load_routing, route
@@ -185,8 +185,6 @@ def _ratio(part: int, whole: int) -> float | None:
 
 def evaluate(stream: IO[str], source: str, rules: RuleSet) -> tuple[Evaluation, list[str]]:
     """Classification only (no routing): the truth is a category and an urgency."""
-    from services.classifier.domain import classify_text
-
     evaluation, problems = Evaluation(), []
     for number, item in read_lines(stream, source):
         if isinstance(item, InputError):

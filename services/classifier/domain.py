@@ -61,12 +61,14 @@ class _Evidence:
     def __init__(self) -> None:
         self.words: dict[str, list[str]] = defaultdict(list)
         self.open: dict[str, bool] = defaultdict(bool)
-        self.negated: dict[str, list[str]] = defaultdict(list)
+        self.background: dict[str, str] = {}  # why a rule with no word in the foreground counts less
 
-    def add(self, rule_id: str, matched: str, in_open_clause: bool) -> None:
+    def add(self, rule_id: str, matched: str, resolved: bool, landmark: bool) -> None:
         if matched not in self.words[rule_id]:
             self.words[rule_id].append(matched)
-        self.open[rule_id] |= in_open_clause
+        self.open[rule_id] |= not (resolved or landmark)
+        if resolved or landmark:
+            self.background.setdefault(rule_id, "resolved" if resolved else "landmark")
 
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
@@ -84,7 +86,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
     landmarks = _landmark_positions(by_kind["landmark"])
     categories = _Evidence()
     for rule_id, matched, clause, first in category_hits:
-        categories.add(rule_id, matched, clause not in resolved and first not in landmarks)
+        categories.add(rule_id, matched, resolved=clause in resolved, landmark=first in landmarks)
 
     fired: list[FiredRule] = []
     scores: dict[str, float] = defaultdict(float)
@@ -110,9 +112,8 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         # More different words of one rule make it likelier the subject, up to half its weight again.
         score = rule.weight * factor * min(1.5, 1 + 0.25 * (len(words) - 1))
         scores[rule.category] += score
-        fired.append(
-            FiredRule(rule=rule_id, words=tuple(words), score=score, discounted="" if factor == 1 else "resolved")
-        )
+        discounted = "" if factor == 1 else categories.background.get(rule_id, "resolved")
+        fired.append(FiredRule(rule=rule_id, words=tuple(words), score=score, discounted=discounted))
 
     lead = _lead_category(category_hits, counted, landmarks, resolved)
     if lead is not None and rules.lead_bonus:
@@ -122,7 +123,11 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
     category, confidence = _decide(scores, rules)
     urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
     fired += markers
-    winners = [rule for rule in fired if rule.rule.startswith(f"{category}.") and not rule.discounted]
+    winners = [
+        rule
+        for rule in fired
+        if rule.rule.startswith(f"{category}.") and not rule.discounted and rule.rule in rules.rules
+    ]
     counted_markers = [rule for rule in markers if not rule.discounted]
     return Classification(
         category=category,

@@ -105,8 +105,13 @@ class Lexicon:
         return frozenset(keys)
 
     def lemmas_of_term(self, word: str) -> frozenset[str]:
-        """The keys a rule's word is matched by: its own lemmas (an analyst may write any form of it)."""
-        return self.keys(normalize(word))
+        """The keys a rule's word is matched by: its own lemmas (an analyst may write any form of it). A word in
+        Latin letters is English or transliterated Ukrainian as written: the lemmas of its transliteration would
+        be guesses ("snow" -> "снов" -> "сон")."""
+        word = normalize(word)
+        if _LATIN.match(word):
+            return frozenset({word, transliterate(word)})
+        return self.keys(word)
 
     def analyse(self, text: str, clause_words: frozenset[str] = frozenset()) -> Analysed:
         normalized = normalize(text)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from services.classifier.language import MIN_SIMILAR_LENGTH, Analysed, Lexicon, Word, similar
 from shared.contracts.classifier import Urgency
 from shared.taxonomy import Taxonomy
+from shared.textmatch import normalize
 from shared.yamlfile import DataFileError, Locator, describe_errors, load_located
 
 UNCLASSIFIED = "unclassified"
@@ -286,12 +287,17 @@ def _compile_word(raw: str, lexicon: Lexicon) -> WordPattern:
 
 
 def compile_term(rule: str, raw: str, lexicon: Lexicon, kind: TermKind = "category") -> Term:
-    from shared.textmatch import normalize
-
     pieces = [piece.strip("'’-") for piece in normalize(raw).split()]
-    words = tuple(_compile_word(piece, lexicon) for piece in pieces if _has_letters(piece))
-    if not words:
+    if not _has_letters(raw):
         raise ValueError(f"term {raw!r} has no letters")
+    # A number in a phrase is a word of it ("лінія 1551"), matched as written.
+    words = tuple(
+        WordPattern("exact", frozenset({piece.rstrip("!")}))
+        if piece.rstrip("!").isdigit()
+        else _compile_word(piece, lexicon)
+        for piece in pieces
+        if _has_letters(piece) or piece.rstrip("!").isdigit()
+    )
     return Term(rule, raw, words, kind)
 
 

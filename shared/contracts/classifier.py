@@ -18,7 +18,8 @@ class FiredRule(BaseModel):
     rule: str  # "heating.radiators", or an urgency marker "urgency.critical.gas_smell"
     words: tuple[str, ...] = ()
     score: float = 0.0  # what it added to its category's score (0 for urgency markers)
-    # Why it counted less or not at all: "resolved" (the text says it is fixed), "negated", "excluded".
+    # Why it counted less or not at all: "resolved" (the text says it is solved or not the subject), "landmark"
+    # ("біля зупинки"), "negated" (a danger marker after "не"), "excluded" (an exclusion term is in the text).
     discounted: str = ""
 
 

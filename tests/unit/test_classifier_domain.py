@@ -114,6 +114,18 @@ def test_a_misspelt_word_no_dictionary_knows_matches_by_similarity(small):
     assert classify_text("Газета", small).category == "unclassified"
 
 
+def test_a_number_in_a_phrase_must_be_there(taxonomy, lexicon):
+    rules = parse_rules(
+        SMALL.replace("subject: {weight: 3, terms: [зупинка]}", "subject: {weight: 3, terms: [маршрут 118]}"),
+        taxonomy,
+        "small.yaml",
+        lexicon,
+    )
+
+    assert classify_text("Маршрут 118 не ходить", rules).category == "public_transport"
+    assert classify_text("Маршрут 24 не ходить", rules).category == "unclassified"
+
+
 def test_prefix_term_matches_the_start_of_a_word(small):
     assert classify_text("DTEKу дзвонили", small).category == "electricity"
 
@@ -157,6 +169,7 @@ def test_a_landmark_is_not_the_subject(small):
     result = classify_text("Величезна яма біля зупинки", small)
 
     assert result.category == "roads"
+    assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
 
 
 def test_an_excluded_term_cancels_the_category(small):

@@ -108,3 +108,12 @@ def test_a_bad_file_at_start_up_stops_the_service_with_the_line(rule_file, taxon
 
 def test_the_reload_counter_is_labelled_by_outcome_only():
     assert {label for metric in rules_reloads.collect() for s in metric.samples for label in s.labels} <= {"outcome"}
+
+
+async def test_the_periodic_job_reloads_off_the_event_loop(rule_file, taxonomy):
+    book = RuleBook(rule_file, taxonomy)
+    with_new_rule(rule_file, "from-the-job")
+
+    await book.reload_if_changed()
+
+    assert book().version.startswith("from-the-job@")

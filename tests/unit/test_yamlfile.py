@@ -1,0 +1,54 @@
+"""shared/yamlfile.py: data files people edit, with the line of each entry for error messages."""
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.yamlfile import DataFileError, describe_errors, load_located
+
+TEXT = """\
+# a comment
+version: "1"
+categories:
+  heating:
+    terms: [батарея,
+            радіатор]
+  gas:
+    terms:
+      - газ
+      - 7
+"""
+
+
+def test_each_entry_is_named_at_its_line():
+    data, locator = load_located(TEXT, "rules.yaml")
+
+    assert data["categories"]["gas"]["terms"] == ["газ", 7]
+    assert locator.line(("version",)) == 2
+    assert locator.line(("categories", "heating")) == 4
+    assert locator.line(("categories", "heating", "terms", 1)) == 6
+    assert locator.line(("categories", "gas", "terms", 1)) == 10
+    # A path that does not exist is named at its nearest existing parent.
+    assert locator.line(("categories", "gas", "weight")) == 7
+    assert locator.error(("categories", "gas"), "bad") == "rules.yaml:7: categories.gas: bad"
+
+
+def test_validation_errors_name_file_line_and_path():
+    class Category(BaseModel):
+        terms: list[str]
+
+    class File(BaseModel):
+        version: str
+        categories: dict[str, Category]
+
+    data, locator = load_located(TEXT, "rules.yaml")
+    with pytest.raises(ValidationError) as caught:
+        File.model_validate(data)
+
+    assert describe_errors(caught.value, locator) == [
+        "rules.yaml:10: categories.gas.terms.1: Input should be a valid string"
+    ]
+
+
+def test_text_that_is_not_yaml_is_refused_with_its_line():
+    with pytest.raises(DataFileError, match=r"^rules.yaml:3: not valid YAML"):
+        load_located("a: 1\nb: [1, 2\nc: 3\n", "rules.yaml")
