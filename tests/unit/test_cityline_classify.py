@@ -142,3 +142,11 @@ def test_the_same_text_gets_the_same_explanation_in_every_process():
     ]
 
     assert outputs[0] == outputs[1]
+
+
+def test_text_explains_one_appeal_rule_by_rule(capsys):
+    assert main(["classify", "--text", "Світло вже дали, а ліфт стоїть", "--address", "просп. Оболонський, 34"]) == 0
+
+    out = capsys.readouterr().out
+    assert "elevators, urgency normal" in out and "lift_service" in out and "district obolonskyi" in out
+    assert "electricity.signs" in out and "resolved" in out and "elevators.subject" in out
