@@ -250,9 +250,12 @@ def explain(text: str, address: str | None, tools: Tools) -> int:
     console.print(
         f"[bold]{result['category']}[/bold], urgency [bold]{result['urgency']}[/bold], confidence "
         f"{result['confidence']:.2f} → {result['department']} ({result['routing']}"
-        + (f", district {result['district']})" if result["district"] else ")")
+        + (f", district {result['district']})" if result["district"] else ")"),
+        soft_wrap=True,
     )
-    console.print("scores: " + ", ".join(f"{code} {score:g}" for code, score in result["scores"].items()))
+    console.print(
+        "scores: " + ", ".join(f"{code} {score:g}" for code, score in result["scores"].items()), soft_wrap=True
+    )
     table = Table(title=f"rules that fired ({result['ruleset']})")
     for column in ("rule", "words", "score", "discounted"):
         table.add_column(column, overflow="fold")
