@@ -57,7 +57,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     def stop_on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell that starts `cityline up` in the background leaves SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     try:
         console.print(f"[bold]Starting CityLine[/bold] (run folder: {stack.run_dir})")
         stack.start(with_services=not args.no_services)

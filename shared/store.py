@@ -111,8 +111,9 @@ class Store:
         return found["_id"] if found else None
 
 
-# Fields of a notice the status view leaves out: the resident's phone, address or callback, and the long e-mail body.
-_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body"}
+# Fields of a notice the status view leaves out: the resident's phone, address or callback, the long e-mail body,
+# and the delivery job's claim token.
+_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body", "claim"}
 
 DUPLICATE_KEY = 11000
 

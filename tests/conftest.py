@@ -82,6 +82,10 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             "CITYLINE_NOTIFIER_RETRY_CAP_S": "1",
             "CITYLINE_NOTIFIER_RETRY_MAX_ATTEMPTS": "60",
             "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
+            # A notifier killed mid-send leaves its notices to the restarted one after 3 s, not a minute.
+            "CITYLINE_NOTIFIER_HTTP_TIMEOUT_S": "2",
+            "CITYLINE_NOTIFIER_SMTP_TIMEOUT_S": "2",
+            "CITYLINE_NOTIFIER_DELIVERY_LEASE_S": "3",
             "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
             "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
         },

@@ -547,11 +547,40 @@ def fan_out(
     for appeal_id, (appeal, status, applied) in sorted(siblings.items()):
         if appeal_id == update.appeal_id:
             continue
-        event_id = derived_event_id("incident-report", f"{update.event_id}:{appeal_id}")
-        reported = update.model_copy(update={"appeal_id": appeal_id, "event_id": event_id})
+        reported = update.model_copy(update={"appeal_id": appeal_id, "event_id": incident_report_id(update, appeal_id)})
         verdict = judge_update(reported, appeal, status, applied, routing, now)
         if isinstance(verdict, StatusChange):
             changes.append(replace(verdict, caused_by=str(update.event_id)))
+    return changes
+
+
+def incident_report_id(update: DepartmentUpdate, appeal_id: str) -> uuid.UUID:
+    """The id of a report as applied to another appeal of its incident: the same for a redelivery."""
+    return derived_event_id("incident-report", f"{update.event_id}:{appeal_id}")
+
+
+def fanned_out_before(
+    update: DepartmentUpdate, siblings: Mapping[str, tuple[AppealAssigned, str, frozenset[str]]], now: datetime
+) -> list[StatusChange]:
+    """For a redelivered report: the changes it made to the incident's other appeals earlier, to announce again (a
+    reroute is announced again by the reroute path)."""
+    if update.status == "misrouted":
+        return []
+    changes = []
+    for appeal_id, (_, _, applied) in sorted(siblings.items()):
+        event_id = str(incident_report_id(update, appeal_id))
+        if appeal_id != update.appeal_id and event_id in applied:
+            changes.append(
+                StatusChange(
+                    appeal_id,
+                    update.status,
+                    now,
+                    event_id,
+                    update.department,
+                    update.comment,
+                    caused_by=str(update.event_id),
+                )
+            )
     return changes
 
 

@@ -21,7 +21,7 @@ StreetType = Literal["вулиця", "проспект", "бульвар", "пр
 # Abbreviations and case forms residents write, in Ukrainian and Russian, for each street type.
 TYPE_WORDS: dict[str, StreetType] = {
     **dict.fromkeys(["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы"], "вулиця"),
-    **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт", "пр-т"], "проспект"),
+    **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт"], "проспект"),
     **dict.fromkeys(["бул", "бульв", "бульвар", "бульварі", "бульвару", "б-р"], "бульвар"),
     **dict.fromkeys(["пров", "провулок", "провулку", "пер", "переулок", "переулке"], "провулок"),
     **dict.fromkeys(["пл", "площа", "площі", "площу", "площадь", "площади"], "площа"),
@@ -137,7 +137,7 @@ class Gazetteer:
         tokens = tokenize(text)
         spans = []
         for term, words in self._index.find(tokens):
-            start = _position(tokens, term.words, words)
+            start = _position(tokens, words)
             spans.append((start, start + len(term.words), self.streets[int(term.label)]))
         # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
         spans = [
@@ -168,7 +168,7 @@ class Gazetteer:
         return next((match for match in matches if match.house), matches[0])
 
 
-def _position(tokens: list[str], words: tuple[str, ...], matched: str) -> int:
+def _position(tokens: list[str], matched: str) -> int:
     joined = matched.split(" ")
     for index in range(len(tokens) - len(joined) + 1):
         if tokens[index : index + len(joined)] == joined:

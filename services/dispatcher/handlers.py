@@ -20,6 +20,7 @@ from services.dispatcher.domain import (
     department_task,
     escalation,
     fan_out,
+    fanned_out_before,
     group_incidents,
     incident_key,
     judge_update,
@@ -185,6 +186,7 @@ def build_dispatcher(
         changes: list[StatusChange] = []
         reroutes: list[AppealAssigned] = []
         statuses: list[AppealStatusChanged] = []
+        repeats: list[DepartmentUpdate] = []
         for item in accepted:
             tracked = appeals.get(item.event.appeal_id, _Tracked.missing())
             verdict = judge_update(item.event, tracked.appeal, tracked.status, tracked.applied, routing, now)
@@ -204,6 +206,7 @@ def build_dispatcher(
                         item.event.comment,
                     )
                     statuses.append(status_event(repeated, tracked.appeal))
+                    repeats.append(item.event)
                 elif tracked.last_event_id == str(item.event.event_id):
                     reroutes.append(tracked.appeal.model_copy(update={"event_id": rerouted_event_id(item.event)}))
             else:
@@ -215,9 +218,14 @@ def build_dispatcher(
                     reroutes.append(verdict.reroute)
             department_updates.labels(item.event.status, type(verdict).__name__ if verdict else "repeated").inc()
         reports = {str(item.event.event_id): item.event for item in accepted}
-        fanned_out = await incident_changes([(reports[c.event_id], c) for c in changes], appeals, now)
+        fanned_out, announced_again = await incident_changes(
+            [(reports[c.event_id], c) for c in changes], repeats, appeals, now
+        )
         reroutes += [change.reroute for change in fanned_out if change.reroute is not None]
-        statuses += [status_event(change, appeals[change.appeal_id].appeal) for change in fanned_out]  # type: ignore[arg-type]
+        statuses += [
+            status_event(change, appeals[change.appeal_id].appeal)  # type: ignore[arg-type]
+            for change in (*fanned_out, *announced_again)
+        ]
         await repo.save_status_changes(changes + fanned_out)
         # One announcement per appeal, its latest: publish_keyed sends each appeal once.
         await publish_assignments(list({appeal.appeal_id: appeal for appeal in reroutes}.values()))
@@ -226,40 +234,54 @@ def build_dispatcher(
             await publish_keyed(appeal_status, wave)
 
     async def incident_changes(
-        judged: list[tuple[DepartmentUpdate, StatusChange]], appeals: dict[str, "_Tracked"], now: datetime
-    ) -> list[StatusChange]:
-        """A report on one appeal of an incident applies to the incident's other appeals; a final one closes it."""
-        reported = {
-            c.appeal_id: appeals[c.appeal_id].incident_id for _, c in judged if appeals[c.appeal_id].incident_id
-        }
-        if not reported:
-            return []
-        incidents = await repo.load_incidents(sorted(set(reported.values())))
+        judged: list[tuple[DepartmentUpdate, StatusChange]],
+        repeats: list[DepartmentUpdate],
+        appeals: dict[str, "_Tracked"],
+        now: datetime,
+    ) -> tuple[list[StatusChange], list[StatusChange]]:
+        """A report on one appeal of an incident applies to the incident's other appeals; a final one closes it.
+        Returns the new changes, and those a redelivered report made before (to announce again)."""
+        reports = [*((update, change.appeal_id) for update, change in judged), *((u, u.appeal_id) for u in repeats)]
+        incident_of = {appeal_id: appeals[appeal_id].incident_id for _, appeal_id in reports}
+        wanted = sorted({incident_id for incident_id in incident_of.values() if incident_id})
+        if not wanted:
+            return [], []
+        incidents = await repo.load_incidents(wanted)
         others = sorted(
             {appeal_id for incident in incidents.values() for appeal_id in incident.appeal_ids} - set(appeals)
         )
         for appeal_id, document in (await repo.load_appeals(others)).items() if others else ():
             appeals[appeal_id] = _Tracked.of(document)
-        added: list[StatusChange] = []
-        closed: dict[str, list[str]] = defaultdict(list)
-        for update, change in judged:
-            incident = incidents.get(reported.get(change.appeal_id, ""))
-            if incident is None:
-                continue
-            siblings = {
+
+        def siblings(incident_id: str | None) -> dict[str, tuple[AppealAssigned, str, frozenset[str]]]:
+            incident = incidents.get(incident_id or "")
+            members = incident.appeal_ids if incident else ()
+            return {
                 appeal_id: (tracked.appeal, tracked.status, tracked.applied)
-                for appeal_id in incident.appeal_ids
+                for appeal_id in members
                 if (tracked := appeals.get(appeal_id)) is not None and tracked.appeal is not None
             }
-            for sibling_change in fan_out(update, siblings, routing, now):
+
+        added: list[StatusChange] = []
+        closed: dict[str, set[str]] = defaultdict(set)
+        for update, change in judged:
+            incident_id = incident_of[change.appeal_id]
+            if incident_id not in incidents:
+                continue
+            for sibling_change in fan_out(update, siblings(incident_id), routing, now):
                 appeals[sibling_change.appeal_id].apply(sibling_change)
                 added.append(sibling_change)
             # Final, or its appeals went elsewhere: later appeals about the place start a new incident.
             if update.status in ("resolved", "rejected", "misrouted"):
-                closed[update.status].append(incident.incident_id)
+                closed[update.status].add(incident_id)  # type: ignore[arg-type]
         for status, incident_ids in closed.items():
-            await repo.close_incidents(sorted(set(incident_ids)), status, now)
-        return added
+            await repo.close_incidents(sorted(incident_ids), status, now)
+        again = [
+            change
+            for update in repeats
+            for change in fanned_out_before(update, siblings(incident_of[update.appeal_id]), now)
+        ]
+        return added, again
 
     async def check_overdue() -> list[AppealEscalated]:
         """Escalate open appeals past their due time (publish, then mark, so none is lost) and count them."""

@@ -217,14 +217,14 @@ async def control_sms_sink(pipeline, status: int | None) -> None:
         response.raise_for_status()
 
 
-def sink_process(pipeline, name: str):
+def managed_process(pipeline, name: str):
     return next(process for process in pipeline.processes if process.name == name)
 
 
 async def test_a_gateway_and_a_mail_server_down_for_a_while_lose_nothing(pipeline):
     sms_resident = {"phone": "+380671112255", "language": "uk"}
     mail_resident = {"email": "taras@example.com", "language": "uk"}
-    smtp_sink = sink_process(pipeline, "smtp-sink")
+    smtp_sink = managed_process(pipeline, "smtp-sink")
     await control_sms_sink(pipeline, 503)
     smtp_sink.stop()
     try:
@@ -366,3 +366,69 @@ async def test_a_failed_notice_is_sent_again_once_the_gateway_is_fixed(pipeline)
     notice = await wait_until(sent, timeout=30)
     assert (notice["attempts"], len(notice["resent_at"])) == (1, 1)
     assert [m["to"] for m in messages_of(pipeline, appeal_id)] == ["+380671112277"]
+
+
+async def test_a_departments_report_reaches_the_resident_through_the_dispatcher(pipeline):
+    """The whole loop: the department reports on dept.updates, the dispatcher announces the change on
+    appeals.status, the resident gets the outcome with the department's comment; `accepted` is not worth an SMS."""
+    phone = "+380671112288"
+    appeal_id = await submit(pipeline, "Не працює ліфт у під'їзді, третій день", "web", {"phone": phone})
+    client = store_client(pipeline.store_uri)
+    try:
+        appeal = await wait_until(
+            lambda: client[pipeline.database].appeals.find_one({"_id": appeal_id, "status": "assigned"})
+        )
+    finally:
+        await client.close()
+    department = appeal["assignment"]["department"]
+    reports = [
+        {"event_id": str(uuid.uuid4()), "appeal_id": appeal_id, "department": department, "status": status, **extra}
+        for status, extra in (("accepted", {}), ("resolved", {"comment": "Ліфт відремонтовано"}))
+    ]
+    await publish(pipeline.bootstrap, topics.DEPARTMENT_UPDATES, reports, key=appeal_id.encode())
+
+    async def told():
+        kinds = {m["key"].split(":")[1]: m for m in messages_of(pipeline, appeal_id)}
+        return "resolved" in kinds and kinds
+
+    messages = await wait_until(told, timeout=45)
+    assert set(messages) == {"registered", "assigned", "resolved"}
+    assert "Ліфт відремонтовано" in messages["resolved"]["text"]
+    assert {m["to"] for m in messages.values()} == {phone}
+
+
+async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipeline):
+    """What is owed lives in the store, not in the process: kill -9 the notifier mid-retry, bring the gateway back,
+    and the restarted notifier delivers every notice, once."""
+    notifier = managed_process(pipeline, "notifier")
+    resident = {"phone": "+380671112299", "language": "en"}
+    appeal_ids = [new_appeal_id() for _ in range(8)]
+    await control_sms_sink(pipeline, 503)
+    try:
+        await publish_events(
+            pipeline, [(topics.APPEALS_STATUS, status_changed(a, "resolved", resident, "web")) for a in appeal_ids]
+        )
+
+        async def retrying():
+            notices = await notices_of(pipeline, appeal_ids)
+            return len(notices) == 8 and all(n["attempts"] >= 2 for n in notices)
+
+        await wait_until(retrying, timeout=30)
+        notifier.process.kill()
+        notifier.process.wait(timeout=10)
+    finally:
+        await control_sms_sink(pipeline, None)
+    notifier.start()
+
+    async def ready():
+        return pipeline.service_ready("notifier")
+
+    await wait_until(ready, timeout=60)
+
+    async def delivered():
+        notices = await notices_of(pipeline, appeal_ids)
+        return all(n["state"] == "sent" for n in notices)
+
+    await wait_until(delivered, timeout=30)
+    for appeal_id in appeal_ids:
+        assert len(messages_of(pipeline, appeal_id)) == 1

@@ -217,11 +217,11 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
         tasks = published(by_topic["dept.lift_service.assignments"])
         incidents = [IncidentTask.model_validate(m) for m in published(by_topic["dept.lift_service.incidents"])]
         await br.publish(department_update("accepted", department="lift_service"), topics.DEPARTMENT_UPDATES)
-        await br.publish(
-            department_update("resolved", department="lift_service", comment="Ліфт відремонтовано"),
-            topics.DEPARTMENT_UPDATES,
-        )
+        resolved_report = department_update("resolved", department="lift_service", comment="Ліфт відремонтовано")
+        await br.publish(resolved_report, topics.DEPARTMENT_UPDATES)
         statuses = [AppealStatusChanged.model_validate(m) for m in published(by_topic[topics.APPEALS_STATUS])]
+        await br.publish(resolved_report, topics.DEPARTMENT_UPDATES)  # redelivered
+        repeated = [AppealStatusChanged.model_validate(m) for m in published(by_topic[topics.APPEALS_STATUS])]
 
     # The first appeal is a task; the other two come as the incident, not as tasks of their own.
     assert [t["appeal_id"] for t in tasks] == ["1000001"] and tasks[0]["incident_id"] == "inc-1000001"
@@ -231,6 +231,11 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
     assert sorted(s.appeal_id for s in resolved) == ["1000001", "1000002", "1000003"]
     assert {(s.incident_id, s.comment) for s in resolved} == {("inc-1000001", "Ліфт відремонтовано")}
     assert len({s.caused_by for s in resolved}) == 1 and len({s.event_id for s in resolved}) == 3
+    # A redelivered report changes nothing, yet every resident's notice is announced again under the same id.
+    again = repeated[len(statuses) :]
+    assert sorted((s.appeal_id, str(s.event_id)) for s in again) == sorted(
+        (s.appeal_id, str(s.event_id)) for s in resolved
+    )
     assert {repo.documents[a]["status"] for a in ("1000001", "1000002", "1000003")} == {"resolved"}
     assert repo.incidents["inc-1000001"].status == "resolved"
 

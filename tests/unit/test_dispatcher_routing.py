@@ -91,7 +91,8 @@ def test_district_and_neighbourhood_names_in_text(routing, text, district):
         ("Драгоманова 31б, кв. 4", "darnytskyi"),
         ("вул. Маршала Малиновського 12", "obolonskyi"),  # a former name
         ("ул. Крушельницкой, 7", "darnytskyi"),  # the Russian form
-        ("проспект Романа Шухевича 20", "desnianskyi"),
+        ("вул. Милославська 20", "desnianskyi"),
+        ("проспект Ватутіна, 2", None),  # a former name of a street crossing districts
         ("вул. Хрещатик, 22", None),  # crosses districts, split unknown
         ("Берестейський проспект, 20", None),
         ("Берестейський проспект, 20, Святошинський район", "sviatoshynskyi"),  # other evidence still counts
