@@ -304,6 +304,7 @@ class EmbeddedStack:
         sink = f"http://127.0.0.1:{self.settings.sms_sink_port}"
         return {
             "CITYLINE_NOTIFIER_SMS_GATEWAY_URL": self.sms_gateway_url,
+            "CITYLINE_NOTIFIER_SMS_BATCH_URL": f"{self.sms_gateway_url}/batch",
             "CITYLINE_NOTIFIER_SMTP_HOST": "127.0.0.1",
             "CITYLINE_NOTIFIER_SMTP_PORT": str(self.settings.smtp_sink_port),
             "CITYLINE_NOTIFIER_WEBHOOK_URLS": json.dumps({code: f"{sink}/webhook/{code}" for code in apps}),
