@@ -281,6 +281,15 @@ CASES = [
     ("Дякую комунальникам за оперативну роботу!", "gratitude", "low"),
     ("Дякую, ліфт полагодили. Але тепер не працює домофон у під'їзді", "building_maintenance", "normal"),
     ("asdf qwerty zxcv", "unclassified", "normal"),
+    # Everyday words added in rules 2026-11-25.10/.11.
+    ("У квартирі дубак, коли вже топитимуть?", "heating", "high"),
+    ("Сусіди зверху топлять нас, вода тече зі стелі", "building_maintenance", "critical"),
+    ("Кабіна зупинилась між 7 і 8 поверхом, всередині дитина", "elevators", "critical"),
+    ("Постійна тривога після обстрілів, не можу спати", "psychological_support", "normal"),
+    ("Люк відкритий посеред тротуару", "roads", "critical"),
+    ("Підкажіть графік вивозу сміття", "information_request", "low"),
+    ("Рушникосушка холодна і гарячої нема вже тиждень", "hot_water", "high"),
+    ("Як стати на облік внутрішньо переміщеній особі", "social_support", "normal"),
 ]
 
 
