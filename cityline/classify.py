@@ -236,6 +236,35 @@ def open_input(path: str) -> IO[str]:
     return sys.stdin if path == "-" else Path(path).open(encoding="utf-8")
 
 
+def explain(text: str, address: str | None, tools: Tools) -> int:
+    """One appeal, decided and explained for a person editing the rules."""
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        result = decide({"text": text, "address": address}, 1, tools)
+    except InputError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 1
+    console = Console()
+    console.print(
+        f"[bold]{result['category']}[/bold], urgency [bold]{result['urgency']}[/bold], confidence "
+        f"{result['confidence']:.2f} → {result['department']} ({result['routing']}"
+        + (f", district {result['district']})" if result["district"] else ")"),
+        soft_wrap=True,
+    )
+    console.print(
+        "scores: " + ", ".join(f"{code} {score:g}" for code, score in result["scores"].items()), soft_wrap=True
+    )
+    table = Table(title=f"rules that fired ({result['ruleset']})")
+    for column in ("rule", "words", "score", "discounted"):
+        table.add_column(column, overflow="fold")
+    for fired in result["fired"]:
+        table.add_row(fired["rule"], ", ".join(fired["words"]), f"{fired['score']:g}", fired["discounted"])
+    console.print(table)
+    return 0
+
+
 def command(args: Any) -> int:
     """`cityline classify`: exit 0 when every line was classified, 1 when some lines were bad, 2 for bad config."""
     try:
@@ -243,6 +272,8 @@ def command(args: Any) -> int:
     except CONFIG_ERRORS as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    if args.text is not None:
+        return explain(args.text, args.address, tools)
     source = args.jsonl or args.eval
     try:
         stream = open_input(source)
@@ -274,6 +305,8 @@ def add_parser(commands: Any) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--jsonl", metavar="FILE", help='lines {"id", "text", "address"?}; "-" reads stdin')
     what.add_argument("--eval", metavar="FILE", help="lines that also carry the true category (and urgency)")
+    what.add_argument("--text", help="one appeal: print its decision and every rule that fired")
+    parser.add_argument("--address", help="--text: the address the resident gave")
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="rule file (default: the shipped one)")
     parser.add_argument("--routing", type=Path, default=DEFAULT_ROUTING, help="the dispatcher's routing file")
     parser.add_argument("--taxonomy", type=Path, default=DEFAULT_TAXONOMY, help="taxonomy file")

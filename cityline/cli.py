@@ -57,7 +57,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     def stop_on_signal(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell that starts `cityline up` in the background leaves SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     try:
         console.print(f"[bold]Starting CityLine[/bold] (run folder: {stack.run_dir})")
         stack.start(with_services=not args.no_services)
@@ -251,7 +253,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.pipeline import run_bench
 
     return asyncio.run(
-        run_bench(ConnectionSettings(), count=args.n, rate=args.rate, raw=not args.no_raw, notify=not args.no_notices)
+        run_bench(
+            ConnectionSettings(),
+            count=args.n,
+            rate=args.rate,
+            raw=not args.no_raw,
+            addresses=args.addresses,
+            notify=not args.no_notices,
+        )
     )
 
 
@@ -354,6 +363,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("-n", type=int, default=5000, help="number of appeals")
     bench.add_argument("--rate", type=float, default=0, help="appeals per second (0: as fast as possible)")
     bench.add_argument("--no-raw", action="store_true", help="skip the raw broker and store measurements")
+    bench.add_argument(
+        "--addresses", action="store_true", help="give appeals building addresses, so mass incidents form"
+    )
     bench.add_argument("--no-notices", action="store_true", help="do not wait for the notifier's notices")
     bench.set_defaults(func=cmd_bench)
 

@@ -5,7 +5,7 @@ is the 1-based line of that entry (or of the nearest enclosing one that exists).
 pydantic ValidationError into "file:line: path: message" lines.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,31 @@ def load_located(text: str, source: str) -> tuple[Any, Locator]:
         mark = getattr(error, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         raise DataFileError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or error}") from error
+    duplicates = list(_duplicate_keys(root))
+    if duplicates:
+        raise DataFileError(
+            "\n".join(
+                f"{source}:{key.start_mark.line + 1}: duplicate key {key.value!r} "
+                f"(first at line {first.start_mark.line + 1}); the later one would silently replace the first"
+                for key, first in duplicates
+            )
+        )
     return data, Locator(source, root)
+
+
+def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+    """(repeated key, its first occurrence) in every mapping of the document."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, yaml.Node] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    yield key, seen[key.value]
+                seen.setdefault(key.value, key)
+            yield from _duplicate_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(item)
 
 
 def describe_errors(error: ValidationError, locator: Locator) -> list[str]:

@@ -7,6 +7,7 @@ runner-up, gives `unclassified`: a person decides, never a silent guess.
 """
 
 import bisect
+import math
 from collections import defaultdict
 from datetime import datetime
 
@@ -163,7 +164,8 @@ def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
     runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
     share = best_score / (best_score + runner_up)
     confidence = share * min(1.0, best_score / rules.confident_score)
-    if best_score < rules.min_score or share < rules.min_confidence:
+    # A tie is ambiguous whatever min_confidence allows: picking one would be a silent guess.
+    if best_score < rules.min_score or share < rules.min_confidence or math.isclose(best_score, runner_up):
         return UNCLASSIFIED, confidence
     return best, confidence
 

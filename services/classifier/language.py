@@ -80,22 +80,24 @@ class Lexicon:
         self._analysers = (pymorphy3.MorphAnalyzer(lang="uk"), pymorphy3.MorphAnalyzer(lang="ru"))
         self.keys = lru_cache(maxsize=cache_size)(self._keys)
         self.unknown_forms = lru_cache(maxsize=cache_size)(self._unknown_forms)
+        self._parsed = lru_cache(maxsize=cache_size)(self._parse)
 
-    def _known_lemmas(self, word: str) -> set[str]:
-        return {parse.normal_form for analyser in self._analysers for parse in analyser.parse(word) if parse.is_known}
+    def _parse(self, word: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(lemmas the dictionaries know, each analyser's best guess); one pymorphy3 parse per analyser."""
+        found = [analyser.parse(word) for analyser in self._analysers]
+        known = frozenset(parse.normal_form for parses in found for parse in parses if parse.is_known)
+        return known, frozenset(parses[0].normal_form for parses in found if parses)
 
-    def _lemmas(self, word: str) -> set[str]:
-        known = self._known_lemmas(word)
-        if known:
-            return known
+    def _lemmas(self, word: str) -> frozenset[str]:
+        known, guessed = self._parsed(word)
         # Neither dictionary knows the word: keep each analyser's best guess (it still strips common endings).
-        return {found[0].normal_form for found in (analyser.parse(word) for analyser in self._analysers) if found}
+        return known or guessed
 
     def _unknown_forms(self, word: str) -> tuple[str, ...]:
         if len(word) < MIN_SIMILAR_LENGTH or word.isdigit():
             return ()
         forms = [transliterate(word)] if _LATIN.match(word) else [word]
-        return tuple(form for form in forms if not self._known_lemmas(form) and not _LATIN.match(form))
+        return tuple(form for form in forms if not self._parsed(form)[0] and not _LATIN.match(form))
 
     def _keys(self, word: str) -> frozenset[str]:
         keys = {word} | self._lemmas(word)

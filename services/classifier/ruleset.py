@@ -186,6 +186,9 @@ class TermMatcher:
     _candidates: dict[str, tuple[Term, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # Candidates in the file's order, whatever order a word's keys come in: the same text gives the same
+        # explanation in every process (string hashing, and so set order, differs between processes).
+        self._order = {id(term): position for position, term in enumerate(self.terms)}
         for term in self.terms:
             first = term.words[0]
             index = {"lemma": self._by_key, "exact": self._by_exact, "prefix": self._by_prefix}[first.kind]
@@ -214,7 +217,7 @@ class TermMatcher:
             for term in self._by_start.get(form[:3], ()):
                 if term.words[0].matches(word):
                     found[id(term)] = term
-        candidates = tuple(found.values())
+        candidates = tuple(sorted(found.values(), key=lambda term: self._order[id(term)]))
         if len(self._candidates) < 500_000:
             self._candidates[word.text] = candidates
         return candidates

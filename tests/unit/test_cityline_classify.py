@@ -1,6 +1,7 @@
 """`cityline classify`: offline classification with the dispatcher's routing (--jsonl) and evaluation (--eval)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -119,3 +120,33 @@ def test_the_installed_command_reads_stdin():
         "critical",
         "kyivgaz",
     )
+
+
+def test_the_same_text_gets_the_same_explanation_in_every_process():
+    # String hashing differs between processes; the explanation must not follow it.
+    texts = lines(
+        {"id": 1, "text": "Просимо встановити пандус біля входу в наш під'їзд, сусідка на візку не може вийти"},
+        {"id": 2, "text": "Світло вже дали, а ліфт стоїть, nemaye garyachoi vody"},
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "cityline.cli", "classify", "--jsonl", "-"],
+            input=texts,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "4")
+    ]
+
+    assert outputs[0] == outputs[1]
+
+
+def test_text_explains_one_appeal_rule_by_rule(capsys):
+    assert main(["classify", "--text", "Світло вже дали, а ліфт стоїть", "--address", "просп. Оболонський, 34"]) == 0
+
+    out = capsys.readouterr().out
+    assert "elevators, urgency normal" in out and "lift_service" in out and "district obolonskyi" in out
+    assert "electricity.signs" in out and "resolved" in out and "elevators.subject" in out

@@ -194,6 +194,26 @@ def test_a_tie_is_unclassified_with_both_candidates_scored(small):
     assert result.confidence == pytest.approx(0.375)
 
 
+@pytest.fixture(scope="module")
+def guessing(taxonomy, lexicon):
+    """The small rules with any strict lead enough (min_confidence 0.5), as the shipped rules are calibrated."""
+    return parse_rules(SMALL.replace("min_confidence: 0.6", "min_confidence: 0.5"), taxonomy, "guessing.yaml", lexicon)
+
+
+def test_a_narrow_lead_wins_when_min_confidence_allows_it(small, guessing):
+    text = "Батареї холодні, холодно, і світло блимає"
+
+    assert classify_text(text, small).category == "unclassified"  # 4 vs 3: share 0.57 < 0.6
+    assert classify_text(text, guessing).category == "heating"
+
+
+def test_a_tie_stays_unclassified_even_when_min_confidence_allows_any_lead(guessing):
+    result = classify_text("Ліфт і газ", guessing)
+
+    assert result.category == "unclassified"
+    assert result.scores == {"elevators": 3.0, "gas": 3.0}
+
+
 def test_gibberish_is_unclassified_with_nothing_fired(small):
     result = classify_text("asdf qwerty 12345", small)
 
@@ -261,6 +281,15 @@ CASES = [
     ("Дякую комунальникам за оперативну роботу!", "gratitude", "low"),
     ("Дякую, ліфт полагодили. Але тепер не працює домофон у під'їзді", "building_maintenance", "normal"),
     ("asdf qwerty zxcv", "unclassified", "normal"),
+    # Everyday words added in rules 2026-11-25.10/.11.
+    ("У квартирі дубак, коли вже топитимуть?", "heating", "high"),
+    ("Сусіди зверху топлять нас, вода тече зі стелі", "building_maintenance", "critical"),
+    ("Кабіна зупинилась між 7 і 8 поверхом, всередині дитина", "elevators", "critical"),
+    ("Постійна тривога після обстрілів, не можу спати", "psychological_support", "normal"),
+    ("Люк відкритий посеред тротуару", "roads", "critical"),
+    ("Підкажіть графік вивозу сміття", "information_request", "low"),
+    ("Рушникосушка холодна і гарячої нема вже тиждень", "hot_water", "high"),
+    ("Як стати на облік внутрішньо переміщеній особі", "social_support", "normal"),
 ]
 
 

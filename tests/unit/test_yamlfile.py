@@ -52,3 +52,12 @@ def test_validation_errors_name_file_line_and_path():
 def test_text_that_is_not_yaml_is_refused_with_its_line():
     with pytest.raises(DataFileError, match=r"^rules.yaml:3: not valid YAML"):
         load_located("a: 1\nb: [1, 2\nc: 3\n", "rules.yaml")
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines():
+    with pytest.raises(DataFileError) as caught:
+        load_located("categories:\n  heating:\n    a: 1\n  gas:\n    a: 2\n  heating:\n    b: 3\n", "rules.yaml")
+
+    assert str(caught.value) == (
+        "rules.yaml:6: duplicate key 'heating' (first at line 2); the later one would silently replace the first"
+    )
