@@ -45,6 +45,20 @@ def similar(form: str, lemma: str) -> bool:
     return SequenceMatcher(None, form, lemma, autojunk=False).ratio() >= SIMILARITY
 
 
+# Latin letters that look like Cyrillic ones, typed inside a Cyrillic word from the wrong keyboard layout
+# ("вiдключили" with a Latin "i" is the commonest).
+_LOOKALIKES = str.maketrans("aceiopxyk", "асеіорхук")
+_CYRILLIC = re.compile("[а-яіїєґё]")
+
+
+@lru_cache(maxsize=100_000)
+def unmix(word: str) -> str:
+    """A word mixing Cyrillic and Latin letters, with its Latin lookalikes made Cyrillic; any other word as is."""
+    if word.isascii() or not _CYRILLIC.search(word) or not re.search("[a-z]", word):
+        return word
+    return word.translate(_LOOKALIKES)
+
+
 def transliterate(word: str) -> str:
     """Latin-letter Ukrainian to Cyrillic; "і" after a vowel is "ї" ("garyachoi" -> "гарячої")."""
     cyrillic = _TRANSLIT_RE.sub(lambda match: _TRANSLIT_MAP[match.group()], word)
@@ -122,7 +136,7 @@ class Lexicon:
         spans: list[tuple[int, int]] = []
         clause_start, clause, next_break = 0, 0, 0
         for match in _WORD.finditer(normalized):
-            token, start = match.group(), match.start()
+            token, start = unmix(match.group()), match.start()
             opened = False
             while next_break < len(breaks) and breaks[next_break] <= start:
                 opened = True
