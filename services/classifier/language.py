@@ -53,10 +53,12 @@ _CYRILLIC = re.compile("[а-яіїєґё]")
 
 @lru_cache(maxsize=100_000)
 def unmix(word: str) -> str:
-    """A word mixing Cyrillic and Latin letters, with its Latin lookalikes made Cyrillic; any other word as is."""
+    """A Cyrillic word with Latin lookalikes in it, all made Cyrillic; any other word as is ("dtekу", a Latin
+    name with a Cyrillic ending, keeps its Latin letters)."""
     if word.isascii() or not _CYRILLIC.search(word) or not re.search("[a-z]", word):
         return word
-    return word.translate(_LOOKALIKES)
+    cyrillic = word.translate(_LOOKALIKES)
+    return word if re.search("[a-z]", cyrillic) else cyrillic
 
 
 def transliterate(word: str) -> str:

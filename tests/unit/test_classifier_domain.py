@@ -99,6 +99,7 @@ def test_ukrainian_in_latin_letters_is_transliterated_and_lemmatized(small):
 def test_latin_lookalikes_inside_a_cyrillic_word_are_read_as_cyrillic(small):
     assert unmix("вiдключили") == "відключили"  # a Latin "i" from the wrong keyboard layout
     assert unmix("bus") == "bus"
+    assert unmix("dtekу") == "dtekу"  # a Latin name with a Cyrillic ending
     assert unmix("батарея") == "батарея"
     result = classify_text("Вiдключили свiтло, батареї ледь живі", small)  # both "i" are Latin
 
