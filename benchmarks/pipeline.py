@@ -58,9 +58,17 @@ class Result:
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
 
 
-def _submission(run: str, index: int) -> dict:
+# With --addresses: buildings on a few streets, so appeals of one category about one building form mass incidents
+# (the dispatcher's extra read and write per groupable appeal is then part of the measurement).
+BENCH_STREETS = ["вул. Липська", "просп. Оболонський", "вул. Драгоманова", "вул. Кіото", "вул. Ентузіастів"]
+BENCH_HOUSES = 40
+
+
+def _submission(run: str, index: int, addresses: bool = False) -> dict:
     now = utcnow().isoformat()
+    address = {"text": f"{BENCH_STREETS[index % len(BENCH_STREETS)]}, {index // 7 % BENCH_HOUSES + 1}"}
     return {
+        **({"address": address} if addresses else {}),
         "event_id": str(uuid.uuid4()),
         "occurred_at": now,
         "correlation_id": f"bench-{run}-{index}",
@@ -93,7 +101,7 @@ async def _ready_consumer(bootstrap: str, topic: str, *, latest: bool) -> AIOKaf
     return consumer
 
 
-async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
+async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: bool = False) -> Result:
     run = uuid.uuid4().hex[:8]
     consumer = await _ready_consumer(bootstrap, topics.APPEALS_ASSIGNED, latest=True)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024)
@@ -105,7 +113,7 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float) -> Result:
         pending = []
         started = time.perf_counter()
         for index in range(count):
-            body = _submission(run, index)
+            body = _submission(run, index, addresses)
             if rate:
                 delay = started + index / rate - time.perf_counter()
                 if delay > 0:
@@ -218,11 +226,11 @@ async def measure_store(connection: ConnectionSettings) -> tuple[float, float]:
     return insert_rate, update_rate
 
 
-async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw: bool) -> int:
+async def run_bench(connection: ConnectionSettings, count: int, rate: float, raw: bool, addresses: bool = False) -> int:
     bootstrap = connection.kafka_bootstrap_servers
     mode = f"paced at {rate:g}/s" if rate else "as fast as intake takes them"
     console.print(f"Pushing {count} appeals through {bootstrap} ({mode})…")
-    result = await measure_pipeline(bootstrap, count, rate)
+    result = await measure_pipeline(bootstrap, count, rate, addresses)
     table = Table(title=f"cityline bench -n {count}" + (f" --rate {rate:g}" if rate else ""))
     table.add_column("measure")
     table.add_column("value", justify="right")

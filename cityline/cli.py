@@ -252,7 +252,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.pipeline import run_bench
 
-    return asyncio.run(run_bench(ConnectionSettings(), count=args.n, rate=args.rate, raw=not args.no_raw))
+    return asyncio.run(
+        run_bench(ConnectionSettings(), count=args.n, rate=args.rate, raw=not args.no_raw, addresses=args.addresses)
+    )
 
 
 # ---- dlq -----------------------------------------------------------------------------------------
@@ -354,6 +356,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("-n", type=int, default=5000, help="number of appeals")
     bench.add_argument("--rate", type=float, default=0, help="appeals per second (0: as fast as possible)")
     bench.add_argument("--no-raw", action="store_true", help="skip the raw broker and store measurements")
+    bench.add_argument(
+        "--addresses", action="store_true", help="give appeals building addresses, so mass incidents form"
+    )
     bench.set_defaults(func=cmd_bench)
 
     dlq = commands.add_parser("dlq", help="list what the services parked, or send it back once the cause is fixed")

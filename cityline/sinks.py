@@ -1,13 +1,15 @@
 """Local stand-ins for the outside world the notifier talks to, started by `cityline up` (and the tests' stack):
 
-- `sms`: an HTTP SMS gateway (POST /sms, bearer token optional) that also takes app channels' webhooks
+- `sms`: an HTTP SMS gateway (POST /sms one message, POST /sms/batch many, each answered for; bearer token
+  optional) that also takes app channels' webhooks
   (POST /webhook/<channel>);
 - `smtp`: an SMTP server (aiosmtpd) that accepts mail, and refuses mailboxes whose name starts with `no-such-`
   (`no-such-user@example.com`) as a real server refuses an unknown mailbox.
 
 They write every message they accept to one file under the outbox folder (`.run/outbox/{sms,webhook,mail}/`), so a
 new user sees exactly what a resident would get. `POST /_control {"status": 503}` makes the HTTP sink answer with
-that status until `{"status": null}`: how an operator (or a test) plays a gateway outage.
+that status until `{"status": null}`: how an operator (or a test) plays a gateway outage; `{"refuse": ["+380…"]}`
+makes it refuse those numbers (a 400 alone, a `rejected` result inside a batch).
 
     python -m cityline.sinks sms --port 39025 --out .run/outbox [--token T]
     python -m cityline.sinks smtp --port 39026 --out .run/outbox
@@ -19,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,11 +48,30 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     app = FastAPI(title="CityLine SMS gateway and webhook sink", docs_url=None, redoc_url=None)
     failing: dict[str, int | None] = {"status": None}
+    # Numbers the gateway refuses (answered per message in a batch, 400 for a single message): `_control` sets them.
+    refused: set[str] = set()
 
     def refusal() -> JSONResponse | None:
         if failing["status"] is not None:
             return JSONResponse({"error": "the sink is told to fail"}, status_code=failing["status"])
         return None
+
+    def kept_headers(request: Request) -> dict[str, str]:
+        return {
+            key: value
+            for key, value in request.headers.items()
+            if key.lower().startswith("x-cityline") or key.lower() == "idempotency-key"
+        }
+
+    def keep_payload(request: Request, folder: Path, payload: Any, **extra: Any) -> Path:
+        record = {
+            "received_at": datetime.now(UTC).isoformat(),
+            "path": request.url.path,
+            "headers": kept_headers(request),
+            "payload": payload,
+            **extra,
+        }
+        return write_message(folder, ".json", json.dumps(record, ensure_ascii=False, indent=2).encode())
 
     async def keep(request: Request, folder: Path) -> dict[str, Any]:
         body = await request.body()
@@ -57,24 +79,49 @@ def http_sink(out: Path, token: str | None) -> Any:
             payload: Any = json.loads(body)
         except ValueError:
             payload = body.decode(errors="replace")
-        record = {
-            "received_at": datetime.now(UTC).isoformat(),
-            "path": request.url.path,
-            "headers": {
-                key: value
-                for key, value in request.headers.items()
-                if key.lower().startswith("x-cityline") or key.lower() == "idempotency-key"
-            },
-            "payload": payload,
-        }
-        path = write_message(folder, ".json", json.dumps(record, ensure_ascii=False, indent=2).encode())
-        return {"accepted": True, "id": path.stem}
+        return {"accepted": True, "id": keep_payload(request, folder, payload).stem}
+
+    def unauthorized(request: Request) -> JSONResponse | None:
+        if token and request.headers.get("authorization") != f"Bearer {token}":
+            return JSONResponse({"error": "bad or missing token"}, status_code=401)
+        return None
 
     @app.post("/sms")
     async def sms(request: Request) -> Any:
-        if token and request.headers.get("authorization") != f"Bearer {token}":
-            return JSONResponse({"error": "bad or missing token"}, status_code=401)
-        return refusal() or await keep(request, out / "sms")
+        if problem := unauthorized(request) or refusal():
+            return problem
+        body = await request.body()
+        try:
+            to = json.loads(body).get("to")
+        except (ValueError, AttributeError):
+            to = None
+        if to in refused:
+            return JSONResponse({"error": f"destination {to} refused"}, status_code=400)
+        return await keep(request, out / "sms")
+
+    @app.post("/sms/batch")
+    async def sms_batch(request: Request) -> Any:
+        """`{"messages": [message, ...]}`; answers `{"messages": [{"status": "accepted"|"rejected", ...}, ...]}` in
+        the request's order, keeping each accepted message as its own file."""
+        if problem := unauthorized(request) or refusal():
+            return problem
+        try:
+            messages = (await request.json())["messages"]
+            assert isinstance(messages, list) and all(isinstance(message, dict) for message in messages)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            return JSONResponse({"error": 'expected {"messages": [{...}, ...]}'}, status_code=400)
+        batch = uuid.uuid4().hex
+        results = []
+        for message in messages:
+            reference = message.get("reference")
+            if not message.get("to") or not message.get("text"):
+                results.append({"reference": reference, "status": "rejected", "error": "'to' and 'text' needed"})
+            elif message["to"] in refused:
+                results.append({"reference": reference, "status": "rejected", "error": "destination refused"})
+            else:
+                path = keep_payload(request, out / "sms", message, batch=batch)
+                results.append({"reference": reference, "status": "accepted", "id": path.stem})
+        return {"batch": batch, "messages": results}
 
     @app.post("/webhook/{channel}")
     async def webhook(channel: str, request: Request) -> Any:
@@ -82,9 +129,17 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.post("/_control")
     async def control(request: Request) -> dict[str, Any]:
-        failing["status"] = (await request.json()).get("status")
-        logger.warning("answering with %s from now on", failing["status"] or "success")
-        return failing
+        """`{"status": 503}` fails every request until `{"status": null}`; `{"refuse": ["+380..."]}` refuses those
+        destinations (each alone, also inside a batch) until `{"refuse": []}`."""
+        command = await request.json()
+        if "status" in command:
+            failing["status"] = command["status"]
+            logger.warning("answering with %s from now on", failing["status"] or "success")
+        if "refuse" in command:
+            refused.clear()
+            refused.update(command["refuse"] or ())
+            logger.warning("refusing %s from now on", sorted(refused) or "no destination")
+        return {**failing, "refuse": sorted(refused)}
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

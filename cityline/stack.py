@@ -76,7 +76,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An orphan that exited stays a zombie until init reaps it (a container's init may never do so): it is gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _cmdline(pid: int) -> str:
@@ -95,6 +100,10 @@ def _stop_pid(pid: int, timeout: float = 10.0) -> None:
     if _alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        # Its sockets close only once it is really gone; the next start needs its ports.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
 
 
 @dataclass
@@ -210,6 +219,10 @@ class EmbeddedStack:
         # Our own leftovers go first; then a port still taken belongs to somebody else.
         pid_file = self.run_dir / "pids" / f"{pid_name}.pid"
         ManagedProcess(pid_name, [], pid_file, Path("/dev/null"), marker=marker).clear_stale()
+        # A leftover just stopped may take a moment to release its port.
+        deadline = time.monotonic() + 3
+        while port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
         if port_open(port):
             raise StackError(f"port {port} for the {what} is in use by another program: stop it or set {variable}")
 
@@ -304,6 +317,7 @@ class EmbeddedStack:
         sink = f"http://127.0.0.1:{self.settings.sms_sink_port}"
         return {
             "CITYLINE_NOTIFIER_SMS_GATEWAY_URL": self.sms_gateway_url,
+            "CITYLINE_NOTIFIER_SMS_BATCH_URL": f"{self.sms_gateway_url}/batch",
             "CITYLINE_NOTIFIER_SMTP_HOST": "127.0.0.1",
             "CITYLINE_NOTIFIER_SMTP_PORT": str(self.settings.smtp_sink_port),
             "CITYLINE_NOTIFIER_WEBHOOK_URLS": json.dumps({code: f"{sink}/webhook/{code}" for code in apps}),

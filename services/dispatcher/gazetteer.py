@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.base import Code
 from shared.textmatch import TermIndex, compile_term, tokenize
+from shared.yamlfile import DataFileError, describe_errors, load_located
 
 StreetType = Literal["вулиця", "проспект", "бульвар", "провулок", "площа", "набережна", "узвіз", "шосе", "дорога"]
 
@@ -36,8 +36,8 @@ _ENDINGS = "аеєиіїоуюяйь"
 MIN_STEM = 4
 
 
-class GazetteerError(ValueError):
-    """The gazetteer file is not valid; the message names the file and the street."""
+class GazetteerError(DataFileError):
+    """The gazetteer file is not valid; the message names the file, the line and the street."""
 
 
 class Segment(BaseModel):
@@ -185,19 +185,36 @@ def _house_after(tokens: list[str], index: int) -> str | None:
 
 
 def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
+    """Raises GazetteerError naming the file, the line and the street of each problem."""
     try:
-        raw = GazetteerFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
+        data, locator = load_located(path.read_text(encoding="utf-8"), str(path))
+        raw = GazetteerFile.model_validate(data)
+    except OSError as error:
         raise GazetteerError(f"{path}: {error}") from error
+    except DataFileError as error:
+        raise GazetteerError(str(error)) from error
+    except ValidationError as error:
+        raise GazetteerError("\n".join(describe_errors(error, locator))) from error
+
+    def problem(position: int, message: str) -> GazetteerError:
+        return GazetteerError(locator.error(("streets", position), f"{raw.streets[position].label}: {message}"))
+
     seen: dict[str, int] = {}
+    spelled: dict[tuple[str, str], int] = {}
     for position, street in enumerate(raw.streets):
         codes = [street.district] if street.district else [segment.district for segment in street.segments]
         unknown = [code for code in codes if code not in districts]
         if unknown:
-            raise GazetteerError(f"{path}: streets[{position}] {street.label}: unknown district {unknown}")
+            raise problem(position, f"unknown district {unknown}")
         if street.label in seen:
-            raise GazetteerError(f"{path}: streets[{position}] {street.label} repeats streets[{seen[street.label]}]")
+            raise problem(position, f"repeats streets.{seen[street.label]}")
         seen[street.label] = position
+        for name in (street.name, *street.aliases):
+            # The same words for two streets of one type could never tell them apart.
+            key = (street.type, stem_term(name))
+            if key in spelled and spelled[key] != position:
+                raise problem(position, f"{name!r} also names {raw.streets[spelled[key]].label}")
+            spelled[key] = position
     try:
         return Gazetteer(raw.streets)
     except ValueError as error:

@@ -17,7 +17,7 @@ from typing import Any
 from services.notifier.domain import Outcome, RetryPolicy, after_attempt
 from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries
 from services.notifier.repository import NotifierRepository, Settlement
-from services.notifier.transports import DeliveryError, Outgoing, Transport
+from services.notifier.transports import BatchTransport, DeliveryError, Outgoing, Transport
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
 
@@ -89,7 +89,7 @@ class Deliverer:
                 return attempts
 
     async def _send_batch(self, documents: Sequence[dict[str, Any]], *, claimed: bool) -> None:
-        results = await asyncio.gather(*(self._send(document) for document in documents))
+        results = await self._send_all(documents)
         now = self.clock()
         settlements = []
         for document, error in zip(documents, results, strict=True):
@@ -109,16 +109,49 @@ class Deliverer:
             self._count(document, outcome, error, now)
         await self.repo.settle(settlements, now)
 
-    async def _send(self, document: dict[str, Any]) -> DeliveryError | None:
+    async def _send_all(self, documents: Sequence[dict[str, Any]]) -> list[DeliveryError | None]:
+        """Each notice's outcome, in order: one request per message, or per batch where the transport takes them."""
+        results: list[DeliveryError | None] = [None] * len(documents)
+        by_transport: dict[str, list[int]] = {}
+        for index, document in enumerate(documents):
+            by_transport.setdefault(document["transport"], []).append(index)
+        sends = []
+        for name, indexes in by_transport.items():
+            transport = self.transports[name]
+            if isinstance(transport, BatchTransport) and transport.batches:
+                size = transport.batch_size
+                sends += [
+                    self._send_many(transport, documents, indexes[i : i + size], results)
+                    for i in range(0, len(indexes), size)
+                ]
+            else:
+                sends += [self._send_one(transport, documents, index, results) for index in indexes]
+        await asyncio.gather(*sends)
+        return results
+
+    async def _send_one(
+        self, transport: Transport, documents: Sequence[dict[str, Any]], index: int, results: list
+    ) -> None:
         async with self._limit:
             try:
-                await self.transports[document["transport"]].send(Outgoing.from_document(document))
+                await transport.send(Outgoing.from_document(documents[index]))
             except DeliveryError as failure:
-                return failure
+                results[index] = failure
             except Exception as bug:  # a transport's own bug: keep the notice, try again later, and say so
-                logger.exception("sending notice %s failed unexpectedly", document["_id"])
-                return DeliveryError("unexpected-error", f"{type(bug).__name__}: {bug}", permanent=False)
-        return None
+                logger.exception("sending notice %s failed unexpectedly", documents[index]["_id"])
+                results[index] = unexpected(bug)
+
+    async def _send_many(
+        self, transport: BatchTransport, documents: Sequence[dict[str, Any]], indexes: list[int], results: list
+    ) -> None:
+        async with self._limit:
+            try:
+                outcomes = await transport.send_many([Outgoing.from_document(documents[i]) for i in indexes])
+            except Exception as bug:
+                logger.exception("sending a batch of %d notices failed unexpectedly", len(indexes))
+                outcomes = [unexpected(bug)] * len(indexes)
+        for index, outcome in zip(indexes, outcomes, strict=True):
+            results[index] = outcome
 
     @staticmethod
     def _count(document: dict[str, Any], outcome: Outcome, error: DeliveryError | None, now: datetime) -> None:
@@ -132,6 +165,10 @@ class Deliverer:
         elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
             logger.warning("notice %s failed: %s: %s", document["_id"], outcome.reason, outcome.detail[:300])
+
+
+def unexpected(bug: Exception) -> DeliveryError:
+    return DeliveryError("unexpected-error", f"{type(bug).__name__}: {bug}", permanent=False)
 
 
 def failed_event(document: dict[str, Any], reason: str, detail: str, attempts: int) -> NotificationFailed:

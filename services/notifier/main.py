@@ -3,7 +3,6 @@
 import logging
 from datetime import timedelta
 
-import httpx
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaRouter
 
@@ -12,7 +11,7 @@ from services.notifier.domain import NoticeContext, RetryPolicy, load_templates
 from services.notifier.handlers import build_router
 from services.notifier.repository import MongoNotifierRepository
 from services.notifier.settings import NotifierSettings
-from services.notifier.transports import SmsGateway, SmtpMailer, Webhook
+from services.notifier.transports import SmsBatchFormat, SmsGateway, SmtpMailer, Webhook, json_client
 from shared.channels import load_channels
 from shared.contracts import topics
 from shared.contracts.base import utcnow
@@ -33,7 +32,7 @@ def channel_webhooks(settings: NotifierSettings) -> dict[str, str]:
 
 
 def build_transports(settings: NotifierSettings) -> dict[str, object]:
-    client = httpx.AsyncClient(timeout=settings.http_timeout_s)
+    client = json_client(settings.http_timeout_s, settings.delivery_concurrency)
     return {
         "sms": SmsGateway(
             client,
@@ -43,6 +42,15 @@ def build_transports(settings: NotifierSettings) -> dict[str, object]:
             settings.sms_payload_static,
             auth_header=settings.sms_auth_header,
             auth_scheme=settings.sms_auth_scheme,
+            batch_url=settings.sms_batch_url,
+            batch_size=settings.sms_batch_size,
+            batch_format=SmsBatchFormat(
+                messages_field=settings.sms_batch_messages_field,
+                results_field=settings.sms_batch_results_field,
+                status_path=settings.sms_batch_status_path,
+                accepted=frozenset(settings.sms_batch_accepted),
+                detail_path=settings.sms_batch_detail_path,
+            ),
         ),
         "email": SmtpMailer(
             settings.smtp_host,
@@ -107,6 +115,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             publish_failure,
             lease_s=settings.delivery_lease_s,
             concurrency=settings.delivery_concurrency,
+            settle_chunk=settings.delivery_chunk,
         )
         router.include_router(build_router(settings, repo, context, park_record, utcnow, deliverer.hand_off))
         delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)

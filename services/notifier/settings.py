@@ -1,7 +1,7 @@
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.channels import DEFAULT_CHANNELS
@@ -10,6 +10,7 @@ from shared.settings import ServiceSettings
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates.yaml"
 # The embedded stack's sinks (`cityline up`): they write what they receive under .run/outbox/.
 EMBEDDED_SMS_GATEWAY = "http://127.0.0.1:39025/sms"
+EMBEDDED_SMS_BATCH_URL = "http://127.0.0.1:39025/sms/batch"
 EMBEDDED_SMTP_PORT = 39026
 
 
@@ -33,6 +34,16 @@ class NotifierSettings(ServiceSettings):
         default_factory=lambda: {"to": "to", "text": "text", "reference": "reference"}
     )
     sms_payload_static: dict[str, Any] = Field(default_factory=lambda: {"sender": "Kyiv1551"})
+    # Batches: up to `sms_batch_size` messages in one POST to `sms_batch_url` (`{"messages": [payload, ...]}`), each
+    # answered for by itself (see SmsBatchFormat). Empty `sms_batch_url`: one POST per message, for gateways without
+    # batches. The embedded sink takes batches at /sms/batch.
+    sms_batch_url: str | None = EMBEDDED_SMS_BATCH_URL
+    sms_batch_size: int = Field(default=100, ge=1, le=1000)
+    sms_batch_messages_field: str = "messages"
+    sms_batch_results_field: str = "messages"
+    sms_batch_status_path: str = "status"
+    sms_batch_accepted: list[str] = Field(default_factory=lambda: ["accepted"])
+    sms_batch_detail_path: str = "error"
     http_timeout_s: float = 10.0
 
     # E-mail over SMTP.
@@ -61,6 +72,24 @@ class NotifierSettings(ServiceSettings):
     delivery_interval_s: float = 0.25
     delivery_concurrency: int = 16
     delivery_lease_s: float = 60.0
+    # Notices sent and settled together (one store update per outcome kind per chunk).
+    delivery_chunk: int = Field(default=100, ge=1)
+
+    @field_validator("sms_batch_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @model_validator(mode="after")
+    def _batches_go_to_the_same_gateway(self) -> "NotifierSettings":
+        # A gateway set without its batch URL would leave batches going to the embedded sink: refuse, and say how.
+        if self.sms_batch_url == EMBEDDED_SMS_BATCH_URL and self.sms_gateway_url != EMBEDDED_SMS_GATEWAY:
+            raise ValueError(
+                f"sms_gateway_url is {self.sms_gateway_url} but sms_batch_url is still the embedded sink's "
+                f"({EMBEDDED_SMS_BATCH_URL}): set CITYLINE_NOTIFIER_SMS_BATCH_URL to the gateway's batch endpoint, "
+                "or to an empty value for one request per message"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_timeouts(self) -> "NotifierSettings":

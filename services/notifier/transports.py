@@ -7,11 +7,11 @@ whether trying again later can help (a gateway down, a 503, a timeout) or not (a
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import aiosmtplib
 import httpx
@@ -62,6 +62,29 @@ class Transport(Protocol):
     async def send(self, message: Outgoing) -> None: ...
 
 
+@runtime_checkable
+class BatchTransport(Protocol):
+    """A transport that can also take many messages in one request (when `batches`), answering for each."""
+
+    batch_size: int
+
+    @property
+    def batches(self) -> bool: ...
+
+    async def send(self, message: Outgoing) -> None: ...
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list["DeliveryError | None"]: ...
+
+
+def json_client(timeout_s: float, max_connections: int) -> httpx.AsyncClient:
+    """The one HTTP client of the process: JSON bodies, kept-alive connections up to the send concurrency."""
+    return httpx.AsyncClient(
+        timeout=timeout_s,
+        headers={"content-type": "application/json"},
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+    )
+
+
 # 408 (timeout), 425, 429 (slow down) and every 5xx may pass; any other 4xx is the request's own fault.
 _RETRYABLE_4XX = {408, 425, 429}
 
@@ -75,14 +98,15 @@ def check_http_response(response: httpx.Response) -> None:
     raise DeliveryError(f"http-{response.status_code}", detail, permanent=True)
 
 
-async def post_json(client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+async def post_json(client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str]) -> httpx.Response:
     try:
-        response = await client.post(url, content=body, headers={"content-type": "application/json", **headers})
+        response = await client.post(url, content=body, headers=headers)
     except httpx.TimeoutException as error:
         raise DeliveryError("timeout", f"{url}: {type(error).__name__}", permanent=False) from error
     except httpx.TransportError as error:
         raise DeliveryError("unreachable", f"{url}: {type(error).__name__}: {error}", permanent=False) from error
     check_http_response(response)
+    return response
 
 
 # Values a gateway's payload may carry; the field names are the gateway's (settings.sms_payload_fields).
@@ -104,9 +128,57 @@ def check_sms_fields(fields: Mapping[str, str]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class SmsBatchFormat:
+    """How a gateway takes many messages in one request and answers for each of them, in the request's order: the
+    request is `{messages_field: [payload, ...]}` (each payload shaped as a single message's), the answer
+    `{results_field: [result, ...]}`. A result is accepted if the value at `status_path` (dotted, e.g.
+    `status.groupName` as Infobip answers) is one of `accepted`; otherwise that message alone is refused, for good,
+    and `detail_path` says why."""
+
+    messages_field: str = "messages"
+    results_field: str = "messages"
+    status_path: str = "status"
+    accepted: frozenset[str] = frozenset({"accepted"})
+    detail_path: str = "error"
+
+
+def sms_batch_payload(
+    messages: Sequence[Outgoing], fields: Mapping[str, str], static: Mapping[str, Any], batch: SmsBatchFormat
+) -> dict[str, Any]:
+    return {batch.messages_field: [sms_payload(message, fields, static) for message in messages]}
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def sms_batch_outcomes(answer: Any, count: int, batch: SmsBatchFormat) -> list["DeliveryError | None"]:
+    """Each message's outcome from a 2xx answer to a batch. An answer that does not account for every message is the
+    gateway's fault and may pass: the whole batch is tried again (each message carries its reference, by which a
+    gateway recognises one it already took)."""
+    results = _at(answer, batch.results_field)
+    if not isinstance(results, list) or len(results) != count:
+        found = len(results) if isinstance(results, list) else "no"
+        detail = f"the gateway answered {found} results for {count} messages"
+        return [DeliveryError("bad-answer", detail, permanent=False)] * count
+    outcomes: list[DeliveryError | None] = []
+    for result in results:
+        status = _at(result, batch.status_path)
+        if status in batch.accepted:
+            outcomes.append(None)
+        else:
+            detail = f"{status}: {_at(result, batch.detail_path) or ''}".strip(": ")
+            outcomes.append(DeliveryError("sms-refused", detail[:300], permanent=True))
+    return outcomes
+
+
 @dataclass
 class SmsGateway:
-    """An HTTP SMS gateway: POST of a JSON payload whose shape is configured, with a bearer token."""
+    """An HTTP SMS gateway: POST of a JSON payload whose shape is configured, with a bearer token. With a
+    `batch_url`, up to `batch_size` messages go in one request (`send_many`), each with its own outcome."""
 
     client: httpx.AsyncClient
     url: str
@@ -115,16 +187,41 @@ class SmsGateway:
     static: Mapping[str, Any]
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"
+    batch_url: str | None = None
+    batch_size: int = 100
+    batch_format: SmsBatchFormat = SmsBatchFormat()
+    _auth: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         check_sms_fields(self.fields)
+        if self.token:
+            self._auth = {self.auth_header: f"{self.auth_scheme} {self.token}".strip()}
+
+    @property
+    def batches(self) -> bool:
+        return bool(self.batch_url) and self.batch_size > 1
 
     async def send(self, message: Outgoing) -> None:
-        headers = {"Idempotency-Key": message.key}
-        if self.token:
-            headers[self.auth_header] = f"{self.auth_scheme} {self.token}".strip()
         body = json.dumps(sms_payload(message, self.fields, self.static), ensure_ascii=False).encode()
-        await post_json(self.client, self.url, body, headers)
+        await post_json(self.client, self.url, body, {"Idempotency-Key": message.key, **self._auth})
+
+    async def send_many(self, messages: Sequence[Outgoing]) -> list[DeliveryError | None]:
+        """One request for up to `batch_size` messages. A refusal of the whole request (5xx, 401, timeout) is every
+        message's outcome; otherwise each has its own."""
+        assert self.batch_url and len(messages) <= self.batch_size
+        payload = sms_batch_payload(messages, self.fields, self.static, self.batch_format)
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        # The same messages make the same key, so a retried batch is recognisable as a whole too.
+        batch_key = hashlib.sha256("\n".join(message.key for message in messages).encode()).hexdigest()[:32]
+        try:
+            response = await post_json(self.client, self.batch_url, body, {"Idempotency-Key": batch_key, **self._auth})
+        except DeliveryError as failure:
+            return [failure] * len(messages)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        return sms_batch_outcomes(answer, len(messages), self.batch_format)
 
 
 SIGNATURE_HEADER = "X-CityLine-Signature"

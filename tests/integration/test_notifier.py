@@ -172,7 +172,8 @@ async def test_each_kind_over_each_transport_once_even_when_redelivered(pipeline
         assert "Не в компетенції" in texts["rejected"]
         if transport == "sms":
             assert {m["to"] for m in messages} == {contact["phone"]}
-            assert all(m["headers"]["idempotency-key"] == m["key"] for m in messages)
+            # In batches, the default against the sink: each message carries its notice key as its reference.
+            assert all(m["path"] == "/sms/batch" and m["batch"] for m in messages)
         if transport == "email":
             assert {m["to"] for m in messages} == {contact["email"]}
             assert all(appeal_id in m["subject"] for m in messages)
@@ -209,12 +210,49 @@ async def test_each_kind_over_each_transport_once_even_when_redelivered(pipeline
         assert len(messages_of(pipeline, appeal_id)) == 7
 
 
-async def control_sms_sink(pipeline, status: int | None) -> None:
+async def control_sms_sink(pipeline, status: int | None = None, **command: Any) -> None:
     async with httpx.AsyncClient() as client:
         response = await client.post(
-            f"http://127.0.0.1:{pipeline.settings.sms_sink_port}/_control", json={"status": status}
+            f"http://127.0.0.1:{pipeline.settings.sms_sink_port}/_control", json={"status": status, **command}
         )
         response.raise_for_status()
+
+
+async def test_one_refused_number_in_a_batch_fails_alone_and_the_rest_are_sent_once(pipeline):
+    refused_phone = "+380670000013"
+    phones = ["+380671113301", "+380671113302", refused_phone, "+380671113304", "+380671113305"]
+    appeal_ids = [new_appeal_id() for _ in phones]
+    await control_sms_sink(pipeline, refuse=[refused_phone])
+    try:
+        # One publish on one key: the notifier reads them in one poll, so they go to the gateway in one batch.
+        events = [
+            status_changed(appeal_id, "resolved", {"phone": phone}, "web")
+            for appeal_id, phone in zip(appeal_ids, phones, strict=True)
+        ]
+        await publish(pipeline.bootstrap, topics.APPEALS_STATUS, events, key=b"batch-of-five")
+
+        async def settled():
+            notices = await notices_of(pipeline, appeal_ids)
+            return len(notices) == 5 and all(n["state"] in ("sent", "failed") for n in notices) and notices
+
+        notices = {n["appeal_id"]: n for n in await wait_until(settled, timeout=45)}
+    finally:
+        await control_sms_sink(pipeline, refuse=[])
+
+    refused_id = appeal_ids[phones.index(refused_phone)]
+    refused = notices.pop(refused_id)
+    assert (refused["state"], refused["reason"], refused["attempts"]) == ("failed", "sms-refused", 1)
+    assert refused["detail"] == "rejected: destination refused"
+    assert {(n["state"], n["attempts"]) for n in notices.values()} == {("sent", 1)}
+    assert messages_of(pipeline, refused_id) == []
+    delivered = [m for appeal_id in notices for m in messages_of(pipeline, appeal_id)]
+    assert sorted(m["to"] for m in delivered) == sorted(set(phones) - {refused_phone})
+    assert all(m["path"] == "/sms/batch" for m in delivered)
+    records = await read_topic(
+        pipeline.bootstrap, topics.NOTIFICATIONS_DLQ, lambda found: any(r.key == refused_id.encode() for r in found)
+    )
+    [record] = [r for r in records if r.key == refused_id.encode()]
+    assert dict(record.headers)[REASON_HEADER] == b"sms-refused"
 
 
 def managed_process(pipeline, name: str):

@@ -198,19 +198,27 @@ async def test_the_overdue_check_publishes_escalations_and_marks_them(routing, p
 # ---- through the handlers ------------------------------------------------------------------------------------
 
 
-async def test_the_department_gets_the_incident_and_every_resident_hears_the_resolution(routing, parked):
+def lift_appeals_service(routing, parked, count: int):
+    """The dispatcher in memory with `count` registered appeals about the lift of one building, and their
+    classified events to publish."""
     repo = FakeDispatcherRepository(appeals=[])
-    for i in (1, 2, 3):
-        registered = registered_event(appeal_id=f"100000{i}", address=Address(text=BUILDING))
-        repo.documents[registered.appeal_id] = registered_document(registered)
+    numbers = [f"100000{i}" for i in range(1, count + 1)]
+    for number in numbers:
+        registered = registered_event(appeal_id=number, address=Address(text=BUILDING))
+        repo.documents[number] = registered_document(registered)
     dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
     broker = KafkaBroker()
     broker.include_router(dispatcher.router)
     by_topic = {p.topic: p for p in dispatcher.router.publishers}
     appeals = [
-        classified_event("elevators", "high", appeal_id=f"100000{i}", address_text=BUILDING).model_dump(mode="json")
-        for i in (1, 2, 3)
+        classified_event("elevators", "high", appeal_id=number, address_text=BUILDING).model_dump(mode="json")
+        for number in numbers
     ]
+    return repo, broker, by_topic, appeals
+
+
+async def test_the_department_gets_the_incident_and_every_resident_hears_the_resolution(routing, parked):
+    repo, broker, by_topic, appeals = lift_appeals_service(routing, parked, 3)
 
     async with TestKafkaBroker(broker) as br:
         await br.publish_batch(*appeals, topic=topics.APPEALS_CLASSIFIED)
@@ -246,18 +254,7 @@ def test_incident_documents_round_trip(routing):
 
 
 async def test_a_misrouted_incident_goes_to_the_suggested_department_whole_and_is_closed(routing, parked):
-    repo = FakeDispatcherRepository(appeals=[])
-    for i in (1, 2):
-        registered = registered_event(appeal_id=f"100000{i}", address=Address(text=BUILDING))
-        repo.documents[registered.appeal_id] = registered_document(registered)
-    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
-    broker = KafkaBroker()
-    broker.include_router(dispatcher.router)
-    by_topic = {p.topic: p for p in dispatcher.router.publishers}
-    appeals = [
-        classified_event("elevators", "high", appeal_id=f"100000{i}", address_text=BUILDING).model_dump(mode="json")
-        for i in (1, 2)
-    ]
+    repo, broker, by_topic, appeals = lift_appeals_service(routing, parked, 2)
 
     async with TestKafkaBroker(broker) as br:
         await br.publish_batch(*appeals, topic=topics.APPEALS_CLASSIFIED)

@@ -90,6 +90,9 @@ def test_district_and_neighbourhood_names_in_text(routing, text, district):
         ("вулиця Оболонська, 3", "podilskyi"),  # the street type tells it from Оболонський проспект
         ("Драгоманова 31б, кв. 4", "darnytskyi"),
         ("вул. Маршала Малиновського 12", "obolonskyi"),  # a former name
+        ("вул. Лаврська, 10", "pecherskyi"),  # split in 2025 into Івана Мазепи and Новонаводницька
+        ("проспект Рокоссовського, 5", "obolonskyi"),  # renamed Дмитра Павличка in 2025
+        ("вулиця Рональда Рейгана 8", "desnianskyi"),
         ("ул. Крушельницкой, 7", "darnytskyi"),  # the Russian form
         ("вул. Милославська 20", "desnianskyi"),
         ("проспект Ватутіна, 2", None),  # a former name of a street crossing districts
@@ -167,10 +170,23 @@ def test_a_street_entry_gives_exactly_one_answer():
 def test_a_bad_gazetteer_names_the_file_and_the_street(tmp_path, taxonomy):
     path = tmp_path / "gazetteer.yaml"
     path.write_text("streets:\n  - {name: Тестова, district: atlantis}\n", encoding="utf-8")
-    with pytest.raises(GazetteerError, match=r"gazetteer\.yaml: streets\[0\] вулиця Тестова: unknown district"):
+    with pytest.raises(GazetteerError, match=r"gazetteer\.yaml:2: streets\.0: вулиця Тестова: unknown district"):
         load_gazetteer(path, taxonomy.districts)
     path.write_text("streets:\n  - {name: Тестова, district: podilskyi}\n  - {name: Тестова, district: podilskyi}\n")
-    with pytest.raises(GazetteerError, match=r"streets\[1\] вулиця Тестова repeats streets\[0\]"):
+    with pytest.raises(GazetteerError, match=r"gazetteer\.yaml:3: streets\.1: вулиця Тестова: repeats streets\.0"):
+        load_gazetteer(path, taxonomy.districts)
+    path.write_text(
+        "streets:\n  - {name: Тестова, district: podilskyi}\n  - {name: Нова, ambiguous: true, district: podilskyi}\n"
+    )
+    with pytest.raises(GazetteerError, match=r"gazetteer\.yaml:3: streets\.1: .*exactly one of"):
+        load_gazetteer(path, taxonomy.districts)
+    # an alias that spells another street of the same type (in any case form) could never be told apart
+    path.write_text(
+        "streets:\n  - {name: Тестова, district: podilskyi}\n"
+        "  - {name: Нова, district: pecherskyi, aliases: [Тестової]}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GazetteerError, match=r"yaml:3: streets\.1: вулиця Нова: 'Тестової' also names вулиця Тестова"):
         load_gazetteer(path, taxonomy.districts)
 
 

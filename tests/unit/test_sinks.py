@@ -66,3 +66,41 @@ async def test_the_mail_sink_refuses_unknown_mailboxes_and_keeps_the_rest(tmp_pa
     assert envelope.rcpt_tos == ["olena@example.com"]
     [path] = list((tmp_path / "mail").glob("*.eml"))
     assert path.read_bytes().startswith(b"Subject: hi")
+
+
+async def test_a_batch_keeps_one_file_per_accepted_message_and_answers_for_each(client, tmp_path):
+    await client.post("/_control", json={"refuse": ["+380670000000"]})
+    messages = [
+        {"to": "+380671234567", "text": "Звернення № 1", "reference": "1:registered"},
+        {"to": "+380670000000", "text": "Звернення № 2", "reference": "2:registered"},
+        {"to": "+380671234568", "text": "Звернення № 3", "reference": "3:registered"},
+    ]
+
+    response = await client.post("/sms/batch", json={"messages": messages}, headers={"Authorization": "Bearer t0ken"})
+
+    answer = response.json()["messages"]
+    assert [(result["reference"], result["status"]) for result in answer] == [
+        ("1:registered", "accepted"),
+        ("2:registered", "rejected"),
+        ("3:registered", "accepted"),
+    ]
+    kept = [json.loads(path.read_text())["payload"] for path in sorted((tmp_path / "sms").glob("*.json"))]
+    assert [payload["reference"] for payload in kept] == ["1:registered", "3:registered"]
+
+
+async def test_a_batch_without_the_token_or_without_messages_is_refused_whole(client, tmp_path):
+    unauthorized = await client.post("/sms/batch", json={"messages": []})
+    malformed = await client.post("/sms/batch", json={"to": "+380671234567"}, headers={"Authorization": "Bearer t0ken"})
+
+    assert (unauthorized.status_code, malformed.status_code) == (401, 400)
+    assert not (tmp_path / "sms").exists()
+
+
+async def test_a_refused_number_alone_gets_a_400_and_the_refusal_is_lifted_on_command(client, tmp_path):
+    auth = {"Authorization": "Bearer t0ken"}
+    await client.post("/_control", json={"refuse": ["+380670000000"]})
+    refused = await client.post("/sms", json={"to": "+380670000000", "text": "x"}, headers=auth)
+    await client.post("/_control", json={"refuse": []})
+    accepted = await client.post("/sms", json={"to": "+380670000000", "text": "x"}, headers=auth)
+
+    assert (refused.status_code, accepted.status_code) == (400, 200)
