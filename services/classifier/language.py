@@ -45,6 +45,22 @@ def similar(form: str, lemma: str) -> bool:
     return SequenceMatcher(None, form, lemma, autojunk=False).ratio() >= SIMILARITY
 
 
+# Latin letters that look like Cyrillic ones, typed inside a Cyrillic word from the wrong keyboard layout
+# ("вiдключили" with a Latin "i" is the commonest).
+_LOOKALIKES = str.maketrans("aceiopxyk", "асеіорхук")
+_CYRILLIC = re.compile("[а-яіїєґё]")
+
+
+@lru_cache(maxsize=100_000)
+def unmix(word: str) -> str:
+    """A Cyrillic word with Latin lookalikes in it, all made Cyrillic; any other word as is ("dtekу", a Latin
+    name with a Cyrillic ending, keeps its Latin letters)."""
+    if word.isascii() or not _CYRILLIC.search(word) or not re.search("[a-z]", word):
+        return word
+    cyrillic = word.translate(_LOOKALIKES)
+    return word if re.search("[a-z]", cyrillic) else cyrillic
+
+
 def transliterate(word: str) -> str:
     """Latin-letter Ukrainian to Cyrillic; "і" after a vowel is "ї" ("garyachoi" -> "гарячої")."""
     cyrillic = _TRANSLIT_RE.sub(lambda match: _TRANSLIT_MAP[match.group()], word)
@@ -122,7 +138,7 @@ class Lexicon:
         spans: list[tuple[int, int]] = []
         clause_start, clause, next_break = 0, 0, 0
         for match in _WORD.finditer(normalized):
-            token, start = match.group(), match.start()
+            token, start = unmix(match.group()), match.start()
             opened = False
             while next_break < len(breaks) and breaks[next_break] <= start:
                 opened = True

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from services.classifier.domain import classify, classify_text
-from services.classifier.language import Lexicon, transliterate
+from services.classifier.language import Lexicon, transliterate, unmix
 from services.classifier.ruleset import RulesError, parse_rules
 from shared.contracts.base import derived_event_id
 from tests.unit.fakes import NOW, registered_event
@@ -94,6 +94,17 @@ def test_ukrainian_in_latin_letters_is_transliterated_and_lemmatized(small):
     assert transliterate("garyachoi") == "гарячої"
     assert classify_text("u nas ne hriiut batarei", small).category == "heating"
     assert classify_text("nemaye garyachoi vody", small).category == "hot_water"
+
+
+def test_latin_lookalikes_inside_a_cyrillic_word_are_read_as_cyrillic(small):
+    assert unmix("вiдключили") == "відключили"  # a Latin "i" from the wrong keyboard layout
+    assert unmix("bus") == "bus"
+    assert unmix("dtekу") == "dtekу"  # a Latin name with a Cyrillic ending
+    assert unmix("батарея") == "батарея"
+    result = classify_text("Вiдключили свiтло, батареї ледь живі", small)  # both "i" are Latin
+
+    assert result.scores["electricity"] == 3.0
+    assert {rule.rule: rule.words for rule in result.fired}["electricity.subject"] == ("світло",)
 
 
 def test_a_phrase_matches_in_any_form_with_a_word_between(small):
