@@ -112,8 +112,12 @@ async def _channels(args: argparse.Namespace) -> int:
 
 def _table(records: list[ChannelRecord]) -> Table:
     table = Table(title=f"channels ({len(records)})")
-    for column in ("name", "kind", "key prefix", "per minute", "webhook", "created (UTC)", "revoked (UTC)"):
-        table.add_column(column)
+    # Names and key prefixes are what operators type next: never cut, whatever the terminal's width.
+    table.add_column("name", no_wrap=True)
+    table.add_column("kind")
+    table.add_column("key prefix", no_wrap=True)
+    for column in ("per minute", "webhook", "created (UTC)", "revoked (UTC)"):
+        table.add_column(column, overflow="fold")
     for record in records:
         table.add_row(
             record.name,

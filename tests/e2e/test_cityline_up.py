@@ -5,80 +5,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from cityline.stack import free_port, port_open
+from cityline.stack import port_open
+from tests.e2e.harness import CITYLINE, RunningStack
 
 pytestmark = pytest.mark.e2e
-
-CITYLINE = [sys.executable, "-m", "cityline.cli"]
-
-
-class RunningStack:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.ports = {
-            name: free_port()
-            for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier", "sms_sink", "smtp_sink")
-        }
-        self.env = {
-            key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
-        }
-        self.env.update({f"CITYLINE_STACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
-        self.env["CITYLINE_STACK_RUN_DIR"] = str(run_dir)
-        self.client_env = {
-            **self.env,
-            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports['broker']}",
-            "MONGODB_URI": f"mongodb://127.0.0.1:{self.ports['store']}/?retryWrites=false",
-        }
-        self.process: subprocess.Popen | None = None
-
-    def up(self, timeout: float = 90) -> str:
-        self.process = subprocess.Popen(
-            [*CITYLINE, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        output = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
-                break
-            output.append(line)
-            if line.startswith("Try:"):
-                return "".join(output)
-        raise AssertionError("cityline up did not come up:\n" + "".join(output))
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([*CITYLINE, *args], env=self.client_env, capture_output=True, text=True, timeout=60)
-        if check:
-            assert result.returncode == 0, result.stderr + result.stdout
-        return result
-
-    def interrupt(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=60)
-        self.process.stdout.close()
-        return code
-
-    def crash(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=10)
-        self.process.stdout.close()
-
-
-@pytest.fixture
-def running(tmp_path):
-    stack = RunningStack(tmp_path / "run")
-    yield stack
-    if stack.process and stack.process.poll() is None:
-        stack.interrupt()
-
 
 def test_submit_shows_registered_classified_assigned_and_notification_within_5_seconds(running):
     banner = running.up()

@@ -5,17 +5,7 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.test_cityline_up import RunningStack
-
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def running(tmp_path):
-    stack = RunningStack(tmp_path / "run")
-    yield stack
-    if stack.process and stack.process.poll() is None:
-        stack.interrupt()
 
 
 def test_a_channel_posts_an_appeal_and_reads_its_status(running):
