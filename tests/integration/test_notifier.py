@@ -336,6 +336,16 @@ async def test_opt_out_and_no_contact_send_nothing_and_say_why(pipeline):
     assert messages_of(pipeline, opted_out) == [] and messages_of(pipeline, anonymous) == []
 
 
+async def failed_notice(pipeline, appeal_id: str) -> dict:
+    """The appeal's (only) notice once the notifier has given it up as failed."""
+
+    async def failed():
+        notices = await notices_of(pipeline, [appeal_id])
+        return notices and notices[0]["state"] == "failed" and notices[0]
+
+    return await wait_until(failed, timeout=30)
+
+
 async def test_a_refused_address_fails_at_once_with_a_dead_letter(pipeline):
     appeal_id = new_appeal_id()
     await publish_events(
@@ -343,11 +353,7 @@ async def test_a_refused_address_fails_at_once_with_a_dead_letter(pipeline):
         [(topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", {"email": "no-such-user@example.com"}, "web"))],
     )
 
-    async def failed():
-        notices = await notices_of(pipeline, [appeal_id])
-        return notices and notices[0]["state"] == "failed" and notices[0]
-
-    notice = await wait_until(failed, timeout=30)
+    notice = await failed_notice(pipeline, appeal_id)
     assert (notice["reason"], notice["attempts"]) == ("smtp-recipient-refused", 1)
     assert "550" in notice["detail"]
     records = await read_topic(
@@ -368,11 +374,7 @@ async def test_a_failed_notice_is_sent_again_once_the_gateway_is_fixed(pipeline)
             [(topics.APPEALS_STATUS, status_changed(appeal_id, "resolved", {"phone": "+380671112277"}, "web"))],
         )
 
-        async def failed():
-            notices = await notices_of(pipeline, [appeal_id])
-            return notices and notices[0]["state"] == "failed" and notices[0]
-
-        assert (await wait_until(failed, timeout=30))["reason"] == "http-401"
+        assert (await failed_notice(pipeline, appeal_id))["reason"] == "http-401"
     finally:
         await control_sms_sink(pipeline, None)
 
