@@ -73,7 +73,7 @@ class _Evidence:
 
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
-    analysed = rules.lexicon.analyse(text, rules.clause_words)
+    analysed = rules.lexicon.analyse(text, rules.clause_words, rules.spellings)
     by_kind: dict[str, list[Hit]] = defaultdict(list)
     for hit in rules.terms.find(analysed):
         by_kind[hit.term.kind].append(hit)

@@ -97,11 +97,24 @@ class LanguageSpec(BaseModel):
     # Words that start a new clause ("а", "але", "but").
     clause_words: list[str] = Field(default_factory=list)
     phrase_gap: int = Field(1, ge=0, le=5)
+    # Colloquial and surzhyk words read as the word the rules know ("нима: нема", "када: коли"): one word each.
+    spellings: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("negations", "resolved", "clause_words", "landmarks")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
+
+    @field_validator("spellings")
+    @classmethod
+    def _one_word_each(cls, values: dict[str, str]) -> dict[str, str]:
+        spellings: dict[str, str] = {}
+        for written, read in values.items():
+            for word in (str(written), str(read)):
+                if not _has_letters(word) or len(normalize(word).split()) != 1:
+                    raise ValueError(f"spelling {written!r}: {read!r}: each side must be one word with letters")
+            spellings[normalize(str(written))] = normalize(str(read))
+        return spellings
 
 
 class RuleFileSpec(BaseModel):
@@ -270,6 +283,7 @@ class RuleSet:
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
+    spellings: dict[str, str]
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
     # Every term of the file in one index (rules, markers, exclusions, resolved statements, landmarks), so a
     # text is scanned once; each hit's term says its kind.
@@ -379,6 +393,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
+        spellings=dict(spec.language.spellings),
         rules=rules,
         terms=TermMatcher(terms, spec.language.phrase_gap),
         default_urgency={code: category.urgency for code, category in spec.categories.items()},

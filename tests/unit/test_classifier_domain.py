@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from services.classifier.domain import classify, classify_text
-from services.classifier.language import Lexicon, transliterate, unmix
+from services.classifier.language import Lexicon, respellings, transliterate, transliterations, unmix
 from services.classifier.ruleset import RulesError, parse_rules
 from shared.contracts.base import derived_event_id
 from tests.unit.fakes import NOW, registered_event
@@ -23,6 +23,7 @@ language:
   landmarks: [біля]
   clause_words: [а, але]
   resolved: [дали!, вже є, полагодили]
+  spellings: {нима: нема, тіко: тільки}
 urgency:
   critical:
     stuck: {terms: [застрягти, застрять], only: [elevators]}
@@ -94,6 +95,52 @@ def test_ukrainian_in_latin_letters_is_transliterated_and_lemmatized(small):
     assert transliterate("garyachoi") == "гарячої"
     assert classify_text("u nas ne hriiut batarei", small).category == "heating"
     assert classify_text("nemaye garyachoi vody", small).category == "hot_water"
+
+
+@pytest.mark.parametrize(
+    ("latin", "reading"),
+    [
+        ("nemae", "немає"),  # "e" after a vowel is "є"
+        ("nemaje", "немає"),  # Polish-style "j"
+        ("hariachoji", "гарячої"),
+        ("otopleniya", "отопления"),  # Russian in Latin letters: "i" is "и"
+        ("holodno", "холодно"),  # Russian "h" is "х"
+        ("rabotaet", "работает"),
+        ("goriachey", "горячей"),  # "y" after a vowel is "й"
+    ],
+)
+def test_latin_letters_are_read_as_ukrainian_and_as_russian(lexicon, latin, reading):
+    assert reading in transliterations(latin)
+    assert reading in lexicon.keys(latin)
+
+
+def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexicon):
+    assert "свет" in lexicon.keys("свєта")  # a Russian word typed with "є", though the uk dictionary has a name so
+    assert "неделя" in lexicon.keys("нєдєлю")
+    assert "батарея" in lexicon.keys("батарєї")
+    assert "отопление" in lexicon.keys("отоплєніє")
+    assert "теплий" in lexicon.keys("тьоплі")
+    assert "воды" in respellings("води")
+    # Standard Ukrainian endings are not respelt.
+    assert lexicon.keys("синє") == lexicon.keys("синє") - {"сине"}
+
+
+def test_colloquial_spellings_are_read_as_the_words_the_rules_know(small, lexicon):
+    analysed = lexicon.analyse("Нима світла, тіко свічки", frozenset({"тільки"}), small.spellings)
+
+    assert [word.text for word in analysed.words] == ["нема", "світла", "тільки", "свічки"]
+    assert analysed.words[2].clause == 1  # the respelt word starts a clause like the word it stands for
+
+
+def test_a_spelling_of_more_than_one_word_is_refused_naming_the_line(taxonomy):
+    message = _error(
+        taxonomy,
+        HEAD.replace("resolved: [дали]", "resolved: [дали]\n  spellings: {пжлст: будь ласка}")
+        + "  heating:\n    rules:\n      a: {terms: [батарея]}\n",
+    )
+
+    assert message.startswith("rules-under-test.yaml:5: language.spellings"), message
+    assert "one word" in message
 
 
 def test_latin_lookalikes_inside_a_cyrillic_word_are_read_as_cyrillic(small):
@@ -301,6 +348,12 @@ CASES = [
     ("Підкажіть графік вивозу сміття", "information_request", "low"),
     ("Рушникосушка холодна і гарячої нема вже тиждень", "hot_water", "high"),
     ("Як стати на облік внутрішньо переміщеній особі", "social_support", "normal"),
+    # Surzhyk and Latin letters read by rules 2026-11-25.14 without words of their own.
+    ("шо за бардак, вопше нима води третій день", "water_supply", "high"),
+    ("nemae vody", "water_supply", "high"),
+    ("v kvartire holodno, otoplenija net", "heating", "high"),
+    ("сьодні зранку нєту свєта", "electricity", "high"),
+    ("лифт нє работаєт вже нєдєлю", "elevators", "normal"),
 ]
 
 
