@@ -52,6 +52,7 @@ def _table(pairs: list[tuple[str, str]]) -> tuple[re.Pattern[str], dict[str, str
 _UK, _RU = _table(_TRANSLIT), _table(_TRANSLIT_RU)
 
 
+_VERB_TAGS = frozenset({"VERB", "INFN"})
 _NO_SPELLINGS: Mapping[str, str] = MappingProxyType({})
 
 MIN_SIMILAR_LENGTH = 5
@@ -144,6 +145,7 @@ class Word:
     # For a word no dictionary knows (a typo, surzhyk, a transliteration): its Cyrillic spellings, which rules
     # may match by similarity ("опаленя" is "опалення"). Empty for known words.
     unknown_forms: tuple[str, ...] = ()
+    verb: bool = False  # a dictionary reads it as a verb: a landmark ("біля будинку") ends before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,14 +168,19 @@ class Lexicon:
         self.unknown_forms = lru_cache(maxsize=cache_size)(self._unknown_forms)
         self._parsed = lru_cache(maxsize=cache_size)(self._parse)
 
-    def _parse(self, word: str) -> tuple[frozenset[str], frozenset[str]]:
-        """(lemmas the dictionaries know, each analyser's best guess); one pymorphy3 parse per analyser."""
+    def _parse(self, word: str) -> tuple[frozenset[str], frozenset[str], bool]:
+        """(lemmas the dictionaries know, each analyser's best guess, whether it can be a verb); one pymorphy3 parse
+        per analyser."""
         found = [analyser.parse(word) for analyser in self._analysers]
-        known = frozenset(parse.normal_form for parses in found for parse in parses if parse.is_known)
-        return known, frozenset(parses[0].normal_form for parses in found if parses)
+        known = [parse for parses in found for parse in parses if parse.is_known]
+        verb = any(parse.tag.POS in _VERB_TAGS for parse in known)
+        return frozenset(parse.normal_form for parse in known), frozenset(p[0].normal_form for p in found if p), verb
+
+    def is_verb(self, word: str) -> bool:
+        return self._parsed(word)[2]
 
     def _lemmas(self, word: str) -> frozenset[str]:
-        known, guessed = self._parsed(word)
+        known, guessed, _verb = self._parsed(word)
         # Neither dictionary knows the word: keep each analyser's best guess (it still strips common endings).
         return known or guessed
 
@@ -244,6 +251,6 @@ class Lexicon:
             if (opened or token in clause_words) and words and words[-1].clause == clause:
                 spans.append((clause_start, start))
                 clause, clause_start = clause + 1, start
-            words.append(Word(token, self.keys(token), clause, start, self.unknown_forms(token)))
+            words.append(Word(token, self.keys(token), clause, start, self.unknown_forms(token), self.is_verb(token)))
         spans.append((clause_start, len(normalized) + 1))
         return Analysed(normalized, tuple(words), tuple(spans))

@@ -354,6 +354,8 @@ CASES = [
     ("v kvartire holodno, otoplenija net", "heating", "high"),
     ("сьодні зранку нєту свєта", "electricity", "high"),
     ("лифт нє работаєт вже нєдєлю", "elevators", "normal"),
+    # A landmark ends before a verb: the pipe burst, the house is where.
+    ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
 
 
