@@ -8,6 +8,7 @@ runner-up, gives `unclassified`: a person decides, never a silent guess.
 
 import bisect
 import math
+import re
 from collections import defaultdict
 from datetime import datetime
 
@@ -30,8 +31,19 @@ def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
     return False
 
 
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _in_question(analysed: Analysed, first: int) -> bool:
+    """The sentence of the word ends with "?" ("Чи є у вас психолог, який ...?" asks, it does not say it is there)."""
+    end = _SENTENCE_END.search(analysed.text, analysed.words[first].start)
+    return end is not None and end.group() == "?"
+
+
 def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> set[int]:
-    return {hit.clause for hit in hits if not _negated(analysed, hit.first, rules)}
+    return {
+        hit.clause for hit in hits if not _negated(analysed, hit.first, rules) and not _in_question(analysed, hit.first)
+    }
 
 
 def _landmark_positions(hits: list[Hit], analysed: Analysed) -> set[int]:
@@ -79,7 +91,7 @@ class _Evidence:
 
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
-    analysed = rules.lexicon.analyse(text, rules.clause_words, rules.spellings)
+    analysed = rules.lexicon.analyse(text, rules.clause_words, rules.spellings, rules.english)
     by_kind: dict[str, list[Hit]] = defaultdict(list)
     for hit in rules.terms.find(analysed):
         by_kind[hit.term.kind].append(hit)

@@ -104,6 +104,17 @@ def russian_reading(word: str) -> str:
     return re.sub(f"(?<=[{_VOWELS}])ы", "й", russian)
 
 
+def english_singular(word: str) -> str | None:
+    """ "lamps" -> "lamp", "batteries" -> "battery", "buses" -> "bus": rule words in English are written singular."""
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is", "'s")):
+        return None
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes", "uses")):
+        return word[:-2]
+    return word[:-1]
+
+
 def transliterations(word: str) -> tuple[str, ...]:
     """Every Cyrillic reading of a word in Latin letters, the Ukrainian ones first."""
     return tuple(dict.fromkeys((*ukrainian_readings(word), russian_reading(word))))
@@ -220,7 +231,16 @@ class Lexicon:
         keys = {word} | self._lemmas(word)
         for reading in self._readings(word)[0]:
             keys |= {reading} | self._lemmas(reading)
-        return frozenset(keys)
+        return frozenset(keys) | self.english_keys(word)
+
+    @staticmethod
+    @lru_cache(maxsize=100_000)
+    def english_keys(word: str) -> frozenset[str]:
+        """A word in Latin letters as English: itself and its singular."""
+        if not _LATIN.match(word):
+            return frozenset()
+        singular = english_singular(word)
+        return frozenset({word, singular}) if singular else frozenset({word})
 
     def lemmas_of_term(self, word: str) -> frozenset[str]:
         """The keys a rule's word is matched by: its own lemmas (an analyst may write any form of it). A word in
@@ -232,10 +252,15 @@ class Lexicon:
         return self.keys(word)
 
     def analyse(
-        self, text: str, clause_words: frozenset[str] = frozenset(), spellings: Mapping[str, str] = _NO_SPELLINGS
+        self,
+        text: str,
+        clause_words: frozenset[str] = frozenset(),
+        spellings: Mapping[str, str] = _NO_SPELLINGS,
+        english: frozenset[str] = frozenset(),
     ) -> Analysed:
         """`spellings` maps colloquial words to the ones rules know ("нима" -> "нема"): such a word is read as its
-        mapping."""
+        mapping. Words in `english` are English only, never read as Ukrainian or Russian in Latin letters ("like"
+        is not "ліки")."""
         normalized = normalize(text)
         breaks = [match.end() for match in _CLAUSE_BREAK.finditer(normalized)]
         words: list[Word] = []
@@ -251,6 +276,11 @@ class Lexicon:
             if (opened or token in clause_words) and words and words[-1].clause == clause:
                 spans.append((clause_start, start))
                 clause, clause_start = clause + 1, start
-            words.append(Word(token, self.keys(token), clause, start, self.unknown_forms(token), self.is_verb(token)))
+            if token in english:
+                words.append(Word(token, self.english_keys(token), clause, start))
+            else:
+                words.append(
+                    Word(token, self.keys(token), clause, start, self.unknown_forms(token), self.is_verb(token))
+                )
         spans.append((clause_start, len(normalized) + 1))
         return Analysed(normalized, tuple(words), tuple(spans))

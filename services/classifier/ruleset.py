@@ -99,8 +99,11 @@ class LanguageSpec(BaseModel):
     phrase_gap: int = Field(1, ge=0, le=5)
     # Colloquial and surzhyk words read as the word the rules know ("нима: нема", "када: коли"): one word each.
     spellings: dict[str, str] = Field(default_factory=dict)
+    # English words that also look like Ukrainian or Russian in Latin letters ("like" -> "ліке" -> "ліки"): read
+    # as English only.
+    english: list[str] = Field(default_factory=list)
 
-    @field_validator("negations", "resolved", "clause_words", "landmarks")
+    @field_validator("negations", "resolved", "clause_words", "landmarks", "english")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
@@ -284,6 +287,7 @@ class RuleSet:
     negation_window: int
     clause_words: frozenset[str]
     spellings: dict[str, str]
+    english: frozenset[str]
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
     # Every term of the file in one index (rules, markers, exclusions, resolved statements, landmarks), so a
     # text is scanned once; each hit's term says its kind.
@@ -394,6 +398,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
         spellings=dict(spec.language.spellings),
+        english=frozenset(normalize(word) for word in spec.language.english),
         rules=rules,
         terms=TermMatcher(terms, spec.language.phrase_gap),
         default_urgency={code: category.urgency for code, category in spec.categories.items()},

@@ -6,7 +6,14 @@ import textwrap
 import pytest
 
 from services.classifier.domain import classify, classify_text
-from services.classifier.language import Lexicon, respellings, transliterate, transliterations, unmix
+from services.classifier.language import (
+    Lexicon,
+    english_singular,
+    respellings,
+    transliterate,
+    transliterations,
+    unmix,
+)
 from services.classifier.ruleset import RulesError, parse_rules
 from shared.contracts.base import derived_event_id
 from tests.unit.fakes import NOW, registered_event
@@ -125,6 +132,23 @@ def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexi
     assert lexicon.keys("синє") == lexicon.keys("синє") - {"сине"}
 
 
+@pytest.mark.parametrize(
+    ("plural", "singular"),
+    [("lamps", "lamp"), ("batteries", "battery"), ("buses", "bus"), ("branches", "branch"), ("bus", None)],
+)
+def test_english_plurals_match_singular_rule_words(lexicon, plural, singular):
+    assert english_singular(plural) == singular
+    if singular:
+        assert singular in lexicon.keys(plural)
+
+
+def test_listed_english_words_are_not_read_as_transliterated_ukrainian(lexicon):
+    assert "ліке" in lexicon.keys("like")  # unlisted, "like" is also read as Latin-letter Ukrainian
+    analysed = lexicon.analyse("I like it", english=frozenset({"like"}))
+
+    assert analysed.words[1].keys == frozenset({"like"})
+
+
 def test_colloquial_spellings_are_read_as_the_words_the_rules_know(small, lexicon):
     analysed = lexicon.analyse("Нима світла, тіко свічки", frozenset({"тільки"}), small.spellings)
 
@@ -201,6 +225,14 @@ def test_a_problem_said_to_be_solved_yields_to_the_open_one(small):
 
 def test_a_solved_statement_that_is_negated_is_still_open(small):
     assert classify_text("Світло не дали", small).category == "electricity"
+
+
+def test_a_solved_statement_inside_a_question_is_not_a_statement(small):
+    said = classify_text("Світло вже дали. Ліфт стоїть", small)
+    asked = classify_text("Світло вже дали, чи ні? Ліфт стоїть", small)
+
+    assert {rule.rule: rule.discounted for rule in said.fired}["electricity.subject"] == "resolved"
+    assert {rule.rule: rule.discounted for rule in asked.fired}["electricity.subject"] == ""
 
 
 def test_when_everything_is_said_solved_the_subject_still_counts(small):
@@ -354,6 +386,8 @@ CASES = [
     ("v kvartire holodno, otoplenija net", "heating", "high"),
     ("сьодні зранку нєту свєта", "electricity", "high"),
     ("лифт нє работаєт вже нєдєлю", "elevators", "normal"),
+    # English plurals and English words that are not transliterated Ukrainian (rules 2026-11-25.15).
+    ("Radiators in my flat are barely warm, like 18 degrees inside", "heating", "normal"),
     # A landmark ends before a verb: the pipe burst, the house is where.
     ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
