@@ -140,7 +140,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         scores[lead] += rules.lead_bonus
         fired.append(FiredRule(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
     category, confidence = _decide(scores, rules)
-    urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
+    urgency, markers = _urgency(category, marker_hits, analysed, resolved, excluded, rules)
     fired += markers
     winners = [
         rule
@@ -189,7 +189,12 @@ def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
 
 
 def _urgency(
-    category: str, hits: list[tuple[str, str, int, int]], analysed: Analysed, resolved: set[int], rules: RuleSet
+    category: str,
+    hits: list[tuple[str, str, int, int]],
+    analysed: Analysed,
+    resolved: set[int],
+    excluded: set[str],
+    rules: RuleSet,
 ) -> tuple[Urgency, list[FiredRule]]:
     default: Urgency = rules.default_urgency.get(category, "normal")
     if category == UNCLASSIFIED or category in rules.fixed_urgency:
@@ -207,8 +212,10 @@ def _urgency(
             reason = "resolved" if clause in resolved else ""
         if matched not in words[rule_id]:
             words[rule_id].append(matched)
-        # A marker counts when any of its matches counts.
+        # A marker counts when any of its matches counts, unless its exclusions are in the text.
         discounted[rule_id] = "" if not reason or discounted.get(rule_id) == "" else reason
+        if rule_id in excluded:
+            discounted[rule_id] = "excluded"
     markers = [
         FiredRule(rule=rule_id, words=tuple(found), discounted=discounted[rule_id]) for rule_id, found in words.items()
     ]

@@ -33,7 +33,7 @@ language:
   spellings: {нима: нема, тіко: тільки}
 urgency:
   critical:
-    stuck: {terms: [застрягти, застрять], only: [elevators]}
+    stuck: {terms: [застрягти, застрять], only: [elevators], exclude: [сам поїхав]}
     gas_smell: {terms: [запах газу, пахне газом]}
   normal:
     lukewarm: {terms: [ледве теплі], only: [heating]}
@@ -329,6 +329,13 @@ def test_urgency_is_the_most_severe_marker_or_the_default(small, text, urgency):
     assert classify_text(text, small).urgency == urgency
 
 
+def test_a_marker_whose_exclusion_is_in_the_text_does_not_count(small):
+    result = classify_text("Ліфт застряг, потім сам поїхав далі", small)
+
+    assert (result.category, result.urgency) == ("elevators", "normal")
+    assert {rule.rule: rule.discounted for rule in result.fired}["urgency.critical.stuck"] == "excluded"
+
+
 # --- the event ---------------------------------------------------------------------------------------
 
 
@@ -388,6 +395,13 @@ CASES = [
     ("лифт нє работаєт вже нєдєлю", "elevators", "normal"),
     # English plurals and English words that are not transliterated Ukrainian (rules 2026-11-25.15).
     ("Radiators in my flat are barely warm, like 18 degrees inside", "heating", "normal"),
+    # Rules 2026-11-25.16: a burst radiator is heating, sewage is water supply, a metro line is not a branch, thanks
+    # said outright, "платим" is not crying.
+    ("Прорвало батарею, гаряча вода по всій кімнаті", "heating", "critical"),
+    ("В підвалі потоп, каналізацію прорвало, воняє на весь під'їзд", "water_supply", "critical"),
+    ("Поезда на синей ветке ходят раз в 10 минут", "metro", "normal"),
+    ("Хочу сказать спасибо лифтерам, быстро приехали и достали маму из лифта", "gratitude", "low"),
+    ("Горячая вода вроде есть, но еле теплая, а платим как за горячую", "hot_water", "normal"),
     # A landmark ends before a verb: the pipe burst, the house is where.
     ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
