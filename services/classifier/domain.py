@@ -46,18 +46,21 @@ def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> se
     }
 
 
-def _landmark_positions(hits: list[Hit], analysed: Analysed) -> set[int]:
-    """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near", up to a verb
-    ("біля будинку прорвало трубу": the pipe burst, the house is the landmark)."""
+def _landmark_positions(hits: list[Hit], places: list[Hit], analysed: Analysed) -> set[int]:
+    """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near", in the same
+    clause and up to a verb ("біля будинку прорвало трубу": the pipe burst, the house is the landmark); and the
+    words of a place phrase ("на зупинці")."""
     words = analysed.words
     positions: set[int] = set()
     for hit in hits:
         # "біля зупинки": the next two words; "до метро": the landmark's own last word and the two after it.
         positions |= set(range(hit.first + 1, hit.last + 1))
         for position in range(hit.last + 1, min(hit.last + 3, len(words))):
-            if words[position].verb:
+            if words[position].verb or words[position].clause != hit.clause:
                 break
             positions.add(position)
+    for hit in places:
+        positions |= set(range(hit.first, hit.last + 1))
     return positions
 
 
@@ -102,7 +105,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         target = marker_hits if rule.id.startswith("urgency.") else category_hits
         target.append((rule.id, matched, clause, first))
 
-    landmarks = _landmark_positions(by_kind["landmark"], analysed)
+    landmarks = _landmark_positions(by_kind["landmark"], by_kind["place"], analysed)
     categories = _Evidence()
     for rule_id, matched, clause, first in category_hits:
         categories.add(rule_id, matched, resolved=clause in resolved, landmark=first in landmarks)

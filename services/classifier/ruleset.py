@@ -94,6 +94,9 @@ class LanguageSpec(BaseModel):
     resolved: list[str] = Field(min_length=1)
     # Words after which a subject is only a landmark ("біля зупинки"): such matches count like resolved ones.
     landmarks: list[str] = Field(default_factory=list)
+    # Phrases whose own words name where something is, not what it is about ("на зупинці", "на весь під'їзд"):
+    # they count like landmarks.
+    places: list[str] = Field(default_factory=list)
     # Words that start a new clause ("а", "але", "but").
     clause_words: list[str] = Field(default_factory=list)
     phrase_gap: int = Field(1, ge=0, le=5)
@@ -103,7 +106,7 @@ class LanguageSpec(BaseModel):
     # as English only.
     english: list[str] = Field(default_factory=list)
 
-    @field_validator("negations", "resolved", "clause_words", "landmarks", "english")
+    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
@@ -140,7 +143,7 @@ class RuleFileSpec(BaseModel):
 # ---- compiled ------------------------------------------------------------------------------------
 
 
-TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark"]
+TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark", "place"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,6 +389,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
             add(f"urgency.{level}.{name}", level, rule_spec, "urgency")
     add_terms("language.resolved", spec.language.resolved, "resolved")
     add_terms("language.landmarks", spec.language.landmarks, "landmark")
+    add_terms("language.places", spec.language.places, "place")
     return RuleSet(
         version=spec.version,
         min_score=spec.min_score,

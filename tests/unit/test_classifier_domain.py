@@ -28,6 +28,7 @@ resolved_factor: 0.2
 language:
   negations: [не, ні, нет, "no"]
   landmarks: [біля]
+  places: [на зупинці]
   clause_words: [а, але]
   resolved: [дали!, вже є, полагодили]
   spellings: {нима: нема, тіко: тільки}
@@ -262,6 +263,19 @@ def test_a_landmark_is_not_the_subject(small):
     assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
 
 
+def test_a_place_phrase_is_where_not_what(small):
+    result = classify_text("На зупинці яма", small)
+
+    assert result.category == "roads"
+    assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
+
+
+def test_a_landmark_does_not_reach_into_the_next_clause(small):
+    result = classify_text("Біля ліфта: газон витоптали", small)
+
+    assert {rule.rule: rule.discounted for rule in result.fired}["greenery.subject"] == ""
+
+
 def test_an_excluded_term_cancels_the_category(small):
     result = classify_text("Гаряча лінія не відповідає, гаряча вода", small)
 
@@ -402,6 +416,12 @@ CASES = [
     ("Поезда на синей ветке ходят раз в 10 минут", "metro", "normal"),
     ("Хочу сказать спасибо лифтерам, быстро приехали и достали маму из лифта", "gratitude", "low"),
     ("Горячая вода вроде есть, но еле теплая, а платим как за горячую", "hot_water", "normal"),
+    # Rules 2026-11-25.18: a place is not the subject, stuck between floors names the lift, a gas leak after a blast
+    # is gas, an ambulance that cannot get through is about what blocks it.
+    ("Na zupyntsi snihu po kolino, nikhto ne chystyt", "snow_ice", "normal"),
+    ("Застряли между 6 и 7 этажом, со мной ребёнок", "elevators", "critical"),
+    ("Після вибуху у дворі сильно пахне газом, щось шипить", "gas", "critical"),
+    ("Машина стоит прямо на тротуаре, скорая не смогла подъехать", "parking", "normal"),
     # A landmark ends before a verb: the pipe burst, the house is where.
     ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
