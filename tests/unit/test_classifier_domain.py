@@ -422,6 +422,10 @@ CASES = [
     ("Застряли между 6 и 7 этажом, со мной ребёнок", "elevators", "critical"),
     ("Після вибуху у дворі сильно пахне газом, щось шипить", "gas", "critical"),
     ("Машина стоит прямо на тротуаре, скорая не смогла подъехать", "parking", "normal"),
+    # Rules 2026-11-25.19: more places, rights and despair words.
+    ("Машини стоять прямо на тротуарі, з візком доводиться йти проїжджою частиною", "parking", "normal"),
+    ("Не маю сил жити далі, все безглуздо", "psychological_support", "critical"),
+    ("Мене звільнили без пояснень, як захистити свої права?", "legal_aid", "normal"),
     # A landmark ends before a verb: the pipe burst, the house is where.
     ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
