@@ -25,7 +25,7 @@ _LATIN = re.compile(r"^[a-z'0-9-]+$")
 # Ukrainian in Latin letters as residents type it (the official 2010 table and its common variants: "j" for the
 # iotated vowels as in Polish-style typing, "ie"/"ye"/"je" for "є").
 _TRANSLIT = [
-    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
+    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("gh", "г"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
     ("yu", "ю"), ("iu", "ю"), ("ju", "ю"), ("ya", "я"), ("ia", "я"), ("ja", "я"), ("ye", "є"), ("ie", "є"),
     ("je", "є"), ("yi", "ї"), ("ji", "ї"), ("jo", "йо"),
     ("a", "а"), ("b", "б"), ("v", "в"), ("w", "в"), ("h", "г"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"),
@@ -83,10 +83,18 @@ def unmix(word: str) -> str:
     return word if re.search("[a-z]", cyrillic) else cyrillic
 
 
+# An adjective's ending after a consonant ("kholodnyi", "zlamanyj"): "-ий", not "-ї".
+_ADJECTIVE_END = re.compile("(?<=[bcdfghklmnprstvwxz])(?:yi|yj|yy)$")
+# An apostrophe that is no separation sign before an iotated vowel ("sutsil'na") stands for the soft sign.
+_SOFT_SIGN = re.compile("'(?![aeiouyj])")
+
+
 def transliterate(word: str) -> str:
     """Latin-letter Ukrainian to Cyrillic; "і" after a vowel is "ї" ("garyachoi" -> "гарячої")."""
     pattern, table = _UK
-    cyrillic = pattern.sub(lambda match: table[match.group()], word)
+    adjective = _ADJECTIVE_END.search(word)
+    stem = _SOFT_SIGN.sub("ь", word[: adjective.start()] if adjective else word)
+    cyrillic = pattern.sub(lambda match: table[match.group()], stem) + ("ий" if adjective else "")
     return re.sub(f"(?<=[{_VOWELS}])і", "ї", cyrillic)
 
 
@@ -94,6 +102,11 @@ def ukrainian_readings(word: str) -> tuple[str, ...]:
     """Latin-letter Ukrainian to Cyrillic as typed, and with "e" after a vowel read as "є" ("nemae" -> "немає")."""
     ukrainian = transliterate(word)
     return tuple(dict.fromkeys((ukrainian, re.sub(f"(?<=[{_VOWELS}])е", "є", ukrainian))))
+
+
+def soft_sign_reading(cyrillic: str) -> str | None:
+    """A soft sign left out at the end, as in Latin typing ("shchos" -> "щось", "den" -> "день")."""
+    return cyrillic + "ь" if cyrillic[-1:] in "лнсцтдз" else None
 
 
 def russian_reading(word: str) -> str:
@@ -204,11 +217,11 @@ class Lexicon:
             # The Ukrainian readings always count: when no dictionary knows them, their guessed lemmas still strip
             # the endings. The Russian one counts when a dictionary knows it ("otopleniya").
             ukrainian = ukrainian_readings(word)
-            russian = russian_reading(word)
-            known = any(self._parsed(reading)[0] for reading in ukrainian)
-            if russian not in ukrainian and self._parsed(russian)[0]:
-                return (*ukrainian, russian), True
-            return ukrainian, known
+            others = (soft_sign_reading(ukrainian[0]), russian_reading(word))
+            known = tuple(
+                reading for reading in others if reading and reading not in ukrainian and self._parsed(reading)[0]
+            )
+            return (*ukrainian, *known), bool(known) or any(self._parsed(reading)[0] for reading in ukrainian)
         respelt = russian_sounding(word)
         if respelt is not None:
             known = tuple(reading for reading in (respelt, *respellings(respelt)) if self._parsed(reading)[0])

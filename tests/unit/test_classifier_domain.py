@@ -115,11 +115,19 @@ def test_ukrainian_in_latin_letters_is_transliterated_and_lemmatized(small):
         ("holodno", "холодно"),  # Russian "h" is "х"
         ("rabotaet", "работает"),
         ("goriachey", "горячей"),  # "y" after a vowel is "й"
+        ("kholodnyi", "холодний"),  # an adjective's "-yi" is "-ий"
+        ("sutsil'na", "суцільна"),  # an apostrophe before a consonant is the soft sign
+        ("zghoriv", "згорів"),  # "gh" is "г"
     ],
 )
 def test_latin_letters_are_read_as_ukrainian_and_as_russian(lexicon, latin, reading):
     assert reading in transliterations(latin)
     assert reading in lexicon.keys(latin)
+
+
+def test_a_soft_sign_left_out_in_latin_letters_is_read_when_a_dictionary_knows_the_word(lexicon):
+    assert "щось" in lexicon.keys("shchos")
+    assert "дорогаь" not in lexicon.keys("doroga")
 
 
 def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexicon):
