@@ -190,6 +190,10 @@ class Lexicon:
         self._analysers = (pymorphy3.MorphAnalyzer(lang="uk"), pymorphy3.MorphAnalyzer(lang="ru"))
         self.keys = lru_cache(maxsize=cache_size)(self._keys)
         self.unknown_forms = lru_cache(maxsize=cache_size)(self._unknown_forms)
+        # Everything a text's word needs, in one look-up per word (keys, unknown spellings, verb).
+        self._reading = lru_cache(maxsize=cache_size)(
+            lambda word: (self.keys(word), self.unknown_forms(word), self.is_verb(word))
+        )
         self._parsed = lru_cache(maxsize=cache_size)(self._parse)
 
     def _parse(self, word: str) -> tuple[frozenset[str], frozenset[str], bool]:
@@ -292,8 +296,7 @@ class Lexicon:
             if token in english:
                 words.append(Word(token, self.english_keys(token), clause, start))
             else:
-                words.append(
-                    Word(token, self.keys(token), clause, start, self.unknown_forms(token), self.is_verb(token))
-                )
+                keys, unknown_forms, verb = self._reading(token)
+                words.append(Word(token, keys, clause, start, unknown_forms, verb))
         spans.append((clause_start, len(normalized) + 1))
         return Analysed(normalized, tuple(words), tuple(spans))
