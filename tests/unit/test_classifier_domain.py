@@ -436,6 +436,8 @@ CASES = [
     ("Машини стоять прямо на тротуарі, з візком доводиться йти проїжджою частиною", "parking", "normal"),
     ("Не маю сил жити далі, все безглуздо", "psychological_support", "critical"),
     ("Мене звільнили без пояснень, як захистити свої права?", "legal_aid", "normal"),
+    # Rules 2026-11-25.23: who writes (a pensioner living alone) is context, not the subject.
+    ("Я пенсіонерка, живу сама. Батареї холодні з початку сезону, в кімнаті +14", "heating", "high"),
     # A landmark ends before a verb: the pipe burst, the house is where.
     ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
