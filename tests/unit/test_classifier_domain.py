@@ -266,15 +266,9 @@ def test_several_problems_the_main_one_wins(small):
     assert result.scores["heating"] > result.scores["electricity"]
 
 
-def test_a_landmark_is_not_the_subject(small):
-    result = classify_text("Величезна яма біля зупинки", small)
-
-    assert result.category == "roads"
-    assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
-
-
-def test_a_place_phrase_is_where_not_what(small):
-    result = classify_text("На зупинці яма", small)
+@pytest.mark.parametrize("text", ["Величезна яма біля зупинки", "На зупинці яма"], ids=["landmark", "place"])
+def test_a_landmark_or_a_place_phrase_is_not_the_subject(small, text):
+    result = classify_text(text, small)
 
     assert result.category == "roads"
     assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
