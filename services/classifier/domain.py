@@ -8,6 +8,7 @@ runner-up, gives `unclassified`: a person decides, never a silent guess.
 
 import bisect
 import math
+import re
 from collections import defaultdict
 from datetime import datetime
 
@@ -30,16 +31,36 @@ def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
     return False
 
 
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _in_question(analysed: Analysed, first: int) -> bool:
+    """The sentence of the word ends with "?" ("Чи є у вас психолог, який ...?" asks, it does not say it is there)."""
+    end = _SENTENCE_END.search(analysed.text, analysed.words[first].start)
+    return end is not None and end.group() == "?"
+
+
 def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> set[int]:
-    return {hit.clause for hit in hits if not _negated(analysed, hit.first, rules)}
+    return {
+        hit.clause for hit in hits if not _negated(analysed, hit.first, rules) and not _in_question(analysed, hit.first)
+    }
 
 
-def _landmark_positions(hits: list[Hit]) -> set[int]:
-    """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near"."""
+def _landmark_positions(hits: list[Hit], places: list[Hit], analysed: Analysed) -> set[int]:
+    """Indexes of words that may begin a landmark: the one or two words after "біля", "возле", "near", in the same
+    clause and up to a verb ("біля будинку прорвало трубу": the pipe burst, the house is the landmark); and the
+    words of a place phrase ("на зупинці")."""
+    words = analysed.words
     positions: set[int] = set()
     for hit in hits:
         # "біля зупинки": the next two words; "до метро": the landmark's own last word and the two after it.
-        positions |= set(range(hit.first + 1, hit.last + 3))
+        positions |= set(range(hit.first + 1, hit.last + 1))
+        for position in range(hit.last + 1, min(hit.last + 3, len(words))):
+            if words[position].verb or words[position].clause != hit.clause:
+                break
+            positions.add(position)
+    for hit in places:
+        positions |= set(range(hit.first, hit.last + 1))
     return positions
 
 
@@ -73,7 +94,7 @@ class _Evidence:
 
 
 def classify_text(text: str, rules: RuleSet) -> Classification:
-    analysed = rules.lexicon.analyse(text, rules.clause_words)
+    analysed = rules.lexicon.analyse(text, rules.clause_words, rules.spellings, rules.english)
     by_kind: dict[str, list[Hit]] = defaultdict(list)
     for hit in rules.terms.find(analysed):
         by_kind[hit.term.kind].append(hit)
@@ -84,7 +105,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         target = marker_hits if rule.id.startswith("urgency.") else category_hits
         target.append((rule.id, matched, clause, first))
 
-    landmarks = _landmark_positions(by_kind["landmark"])
+    landmarks = _landmark_positions(by_kind["landmark"], by_kind["place"], analysed)
     categories = _Evidence()
     for rule_id, matched, clause, first in category_hits:
         categories.add(rule_id, matched, resolved=clause in resolved, landmark=first in landmarks)
@@ -122,7 +143,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         scores[lead] += rules.lead_bonus
         fired.append(FiredRule(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
     category, confidence = _decide(scores, rules)
-    urgency, markers = _urgency(category, marker_hits, analysed, resolved, rules)
+    urgency, markers = _urgency(category, marker_hits, analysed, resolved, excluded, rules)
     fired += markers
     winners = [
         rule
@@ -171,7 +192,12 @@ def _decide(scores: dict[str, float], rules: RuleSet) -> tuple[str, float]:
 
 
 def _urgency(
-    category: str, hits: list[tuple[str, str, int, int]], analysed: Analysed, resolved: set[int], rules: RuleSet
+    category: str,
+    hits: list[tuple[str, str, int, int]],
+    analysed: Analysed,
+    resolved: set[int],
+    excluded: set[str],
+    rules: RuleSet,
 ) -> tuple[Urgency, list[FiredRule]]:
     default: Urgency = rules.default_urgency.get(category, "normal")
     if category == UNCLASSIFIED or category in rules.fixed_urgency:
@@ -189,8 +215,10 @@ def _urgency(
             reason = "resolved" if clause in resolved else ""
         if matched not in words[rule_id]:
             words[rule_id].append(matched)
-        # A marker counts when any of its matches counts.
+        # A marker counts when any of its matches counts, unless its exclusions are in the text.
         discounted[rule_id] = "" if not reason or discounted.get(rule_id) == "" else reason
+        if rule_id in excluded:
+            discounted[rule_id] = "excluded"
     markers = [
         FiredRule(rule=rule_id, words=tuple(found), discounted=discounted[rule_id]) for rule_id, found in words.items()
     ]

@@ -94,14 +94,33 @@ class LanguageSpec(BaseModel):
     resolved: list[str] = Field(min_length=1)
     # Words after which a subject is only a landmark ("біля зупинки"): such matches count like resolved ones.
     landmarks: list[str] = Field(default_factory=list)
+    # Phrases whose own words name where something is, not what it is about ("на зупинці", "на весь під'їзд"):
+    # they count like landmarks.
+    places: list[str] = Field(default_factory=list)
     # Words that start a new clause ("а", "але", "but").
     clause_words: list[str] = Field(default_factory=list)
     phrase_gap: int = Field(1, ge=0, le=5)
+    # Colloquial and surzhyk words read as the word the rules know ("нима: нема", "када: коли"): one word each.
+    spellings: dict[str, str] = Field(default_factory=dict)
+    # English words that also look like Ukrainian or Russian in Latin letters ("like" -> "ліке" -> "ліки"): read
+    # as English only.
+    english: list[str] = Field(default_factory=list)
 
-    @field_validator("negations", "resolved", "clause_words", "landmarks")
+    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
+
+    @field_validator("spellings")
+    @classmethod
+    def _one_word_each(cls, values: dict[str, str]) -> dict[str, str]:
+        spellings: dict[str, str] = {}
+        for written, read in values.items():
+            for word in (str(written), str(read)):
+                if not _has_letters(word) or len(normalize(word).split()) != 1:
+                    raise ValueError(f"spelling {written!r}: {read!r}: each side must be one word with letters")
+            spellings[normalize(str(written))] = normalize(str(read))
+        return spellings
 
 
 class RuleFileSpec(BaseModel):
@@ -124,7 +143,7 @@ class RuleFileSpec(BaseModel):
 # ---- compiled ------------------------------------------------------------------------------------
 
 
-TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark"]
+TermKind = Literal["category", "urgency", "exclude", "resolved", "landmark", "place"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +289,8 @@ class RuleSet:
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
+    spellings: dict[str, str]
+    english: frozenset[str]
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
     # Every term of the file in one index (rules, markers, exclusions, resolved statements, landmarks), so a
     # text is scanned once; each hit's term says its kind.
@@ -368,6 +389,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
             add(f"urgency.{level}.{name}", level, rule_spec, "urgency")
     add_terms("language.resolved", spec.language.resolved, "resolved")
     add_terms("language.landmarks", spec.language.landmarks, "landmark")
+    add_terms("language.places", spec.language.places, "place")
     return RuleSet(
         version=spec.version,
         min_score=spec.min_score,
@@ -379,6 +401,8 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
+        spellings=dict(spec.language.spellings),
+        english=frozenset(normalize(word) for word in spec.language.english),
         rules=rules,
         terms=TermMatcher(terms, spec.language.phrase_gap),
         default_urgency={code: category.urgency for code, category in spec.categories.items()},

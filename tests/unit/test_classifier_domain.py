@@ -6,7 +6,14 @@ import textwrap
 import pytest
 
 from services.classifier.domain import classify, classify_text
-from services.classifier.language import Lexicon, transliterate, unmix
+from services.classifier.language import (
+    Lexicon,
+    english_singular,
+    respellings,
+    transliterate,
+    transliterations,
+    unmix,
+)
 from services.classifier.ruleset import RulesError, parse_rules
 from shared.contracts.base import derived_event_id
 from tests.unit.fakes import NOW, registered_event
@@ -21,11 +28,13 @@ resolved_factor: 0.2
 language:
   negations: [не, ні, нет, "no"]
   landmarks: [біля]
+  places: [на зупинці]
   clause_words: [а, але]
   resolved: [дали!, вже є, полагодили]
+  spellings: {нима: нема, тіко: тільки}
 urgency:
   critical:
-    stuck: {terms: [застрягти, застрять], only: [elevators]}
+    stuck: {terms: [застрягти, застрять], only: [elevators], exclude: [сам поїхав]}
     gas_smell: {terms: [запах газу, пахне газом]}
   normal:
     lukewarm: {terms: [ледве теплі], only: [heating]}
@@ -96,6 +105,77 @@ def test_ukrainian_in_latin_letters_is_transliterated_and_lemmatized(small):
     assert classify_text("nemaye garyachoi vody", small).category == "hot_water"
 
 
+@pytest.mark.parametrize(
+    ("latin", "reading"),
+    [
+        ("nemae", "немає"),  # "e" after a vowel is "є"
+        ("nemaje", "немає"),  # Polish-style "j"
+        ("hariachoji", "гарячої"),
+        ("otopleniya", "отопления"),  # Russian in Latin letters: "i" is "и"
+        ("holodno", "холодно"),  # Russian "h" is "х"
+        ("rabotaet", "работает"),
+        ("goriachey", "горячей"),  # "y" after a vowel is "й"
+        ("kholodnyi", "холодний"),  # an adjective's "-yi" is "-ий"
+        ("sutsil'na", "суцільна"),  # an apostrophe before a consonant is the soft sign
+        ("zghoriv", "згорів"),  # "gh" is "г"
+    ],
+)
+def test_latin_letters_are_read_as_ukrainian_and_as_russian(lexicon, latin, reading):
+    assert reading in transliterations(latin)
+    assert reading in lexicon.keys(latin)
+
+
+def test_a_soft_sign_left_out_in_latin_letters_is_read_when_a_dictionary_knows_the_word(lexicon):
+    assert "щось" in lexicon.keys("shchos")
+    assert "дорогаь" not in lexicon.keys("doroga")
+
+
+def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexicon):
+    assert "свет" in lexicon.keys("свєта")  # a Russian word typed with "є", though the uk dictionary has a name so
+    assert "неделя" in lexicon.keys("нєдєлю")
+    assert "батарея" in lexicon.keys("батарєї")
+    assert "отопление" in lexicon.keys("отоплєніє")
+    assert "теплий" in lexicon.keys("тьоплі")
+    assert "воды" in respellings("води")
+    # Standard Ukrainian endings are not respelt.
+    assert lexicon.keys("синє") == lexicon.keys("синє") - {"сине"}
+
+
+@pytest.mark.parametrize(
+    ("plural", "singular"),
+    [("lamps", "lamp"), ("batteries", "battery"), ("buses", "bus"), ("branches", "branch"), ("bus", None)],
+)
+def test_english_plurals_match_singular_rule_words(lexicon, plural, singular):
+    assert english_singular(plural) == singular
+    if singular:
+        assert singular in lexicon.keys(plural)
+
+
+def test_listed_english_words_are_not_read_as_transliterated_ukrainian(lexicon):
+    assert "ліке" in lexicon.keys("like")  # unlisted, "like" is also read as Latin-letter Ukrainian
+    analysed = lexicon.analyse("I like it", english=frozenset({"like"}))
+
+    assert analysed.words[1].keys == frozenset({"like"})
+
+
+def test_colloquial_spellings_are_read_as_the_words_the_rules_know(small, lexicon):
+    analysed = lexicon.analyse("Нима світла, тіко свічки", frozenset({"тільки"}), small.spellings)
+
+    assert [word.text for word in analysed.words] == ["нема", "світла", "тільки", "свічки"]
+    assert analysed.words[2].clause == 1  # the respelt word starts a clause like the word it stands for
+
+
+def test_a_spelling_of_more_than_one_word_is_refused_naming_the_line(taxonomy):
+    message = _error(
+        taxonomy,
+        HEAD.replace("resolved: [дали]", "resolved: [дали]\n  spellings: {пжлст: будь ласка}")
+        + "  heating:\n    rules:\n      a: {terms: [батарея]}\n",
+    )
+
+    assert message.startswith("rules-under-test.yaml:5: language.spellings"), message
+    assert "one word" in message
+
+
 def test_latin_lookalikes_inside_a_cyrillic_word_are_read_as_cyrillic(small):
     assert unmix("вiдключили") == "відключили"  # a Latin "i" from the wrong keyboard layout
     assert unmix("bus") == "bus"
@@ -156,6 +236,14 @@ def test_a_solved_statement_that_is_negated_is_still_open(small):
     assert classify_text("Світло не дали", small).category == "electricity"
 
 
+def test_a_solved_statement_inside_a_question_is_not_a_statement(small):
+    said = classify_text("Світло вже дали. Ліфт стоїть", small)
+    asked = classify_text("Світло вже дали, чи ні? Ліфт стоїть", small)
+
+    assert {rule.rule: rule.discounted for rule in said.fired}["electricity.subject"] == "resolved"
+    assert {rule.rule: rule.discounted for rule in asked.fired}["electricity.subject"] == ""
+
+
 def test_when_everything_is_said_solved_the_subject_still_counts(small):
     assert classify_text("Ліфт полагодили, але він знову гуде", small).category == "elevators"
 
@@ -181,6 +269,19 @@ def test_a_landmark_is_not_the_subject(small):
 
     assert result.category == "roads"
     assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
+
+
+def test_a_place_phrase_is_where_not_what(small):
+    result = classify_text("На зупинці яма", small)
+
+    assert result.category == "roads"
+    assert {rule.rule: rule.discounted for rule in result.fired}["public_transport.subject"] == "landmark"
+
+
+def test_a_landmark_does_not_reach_into_the_next_clause(small):
+    result = classify_text("Біля ліфта: газон витоптали", small)
+
+    assert {rule.rule: rule.discounted for rule in result.fired}["greenery.subject"] == ""
 
 
 def test_an_excluded_term_cancels_the_category(small):
@@ -250,6 +351,13 @@ def test_urgency_is_the_most_severe_marker_or_the_default(small, text, urgency):
     assert classify_text(text, small).urgency == urgency
 
 
+def test_a_marker_whose_exclusion_is_in_the_text_does_not_count(small):
+    result = classify_text("Ліфт застряг, потім сам поїхав далі", small)
+
+    assert (result.category, result.urgency) == ("elevators", "normal")
+    assert {rule.rule: rule.discounted for rule in result.fired}["urgency.critical.stuck"] == "excluded"
+
+
 # --- the event ---------------------------------------------------------------------------------------
 
 
@@ -301,6 +409,33 @@ CASES = [
     ("Підкажіть графік вивозу сміття", "information_request", "low"),
     ("Рушникосушка холодна і гарячої нема вже тиждень", "hot_water", "high"),
     ("Як стати на облік внутрішньо переміщеній особі", "social_support", "normal"),
+    # Surzhyk and Latin letters read by rules 2026-11-25.14 without words of their own.
+    ("шо за бардак, вопше нима води третій день", "water_supply", "high"),
+    ("nemae vody", "water_supply", "high"),
+    ("v kvartire holodno, otoplenija net", "heating", "high"),
+    ("сьодні зранку нєту свєта", "electricity", "high"),
+    ("лифт нє работаєт вже нєдєлю", "elevators", "normal"),
+    # English plurals and English words that are not transliterated Ukrainian (rules 2026-11-25.15).
+    ("Radiators in my flat are barely warm, like 18 degrees inside", "heating", "normal"),
+    # Rules 2026-11-25.16: a burst radiator is heating, sewage is water supply, a metro line is not a branch, thanks
+    # said outright, "платим" is not crying.
+    ("Прорвало батарею, гаряча вода по всій кімнаті", "heating", "critical"),
+    ("В підвалі потоп, каналізацію прорвало, воняє на весь під'їзд", "water_supply", "critical"),
+    ("Поезда на синей ветке ходят раз в 10 минут", "metro", "normal"),
+    ("Хочу сказать спасибо лифтерам, быстро приехали и достали маму из лифта", "gratitude", "low"),
+    ("Горячая вода вроде есть, но еле теплая, а платим как за горячую", "hot_water", "normal"),
+    # Rules 2026-11-25.18: a place is not the subject, stuck between floors names the lift, a gas leak after a blast
+    # is gas, an ambulance that cannot get through is about what blocks it.
+    ("Na zupyntsi snihu po kolino, nikhto ne chystyt", "snow_ice", "normal"),
+    ("Застряли между 6 и 7 этажом, со мной ребёнок", "elevators", "critical"),
+    ("Після вибуху у дворі сильно пахне газом, щось шипить", "gas", "critical"),
+    ("Машина стоит прямо на тротуаре, скорая не смогла подъехать", "parking", "normal"),
+    # Rules 2026-11-25.19: more places, rights and despair words.
+    ("Машини стоять прямо на тротуарі, з візком доводиться йти проїжджою частиною", "parking", "normal"),
+    ("Не маю сил жити далі, все безглуздо", "psychological_support", "critical"),
+    ("Мене звільнили без пояснень, як захистити свої права?", "legal_aid", "normal"),
+    # A landmark ends before a verb: the pipe burst, the house is where.
+    ("Біля будинку прорвало трубу, заливає підвали", "water_supply", "critical"),
 ]
 
 
