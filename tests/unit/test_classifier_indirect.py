@@ -41,6 +41,12 @@ CASES = [
     ("Біля гаражів лежить уламок дрона, який не вибухнув, діти бігають поруч", "war_damage", "critical"),
     # A shelter that is there but cannot be entered.
     ("Укриття завалене старими меблями, під час тривоги зайти неможливо", "shelters", "high"),
+    # The city's companies and the trades' own words.
+    ("Київавтодор третій місяць не латає вибоїни на нашій вулиці", "roads", "normal"),
+    ("У щитовій горять пробки, пахне паленим пластиком", "electricity", "critical"),
+    ("Ливнівку забило, після дощу на дорозі озеро", "roads", "normal"),
+    ("Колектори дзвонять щоранку, а кредит не мій", "legal_aid", "normal"),
+    ("Сусід кричить, що вистрибне з вікна", "psychological_support", "critical"),
     # Questions that never name a category.
     ("Який номер аварійної служби Київгазу?", "information_request", "low"),
     ("За яким графіком ходить міська електричка у вихідні?", "information_request", "low"),
@@ -70,3 +76,18 @@ def test_indirect_wording(rules, text, category, urgency):
 )
 def test_words_in_another_sense_do_not_decide(rules, text, category):
     assert classify_text(text, rules).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        # pymorphy3 reads "плачу" as "I cry" and as "I pay": paying is no distress.
+        ("Плачу за опалення вчасно, а батареї холодні", "psychological_support"),
+        # The transliteration of English "like" is read as a form of "ліки".
+        ("We would like new benches in the park, please", "healthcare"),
+        # "leaning" and "leaking" meet through their transliterations.
+        ("A dead poplar is leaning over the playground", "building_maintenance"),
+    ],
+)
+def test_a_word_read_in_a_wrong_sense_scores_nothing(rules, text, absent):
+    assert absent not in classify_text(text, rules).scores
