@@ -30,6 +30,7 @@ language:
   landmarks: [біля]
   places: [на зупинці]
   clause_words: [а, але]
+  alternation: [то]
   resolved: [дали!, вже є, полагодили]
   spellings: {нима: нема, тіко: тільки}
 urgency:
@@ -244,6 +245,12 @@ def test_a_solved_statement_inside_a_question_is_not_a_statement(small):
 
     assert {rule.rule: rule.discounted for rule in said.fired}["electricity.subject"] == "resolved"
     assert {rule.rule: rule.discounted for rule in asked.fired}["electricity.subject"] == ""
+
+
+def test_a_solved_word_in_an_alternation_is_not_solved(small):
+    alternating = classify_text("Світло то дали, то ні. Ліфт стоїть", small)
+
+    assert {rule.rule: rule.discounted for rule in alternating.fired}["electricity.subject"] == ""
 
 
 def test_when_everything_is_said_solved_the_subject_still_counts(small):
