@@ -140,6 +140,7 @@ def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexi
     assert "воды" in respellings("води")
     assert "отопление" in lexicon.keys("атапление")  # "а" written for an unstressed "о", as heard
     assert "подъезд" in lexicon.keys("падъезде")
+    assert "опаления" in lexicon.unknown_forms("апаления")  # and a typo of it still near "опалення"
     # Standard Ukrainian endings are not respelt.
     assert lexicon.keys("синє") == lexicon.keys("синє") - {"сине"}
 
