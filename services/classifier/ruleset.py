@@ -99,6 +99,8 @@ class LanguageSpec(BaseModel):
     places: list[str] = Field(default_factory=list)
     # Words that start a new clause ("а", "але", "but").
     clause_words: list[str] = Field(default_factory=list)
+    # Words that make a solved statement one side of an alternation ("то є, то нема"): it is not solved.
+    alternation: list[str] = Field(default_factory=list)
     phrase_gap: int = Field(1, ge=0, le=5)
     # Colloquial and surzhyk words read as the word the rules know ("нима: нема", "када: коли"): one word each.
     spellings: dict[str, str] = Field(default_factory=dict)
@@ -106,7 +108,7 @@ class LanguageSpec(BaseModel):
     # as English only.
     english: list[str] = Field(default_factory=list)
 
-    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english")
+    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english", "alternation")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
@@ -289,6 +291,7 @@ class RuleSet:
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
+    alternation: frozenset[str]
     spellings: dict[str, str]
     english: frozenset[str]
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
@@ -401,6 +404,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
+        alternation=frozenset(normalize(word) for word in spec.language.alternation),
         spellings=dict(spec.language.spellings),
         english=frozenset(normalize(word) for word in spec.language.english),
         rules=rules,
