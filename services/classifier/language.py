@@ -142,10 +142,17 @@ _AS_RUSSIAN = str.maketrans({"є": "е", "і": "и", "ї": "и"})
 
 
 def respellings(word: str) -> tuple[str, ...]:
-    """A Cyrillic word with the other language's letters swapped in, one kind of swap at a time, and with all of
-    the Ukrainian letters read as Russian ones ("отоплєніє" -> "отопление")."""
+    """A Cyrillic word with the other language's letters swapped in, one kind of swap at a time, with all of the
+    Ukrainian letters read as Russian ones ("отоплєніє" -> "отопление"), and with "а" written for an unstressed
+    "о" as it is heard ("падъезд", "атапление")."""
     swapped = (word.replace(letter, other) for letter, other in _MIXED_LETTERS if letter in word)
-    return tuple(reading for reading in dict.fromkeys((*swapped, word.translate(_AS_RUSSIAN))) if reading != word)
+    heard = [word.replace("а", "о")] + [word[:at] + "о" + word[at + 1 :] for at in _positions(word, "а")[:3]]
+    readings = (*swapped, word.translate(_AS_RUSSIAN), *heard)
+    return tuple(reading for reading in dict.fromkeys(readings) if reading != word)
+
+
+def _positions(word: str, letter: str) -> list[int]:
+    return [at for at, character in enumerate(word) if character == letter]
 
 
 # Russian words typed with Ukrainian letters: "є" or "ьо" right after a consonant inside a word ("свєта", "нєту",
