@@ -21,6 +21,10 @@ from shared.contracts.intake import AppealRegistered
 __all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
 
 
+# The engine builds these from its own rule ids and words: no input to validate, and a decision builds dozens.
+_fired = FiredRule.model_construct
+
+
 def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
     """A negation word within the window before the match, in the same clause ("газом не пахне" is not)."""
     words = analysed.words
@@ -136,7 +140,7 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
     for rule_id, words in categories.words.items():
         rule = rules.rules[rule_id]
         if rule_id not in counted:
-            fired.append(FiredRule(rule=rule_id, words=tuple(words), discounted="excluded"))
+            fired.append(_fired(rule=rule_id, words=tuple(words), discounted="excluded"))
             continue
         is_open = categories.open[rule_id] or not anything_open or rule.category in rules.counts_when_resolved
         factor = 1.0 if is_open else rules.resolved_factor
@@ -144,13 +148,13 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         score = rule.weight * factor * min(1.5, 1 + 0.25 * (len(words) - 1))
         scores[rule.category] += score
         discounted = "" if factor == 1 else categories.background.get(rule_id, "resolved")
-        fired.append(FiredRule(rule=rule_id, words=tuple(words), score=score, discounted=discounted))
+        fired.append(_fired(rule=rule_id, words=tuple(words), score=score, discounted=discounted))
 
     lead = _lead_category(category_hits, counted, landmarks, resolved)
     if lead is not None and rules.lead_bonus:
         # Residents name the main problem first: the first subject in the foreground gets a small lead.
         scores[lead] += rules.lead_bonus
-        fired.append(FiredRule(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
+        fired.append(_fired(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
     category, confidence = _decide(scores, rules)
     urgency, markers = _urgency(category, marker_hits, analysed, resolved, excluded, rules)
     fired += markers
@@ -229,7 +233,7 @@ def _urgency(
         if rule_id in excluded:
             discounted[rule_id] = "excluded"
     markers = [
-        FiredRule(rule=rule_id, words=tuple(found), discounted=discounted[rule_id]) for rule_id, found in words.items()
+        _fired(rule=rule_id, words=tuple(found), discounted=discounted[rule_id]) for rule_id, found in words.items()
     ]
     levels = [rules.rules[marker.rule].category for marker in markers if not marker.discounted]
     if not levels:

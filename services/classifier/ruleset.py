@@ -206,6 +206,7 @@ class TermMatcher:
     _by_start: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     # Per word as written: its candidate terms in file order, each with its id when it is a phrase (0 otherwise).
     _candidates: dict[str, tuple[tuple[Term, int], ...]] = field(default_factory=dict)
+    _seconds: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Candidates in the file's order, whatever order a word's keys come in: the same text gives the same
@@ -260,15 +261,25 @@ class TermMatcher:
             self._candidates[word.text] = candidates
         return candidates
 
+    def _seconds_for(self, word: Word) -> frozenset[int]:
+        """The phrases whose second word this word may be (by its keys or, unknown, by its first letters)."""
+        cached = self._seconds.get(word.text)
+        if cached is not None:
+            return cached
+        ids = [term for key in word.keys for term in self._by_second_key.get(key, ())]
+        ids += [term for form in word.unknown_forms for term in self._by_second_start.get(form[:3], ())]
+        seconds = frozenset(ids)
+        if len(self._seconds) < 500_000:
+            self._seconds[word.text] = seconds
+        return seconds
+
     def find(self, analysed: Analysed) -> list[Hit]:
         words = analysed.words
         hits: list[Hit] = []
         # A phrase whose second word (by lemma) is nowhere in the text cannot match: most phrases end here.
         possible = set(self._unpruned)
-        for key in frozenset().union(*(word.keys for word in words)):
-            possible.update(self._by_second_key.get(key, ()))
-        for start in {form[:3] for word in words for form in word.unknown_forms}:
-            possible.update(self._by_second_start.get(start, ()))
+        for word in words:
+            possible.update(self._seconds_for(word))
         for index, word in enumerate(words):
             for term, phrase in self._candidates_for(word):
                 if phrase and phrase not in possible:
