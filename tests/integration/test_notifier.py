@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -439,10 +440,31 @@ async def test_a_departments_report_reaches_the_resident_through_the_dispatcher(
     assert {m["to"] for m in messages.values()} == {phone}
 
 
+async def kill_notifier_when(pipeline, condition: Callable[[], Awaitable[Any]]) -> None:
+    await wait_until(condition, timeout=30)
+    notifier = managed_process(pipeline, "notifier")
+    notifier.process.kill()
+    notifier.process.wait(timeout=10)
+
+
+async def restart_notifier_until_all_sent(pipeline, appeal_ids: list[str]) -> list[dict]:
+    managed_process(pipeline, "notifier").start()
+
+    async def ready():
+        return pipeline.service_ready("notifier")
+
+    await wait_until(ready, timeout=60)
+
+    async def delivered():
+        notices = await notices_of(pipeline, appeal_ids)
+        return all(n["state"] == "sent" for n in notices) and notices
+
+    return await wait_until(delivered, timeout=30)
+
+
 async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipeline):
     """What is owed lives in the store, not in the process: kill -9 the notifier mid-retry, bring the gateway back,
     and the restarted notifier delivers every notice, once."""
-    notifier = managed_process(pipeline, "notifier")
     resident = {"phone": "+380671112299", "language": "en"}
     appeal_ids = [new_appeal_id() for _ in range(8)]
     await control_sms_sink(pipeline, 503)
@@ -455,23 +477,10 @@ async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipelin
             notices = await notices_of(pipeline, appeal_ids)
             return len(notices) == 8 and all(n["attempts"] >= 2 for n in notices)
 
-        await wait_until(retrying, timeout=30)
-        notifier.process.kill()
-        notifier.process.wait(timeout=10)
+        await kill_notifier_when(pipeline, retrying)
     finally:
         await control_sms_sink(pipeline, None)
-    notifier.start()
-
-    async def ready():
-        return pipeline.service_ready("notifier")
-
-    await wait_until(ready, timeout=60)
-
-    async def delivered():
-        notices = await notices_of(pipeline, appeal_ids)
-        return all(n["state"] == "sent" for n in notices)
-
-    await wait_until(delivered, timeout=30)
+    await restart_notifier_until_all_sent(pipeline, appeal_ids)
     for appeal_id in appeal_ids:
         assert len(messages_of(pipeline, appeal_id)) == 1
 
@@ -542,7 +551,6 @@ async def test_a_notifier_killed_mid_send_leaves_its_batch_to_its_successor_and_
 ):
     """kill -9 while the gateway holds the requests (and then refuses them): the batch was never settled, so after
     its lease the restarted notifier takes its notices over and sends each once."""
-    notifier = managed_process(pipeline, "notifier")
     resident = {"phone": "+380671112277", "language": "en"}
     appeal_ids = [new_appeal_id() for _ in range(5)]
     await control_sms_sink(pipeline, 503, delay_s=15)
@@ -555,23 +563,10 @@ async def test_a_notifier_killed_mid_send_leaves_its_batch_to_its_successor_and_
             notices = await notices_of(pipeline, appeal_ids)
             return len(notices) == 5 and all("delivery" in n and n["attempts"] == 0 for n in notices)
 
-        await wait_until(handed_off, timeout=30)
-        notifier.process.kill()
-        notifier.process.wait(timeout=10)
+        await kill_notifier_when(pipeline, handed_off)
     finally:
         await control_sms_sink(pipeline, None, delay_s=0)
-    notifier.start()
-
-    async def ready():
-        return pipeline.service_ready("notifier")
-
-    await wait_until(ready, timeout=60)
-
-    async def delivered():
-        notices = await notices_of(pipeline, appeal_ids)
-        return all(n["state"] == "sent" for n in notices) and notices
-
-    notices = await wait_until(delivered, timeout=30)
+    notices = await restart_notifier_until_all_sent(pipeline, appeal_ids)
     assert {(n["state"], n["attempts"]) for n in notices} == {("sent", 1)}  # taken over: one attempt each
     for appeal_id in appeal_ids:
         assert len(messages_of(pipeline, appeal_id)) == 1
