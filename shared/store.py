@@ -38,6 +38,9 @@ def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> Asyn
         tz_aware=True,
         appname=app_name,
         serverSelectionTimeoutMS=5_000,
+        # SecantusDB closes a connection idle for 300 s; a pooled one the driver still believes open then fails the
+        # next write (retryable writes are off on it). A burst leaves many idle: let the driver drop them first.
+        maxIdleTimeMS=60_000,
     )
 
 

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
 from services.notifier.domain import Outcome, RetryPolicy, after_attempt
-from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries
+from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries, takeovers
 from services.notifier.repository import NotifierRepository, Settlement, delivery_document
 from services.notifier.transports import BatchTransport, DeliveryError, Outgoing, Transport
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
+from shared.deadletter import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,11 @@ class Deliverer:
             expired = await self.repo.expired_deliveries(self.clock(), self.batch)
             for batch in expired:
                 claimed = await self.repo.claim_unsent(batch, self.clock(), self.lease_s)
+                if claimed:
+                    logger.warning(
+                        "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch["_id"]
+                    )
+                    takeovers.inc(len(claimed))
                 await self._send_batch(claimed, claimed=True)
                 attempts += len(claimed)
                 await self.repo.settle_delivery(batch["_id"], None, self.clock(), final=True)
@@ -141,14 +149,14 @@ class Deliverer:
                 await self.publish_failure(failed_event(document, outcome.reason, outcome.detail, attempts))
             settlements.append(Settlement(document["_id"], document["state"], document["attempts"], attempts, outcome))
         if delivery_id is None:
-            await self.repo.settle(settlements, now)
+            await stored(lambda: self.repo.settle(settlements, now))
             return
         # The batch keeps its lease until the others' outcomes are written: should this process die in between, the
         # job takes over exactly the notices that are neither named sent nor written.
-        await self.repo.settle_delivery(delivery_id, sent, now, final=not settlements)
+        await stored(lambda: self.repo.settle_delivery(delivery_id, sent, now, final=not settlements))
         if settlements:
-            await self.repo.settle(settlements, now)
-            await self.repo.settle_delivery(delivery_id, sent, now, final=True)
+            await stored(lambda: self.repo.settle(settlements, now))
+            await stored(lambda: self.repo.settle_delivery(delivery_id, sent, now, final=True))
 
     async def _send_all(self, documents: Sequence[dict[str, Any]]) -> list[DeliveryError | None]:
         """Each notice's outcome, in order: one request per message, or per batch where the transport takes them."""
@@ -206,6 +214,21 @@ class Deliverer:
         elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
             logger.warning("notice %s failed: %s: %s", document["_id"], outcome.reason, outcome.detail[:300])
+
+
+async def stored(write: Callable[[], Awaitable[None]]) -> None:
+    """Write an outcome, trying again after a transient store failure (a dropped connection): outside a handler
+    nothing else retries it, and the notices would wait for a takeover a lease later. Settlements may be written
+    twice: naming the sent notices again changes nothing, and a notice's update holds only while it is as the sender
+    left it."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    ):
+        with attempt:
+            await write()
 
 
 def unexpected(bug: Exception) -> DeliveryError:

@@ -133,14 +133,19 @@ async def notices_of(pipeline, appeal_ids: list[str]) -> list[dict]:
         await client.close()
 
 
-async def duplicates_counted(pipeline) -> float:
+async def notifier_counted(pipeline, metric: str, label: str = "") -> float:
+    """The notifier's counter `metric`, summed over the series whose labels include `label`."""
     async with httpx.AsyncClient(timeout=5) as client:
         response = await client.get(f"http://127.0.0.1:{pipeline.service_port('notifier')}/metrics")
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in response.text.splitlines()
-        if line.startswith("cityline_notifier_notifications_total") and 'state="duplicate"' in line
+        if line.startswith((f"{metric} ", f"{metric}{{")) and label in line
     )
+
+
+async def duplicates_counted(pipeline) -> float:
+    return await notifier_counted(pipeline, "cityline_notifier_notifications_total", 'state="duplicate"')
 
 
 RESIDENTS = [
@@ -568,5 +573,6 @@ async def test_a_notifier_killed_mid_send_leaves_its_batch_to_its_successor_and_
         await control_sms_sink(pipeline, None, delay_s=0)
     notices = await restart_notifier_until_all_sent(pipeline, appeal_ids)
     assert {(n["state"], n["attempts"]) for n in notices} == {("sent", 1)}  # taken over: one attempt each
+    assert await notifier_counted(pipeline, "cityline_notifier_takeovers_total") == 5
     for appeal_id in appeal_ids:
         assert len(messages_of(pipeline, appeal_id)) == 1

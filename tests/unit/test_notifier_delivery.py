@@ -5,6 +5,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from services.notifier.delivery import Deliverer
 from services.notifier.domain import NoticeContext, RetryPolicy, registration_notice
@@ -328,3 +329,26 @@ async def test_hand_off_is_bounded_and_the_rest_is_released_to_the_job(repo, tem
     assert await job.deliver_due() == 1
     assert sorted(m.key for m in sms.sent) == [f"100000{i}:registered" for i in (1, 2, 3)]
     assert {repo.view(key)["state"] for key in repo.documents} == {"sent"}
+
+
+async def test_a_dropped_store_connection_while_settling_is_tried_again(templates, taxonomy, clock, dead_letters):
+    class DroppingOnce(FakeNotifierRepository):
+        drops = 1
+
+        async def settle_delivery(self, *args, **kwargs):
+            if self.drops:
+                self.drops -= 1
+                raise AutoReconnect("127.0.0.1:27017: connection closed")
+            await super().settle_delivery(*args, **kwargs)
+
+    repo = DroppingOnce()
+    sms = RecordingTransport()
+
+    await hand_off(
+        deliverer(repo, sms, clock, dead_letters), notices(templates, taxonomy, ResidentContact(phone=PHONE))
+    )
+
+    # Settled now, not left to a takeover a lease later.
+    [batch] = repo.deliveries.values()
+    assert (batch["sent"], "lease_until" in batch) == (["1000001:registered"], False)
+    assert repo.view("1000001:registered")["state"] == "sent"
