@@ -47,6 +47,11 @@ CASES = [
     ("Ливнівку забило, після дощу на дорозі озеро", "roads", "normal"),
     ("Колектори дзвонять щоранку, а кредит не мій", "legal_aid", "normal"),
     ("Сусід кричить, що вистрибне з вікна", "psychological_support", "critical"),
+    # Reports in the official register by a school, a kindergarten or an OSBB go to the utility they name.
+    ("Директор гімназії повідомляє про відсутність електропостачання в корпусі", "electricity", "high"),
+    ("Завідувачка садочка повідомляє про відсутність ХВП з ранку", "water_supply", "high"),
+    ("Весь під'їзд ходить з ліхтариками", "electricity", "high"),
+    ("Стояк гарячої прорвало в підвалі, парить на весь під'їзд", "hot_water", "critical"),
     # Questions that never name a category.
     ("Який номер аварійної служби Київгазу?", "information_request", "low"),
     ("За яким графіком ходить міська електричка у вихідні?", "information_request", "low"),
