@@ -40,9 +40,18 @@ def _in_question(analysed: Analysed, first: int) -> bool:
     return end is not None and end.group() == "?"
 
 
+def _alternated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
+    """ "То є, то нема": the word before the statement makes it one side of an alternation."""
+    return first > 0 and analysed.words[first - 1].text in rules.alternation
+
+
 def _resolved_clauses(analysed: Analysed, hits: list[Hit], rules: RuleSet) -> set[int]:
     return {
-        hit.clause for hit in hits if not _negated(analysed, hit.first, rules) and not _in_question(analysed, hit.first)
+        hit.clause
+        for hit in hits
+        if not _negated(analysed, hit.first, rules)
+        and not _in_question(analysed, hit.first)
+        and not _alternated(analysed, hit.first, rules)
     }
 
 

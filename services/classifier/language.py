@@ -146,13 +146,9 @@ def respellings(word: str) -> tuple[str, ...]:
     Ukrainian letters read as Russian ones ("отоплєніє" -> "отопление"), and with "а" written for an unstressed
     "о" as it is heard ("падъезд", "атапление")."""
     swapped = (word.replace(letter, other) for letter, other in _MIXED_LETTERS if letter in word)
-    heard = [word.replace("а", "о")] + [word[:at] + "о" + word[at + 1 :] for at in _positions(word, "а")[:3]]
+    heard = [word.replace("а", "о"), word.replace("а", "о", 1)]
     readings = (*swapped, word.translate(_AS_RUSSIAN), *heard)
     return tuple(reading for reading in dict.fromkeys(readings) if reading != word)
-
-
-def _positions(word: str, letter: str) -> list[int]:
-    return [at for at, character in enumerate(word) if character == letter]
 
 
 # Russian words typed with Ukrainian letters: "є" or "ьо" right after a consonant inside a word ("свєта", "нєту",
@@ -248,7 +244,12 @@ class Lexicon:
             return ()
         if self._readings(word)[1]:
             return ()
-        forms = transliterations(word) if _LATIN.match(word) else (word,)
+        # Spelt as heard, "а" for an unstressed "о" ("апаления") may still be a typo of a rule word ("опалення").
+        forms = (
+            transliterations(word)
+            if _LATIN.match(word)
+            else tuple(dict.fromkeys((word, word.replace("а", "о", 1), word.replace("а", "о"))))
+        )
         return tuple(form for form in forms if not _LATIN.match(form))
 
     def _keys(self, word: str) -> frozenset[str]:

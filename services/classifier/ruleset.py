@@ -99,6 +99,8 @@ class LanguageSpec(BaseModel):
     places: list[str] = Field(default_factory=list)
     # Words that start a new clause ("а", "але", "but").
     clause_words: list[str] = Field(default_factory=list)
+    # Words that make a solved statement one side of an alternation ("то є, то нема"): it is not solved.
+    alternation: list[str] = Field(default_factory=list)
     phrase_gap: int = Field(1, ge=0, le=5)
     # Colloquial and surzhyk words read as the word the rules know ("нима: нема", "када: коли"): one word each.
     spellings: dict[str, str] = Field(default_factory=dict)
@@ -106,7 +108,7 @@ class LanguageSpec(BaseModel):
     # as English only.
     english: list[str] = Field(default_factory=list)
 
-    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english")
+    @field_validator("negations", "resolved", "clause_words", "landmarks", "places", "english", "alternation")
     @classmethod
     def _terms_have_letters(cls, values: list[str]) -> list[str]:
         return RuleSpec._terms_have_letters(values)
@@ -202,7 +204,8 @@ class TermMatcher:
     _by_prefix: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
     # Lemma terms by the first three letters of their lemmas, for words no dictionary knows (typos).
     _by_start: dict[str, list[Term]] = field(default_factory=lambda: defaultdict(list))
-    _candidates: dict[str, tuple[Term, ...]] = field(default_factory=dict)
+    # Per word as written: its candidate terms in file order, each with its id when it is a phrase (0 otherwise).
+    _candidates: dict[str, tuple[tuple[Term, int], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Candidates in the file's order, whatever order a word's keys come in: the same text gives the same
@@ -216,8 +219,21 @@ class TermMatcher:
                 if first.kind == "lemma" and len(value) >= MIN_SIMILAR_LENGTH:
                     self._by_start[value[:3]].append(term)
         self._prefix_lengths = sorted({len(prefix) for prefix in self._by_prefix})
+        # Phrases by what their second word can be: a text keeps only the phrases whose second word it has, found by
+        # one look-up per key of the text instead of a set comparison per phrase and occurrence.
+        self._by_second_key: dict[str, list[int]] = defaultdict(list)
+        self._by_second_start: dict[str, list[int]] = defaultdict(list)
+        self._unpruned: frozenset[int] = frozenset(
+            id(term) for term in self.terms if len(term.words) > 1 and term.words[1].kind != "lemma"
+        )
+        for term in self.terms:
+            if len(term.words) > 1 and term.words[1].kind == "lemma":
+                for value in term.words[1].values:
+                    self._by_second_key[value].append(id(term))
+                for start in term.words[1].starts:
+                    self._by_second_start[start].append(id(term))
 
-    def _candidates_for(self, word: Word) -> tuple[Term, ...]:
+    def _candidates_for(self, word: Word) -> tuple[tuple[Term, int], ...]:
         cached = self._candidates.get(word.text)
         if cached is not None:
             return cached
@@ -236,7 +252,10 @@ class TermMatcher:
             for term in self._by_start.get(form[:3], ()):
                 if term.words[0].matches(word):
                     found[id(term)] = term
-        candidates = tuple(sorted(found.values(), key=lambda term: self._order[id(term)]))
+        candidates = tuple(
+            (term, id(term) if len(term.words) > 1 else 0)
+            for term in sorted(found.values(), key=lambda term: self._order[id(term)])
+        )
         if len(self._candidates) < 500_000:
             self._candidates[word.text] = candidates
         return candidates
@@ -245,18 +264,15 @@ class TermMatcher:
         words = analysed.words
         hits: list[Hit] = []
         # A phrase whose second word (by lemma) is nowhere in the text cannot match: most phrases end here.
-        every_key = frozenset().union(*(word.keys for word in words))
-        unknown_starts = {form[:3] for word in words for form in word.unknown_forms}
+        possible = set(self._unpruned)
+        for key in frozenset().union(*(word.keys for word in words)):
+            possible.update(self._by_second_key.get(key, ()))
+        for start in {form[:3] for word in words for form in word.unknown_forms}:
+            possible.update(self._by_second_start.get(start, ()))
         for index, word in enumerate(words):
-            for term in self._candidates_for(word):
-                if len(term.words) > 1:
-                    second = term.words[1]
-                    if (
-                        second.kind == "lemma"
-                        and second.values.isdisjoint(every_key)
-                        and second.starts.isdisjoint(unknown_starts)
-                    ):
-                        continue
+            for term, phrase in self._candidates_for(word):
+                if phrase and phrase not in possible:
+                    continue
                 last = self._match_rest(term, words, index)
                 if last is not None:
                     matched = " ".join(words[position].text for position in range(index, last + 1))
@@ -289,6 +305,7 @@ class RuleSet:
     negations: frozenset[str]
     negation_window: int
     clause_words: frozenset[str]
+    alternation: frozenset[str]
     spellings: dict[str, str]
     english: frozenset[str]
     rules: dict[str, Rule]  # by rule id, categories' rules and urgency markers
@@ -401,6 +418,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,
         clause_words=frozenset(spec.language.clause_words),
+        alternation=frozenset(normalize(word) for word in spec.language.alternation),
         spellings=dict(spec.language.spellings),
         english=frozenset(normalize(word) for word in spec.language.english),
         rules=rules,

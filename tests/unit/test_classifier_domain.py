@@ -30,6 +30,7 @@ language:
   landmarks: [біля]
   places: [на зупинці]
   clause_words: [а, але]
+  alternation: [то]
   resolved: [дали!, вже є, полагодили]
   spellings: {нима: нема, тіко: тільки}
 urgency:
@@ -139,6 +140,7 @@ def test_russian_and_ukrainian_letters_mixed_in_one_word_are_read_both_ways(lexi
     assert "воды" in respellings("води")
     assert "отопление" in lexicon.keys("атапление")  # "а" written for an unstressed "о", as heard
     assert "подъезд" in lexicon.keys("падъезде")
+    assert "опаления" in lexicon.unknown_forms("апаления")  # and a typo of it still near "опалення"
     # Standard Ukrainian endings are not respelt.
     assert lexicon.keys("синє") == lexicon.keys("синє") - {"сине"}
 
@@ -244,6 +246,12 @@ def test_a_solved_statement_inside_a_question_is_not_a_statement(small):
 
     assert {rule.rule: rule.discounted for rule in said.fired}["electricity.subject"] == "resolved"
     assert {rule.rule: rule.discounted for rule in asked.fired}["electricity.subject"] == ""
+
+
+def test_a_solved_word_in_an_alternation_is_not_solved(small):
+    alternating = classify_text("Світло то дали, то ні. Ліфт стоїть", small)
+
+    assert {rule.rule: rule.discounted for rule in alternating.fired}["electricity.subject"] == ""
 
 
 def test_when_everything_is_said_solved_the_subject_still_counts(small):
