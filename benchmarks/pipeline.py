@@ -29,6 +29,7 @@ from rich.table import Table
 from shared.contracts import topics
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
+from shared.store import notices_as_they_stand
 
 console = Console()
 
@@ -187,7 +188,7 @@ async def measure_notices(connection: ConnectionSettings, result: Result, wait_s
     """Wait until every notice of the run's appeals (registered and assigned: two each, sent, failed or skipped) is
     settled, then take the rate from the store's own times: what the resident sees, not what the consumer recorded."""
     client = AsyncMongoClient(connection.mongodb_uri.get_secret_value(), tz_aware=True)
-    notifications = client[connection.mongodb_database]["notifications"]
+    database = client[connection.mongodb_database]
     ids = set(result.appeal_ids)
     # Notice keys start with the appeal id: a key range reads them by the primary index, whatever else is stored.
     in_range = {"_id": {"$gte": f"{min(ids, default='')}:", "$lt": f"{max(ids, default='')};"}}
@@ -197,7 +198,7 @@ async def measure_notices(connection: ConnectionSettings, result: Result, wait_s
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"{expected} notices of the run settled", total=expected)
             while True:
-                found = await notifications.find(in_range, {"state": 1, "sent_at": 1, "created_at": 1}).to_list()
+                found = await notices_as_they_stand(database, in_range, {"sent_at": 1, "created_at": 1})
                 ours = [n for n in found if n["_id"].split(":", 1)[0] in ids]
                 settled = [n for n in ours if n["state"] in ("sent", "failed", "skipped")]
                 progress.update(task, completed=len(settled))

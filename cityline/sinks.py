@@ -9,7 +9,8 @@
 They write every message they accept to one file under the outbox folder (`.run/outbox/{sms,webhook,mail}/`), so a
 new user sees exactly what a resident would get. `POST /_control {"status": 503}` makes the HTTP sink answer with
 that status until `{"status": null}`: how an operator (or a test) plays a gateway outage; `{"refuse": ["+380…"]}`
-makes it refuse those numbers (a 400 alone, a `rejected` result inside a batch).
+makes it refuse those numbers (a 400 alone, a `rejected` result inside a batch); `{"delay_s": 10}` holds every answer
+that long (a gateway that hangs).
 
     python -m cityline.sinks sms --port 39025 --out .run/outbox [--token T]
     python -m cityline.sinks smtp --port 39026 --out .run/outbox
@@ -47,13 +48,15 @@ def http_sink(out: Path, token: str | None) -> Any:
     from fastapi.responses import JSONResponse
 
     app = FastAPI(title="CityLine SMS gateway and webhook sink", docs_url=None, redoc_url=None)
-    failing: dict[str, int | None] = {"status": None}
+    failing: dict[str, float | None] = {"status": None, "delay_s": 0.0}
     # Numbers the gateway refuses (answered per message in a batch, 400 for a single message): `_control` sets them.
     refused: set[str] = set()
 
-    def refusal() -> JSONResponse | None:
+    async def refusal() -> JSONResponse | None:
+        if failing["delay_s"]:
+            await asyncio.sleep(failing["delay_s"])
         if failing["status"] is not None:
-            return JSONResponse({"error": "the sink is told to fail"}, status_code=failing["status"])
+            return JSONResponse({"error": "the sink is told to fail"}, status_code=int(failing["status"]))
         return None
 
     def kept_headers(request: Request) -> dict[str, str]:
@@ -88,7 +91,7 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.post("/sms")
     async def sms(request: Request) -> Any:
-        if problem := unauthorized(request) or refusal():
+        if problem := unauthorized(request) or await refusal():
             return problem
         body = await request.body()
         try:
@@ -103,7 +106,7 @@ def http_sink(out: Path, token: str | None) -> Any:
     async def sms_batch(request: Request) -> Any:
         """`{"messages": [message, ...]}`; answers `{"messages": [{"status": "accepted"|"rejected", ...}, ...]}` in
         the request's order, keeping each accepted message as its own file."""
-        if problem := unauthorized(request) or refusal():
+        if problem := unauthorized(request) or await refusal():
             return problem
         try:
             messages = (await request.json())["messages"]
@@ -125,16 +128,18 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.post("/webhook/{channel}")
     async def webhook(channel: str, request: Request) -> Any:
-        return refusal() or await keep(request, out / "webhook" / channel)
+        return await refusal() or await keep(request, out / "webhook" / channel)
 
     @app.post("/_control")
     async def control(request: Request) -> dict[str, Any]:
         """`{"status": 503}` fails every request until `{"status": null}`; `{"refuse": ["+380..."]}` refuses those
-        destinations (each alone, also inside a batch) until `{"refuse": []}`."""
+        destinations (each alone, also inside a batch) until `{"refuse": []}`; `{"delay_s": 10}` holds each answer."""
         command = await request.json()
         if "status" in command:
             failing["status"] = command["status"]
             logger.warning("answering with %s from now on", failing["status"] or "success")
+        if "delay_s" in command:
+            failing["delay_s"] = float(command["delay_s"] or 0)
         if "refuse" in command:
             refused.clear()
             refused.update(command["refuse"] or ())

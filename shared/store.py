@@ -15,6 +15,10 @@ from shared.settings import ConnectionSettings
 
 APPEALS = "appeals"
 NOTIFICATIONS = "notifications"
+# Notifier: one document per batch of notices handed to a sender: its lease while it sends, then which of them went.
+# A notice sent at its first attempt is never updated itself (see `notice_as_it_stands`): the store's updates are
+# the system's bottleneck, and one write per batch replaces one update per notice.
+NOTIFICATION_DELIVERIES = "notification_deliveries"
 # Every classification decision, kept as made (rules version, terms that fired): cheap inserts, and an audit trail.
 CLASSIFICATIONS = "classifications"
 COUNTERS = "counters"
@@ -34,6 +38,9 @@ def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> Asyn
         tz_aware=True,
         appname=app_name,
         serverSelectionTimeoutMS=5_000,
+        # SecantusDB closes a connection idle for 300 s; a pooled one the driver still believes open then fails the
+        # next write (retryable writes are off on it). A burst leaves many idle: let the driver drop them first.
+        maxIdleTimeMS=60_000,
     )
 
 
@@ -60,6 +67,8 @@ class Store:
         await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         # Notifier: notices waiting to be sent; only they have the field, so the index stays small.
         await self.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
+        # Notifier: batches whose sender has not settled them yet; only they have the field.
+        await self.db[NOTIFICATION_DELIVERIES].create_index([("lease_until", ASCENDING)], name="open", sparse=True)
         await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
         # --- intake's HTTP API ---
         await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
@@ -80,7 +89,7 @@ class Store:
         appeal = await self.db[APPEALS].find_one({"_id": appeal_id})
         if appeal is None:
             return None
-        notifications = await self.db[NOTIFICATIONS].find({"appeal_id": appeal_id}).sort("created_at", 1).to_list()
+        notifications = await notices_as_they_stand(self.db, {"appeal_id": appeal_id})
         status, history, classification = appeal["status"], appeal.get("history", []), appeal.get("classification")
         if classification is None:
             # Classified, but the dispatcher has not written it onto the appeal yet.
@@ -112,8 +121,34 @@ class Store:
 
 
 # Fields of a notice the status view leaves out: the resident's phone, address or callback, the long e-mail body,
-# and the delivery job's claim token.
-_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body", "claim"}
+# and the delivery job's claim token and batch.
+_NOT_SHOWN = {"_id", "appeal_id", "recipient", "email_body", "claim", "delivery"}
+
+
+def notice_as_it_stands(notice: dict[str, Any], delivery: dict[str, Any] | None) -> dict[str, Any]:
+    """A notice's state: its own document once the notifier wrote to it (a retry, a failure, a takeover, a resend);
+    until then, the outcome its delivery batch recorded (sent at the first attempt), else still pending."""
+    untouched = notice["state"] == "pending" and notice["attempts"] == 0
+    if not untouched or delivery is None or notice["_id"] not in delivery.get("sent", ()):
+        return notice
+    return {**notice, "state": "sent", "attempts": 1, "sent_at": delivery["settled_at"]}
+
+
+async def notices_as_they_stand(
+    db: AsyncDatabase, selector: dict[str, Any], projection: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The notices that match `selector` (oldest first), each joined with its delivery batch's outcome."""
+    if projection is not None:
+        projection = {**projection, "state": 1, "attempts": 1, "delivery": 1}
+    notices = await db[NOTIFICATIONS].find(selector, projection).sort("created_at", 1).to_list()
+    batches = sorted({n["delivery"] for n in notices if "delivery" in n and n["state"] == "pending"})
+    deliveries: dict[str, dict[str, Any]] = {}
+    # In slices: an $in of thousands of ids costs this store seconds.
+    for start in range(0, len(batches), 200):
+        found = db[NOTIFICATION_DELIVERIES].find({"_id": {"$in": batches[start : start + 200]}}, {"keys": 0})
+        deliveries.update({delivery["_id"]: delivery async for delivery in found})
+    return [notice_as_it_stands(notice, deliveries.get(notice.get("delivery"))) for notice in notices]
+
 
 DUPLICATE_KEY = 11000
 

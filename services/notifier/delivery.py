@@ -1,10 +1,12 @@
-"""Sending what was recorded. The consumer hands each batch of fresh notices to the deliverer and returns at once: it
-never waits for a gateway. The deliverer sends them in the background and writes the outcomes in one round trip.
-A background job (`deliver_due`) takes what is due: retries after their backoff, and notices whose first sender died
-before it could settle them. A gateway that is down only delays notices: they stay `pending` in the store with their
-next attempt, and nothing is lost.
+"""Sending what was recorded. The consumer hands each batch of fresh notices to the deliverer, which opens a delivery
+batch (their keys and a lease) before they are recorded, and returns at once: it never waits for a gateway. The
+deliverer sends them in the background and settles each batch with one write naming the notices that went; only the
+others (retries, failures) are written one by one. A background job (`deliver_due`) takes what is due: batches whose
+sender died before settling them (after the lease), and retries after their backoff. A gateway that is down only
+delays notices: they stay `pending` in the store with their next attempt, and nothing is lost.
 
-(hand-off | due -> claim) -> send -> decide (after_attempt) -> publish (dead letter) -> persist (settle)
+(open batch -> record -> hand-off | expired batch or due -> claim) -> send -> decide (after_attempt)
+    -> publish (dead letter) -> persist (settle the batch, and the notices that were not sent)
 """
 
 import asyncio
@@ -14,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
 from services.notifier.domain import Outcome, RetryPolicy, after_attempt
-from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries
-from services.notifier.repository import NotifierRepository, Settlement
+from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries, takeovers
+from services.notifier.repository import NotifierRepository, Settlement, delivery_document
 from services.notifier.transports import BatchTransport, DeliveryError, Outgoing, Transport
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
+from shared.deadletter import is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -46,20 +51,35 @@ class Deliverer:
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
 
-    def hand_off(self, documents: Sequence[dict[str, Any]]) -> int:
-        """Start sending notices just recorded (pending, no attempt yet); returns how many were taken. Beyond
-        `max_in_flight` the rest are released to the delivery job, which sends them as it can."""
+    async def record_and_hand_off(self, documents: Sequence[dict[str, Any]]) -> list[int]:
+        """Record the notices and start sending the new ones; returns the indexes of those recorded before.
+
+        The batches are opened before the notices are recorded, so a notice is never in the store without a sender
+        or a due time, whenever this process dies. Beyond `max_in_flight` notices are recorded due at once for the
+        delivery job, which sends them as it can."""
+        now = self.clock()
         pending = [document for document in documents if document["state"] == "pending"]
         room = max(self.max_in_flight - self._in_flight, 0)
-        taken, released = pending[:room], pending[room:]
-        if released:
-            self._spawn(self.repo.release([document["_id"] for document in released], self.clock()), 0)
+        for document in pending[room:]:
+            document["next_attempt_at"] = now
         # In chunks, so that each outcome is written soon after its message went, not after a whole poll's worth.
-        for start in range(0, len(taken), self.settle_chunk):
-            chunk = taken[start : start + self.settle_chunk]
-            self._in_flight += len(chunk)
-            self._spawn(self._send_batch(chunk, claimed=False), len(chunk))
-        return len(taken)
+        batches = []
+        for start in range(0, min(room, len(pending)), self.settle_chunk):
+            chunk = pending[start : min(start + self.settle_chunk, room)]
+            batch = delivery_document([document["_id"] for document in chunk], now, self.lease_s)
+            for document in chunk:
+                # The batch's lease stands for the notice's takeover time.
+                document.pop("next_attempt_at", None)
+                document["delivery"] = batch["_id"]
+            batches.append((batch, chunk))
+        await self.repo.open_deliveries([batch for batch, _ in batches])
+        already = await self.repo.record(documents)
+        recorded_before = {id(documents[index]) for index in already}
+        for batch, chunk in batches:
+            fresh = [document for document in chunk if id(document) not in recorded_before]
+            self._in_flight += len(fresh)
+            self._spawn(self._send_batch(fresh, claimed=False, delivery_id=batch["_id"]), len(fresh))
+        return already
 
     def _spawn(self, work: Awaitable[None], count: int) -> None:
         task = asyncio.ensure_future(work)
@@ -82,15 +102,33 @@ class Deliverer:
         """Send every notice that is due now; returns how many attempts were made."""
         attempts = 0
         while True:
+            expired = await self.repo.expired_deliveries(self.clock(), self.batch)
+            for batch in expired:
+                claimed = await self.repo.claim_unsent(batch, self.clock(), self.lease_s)
+                if claimed:
+                    logger.warning(
+                        "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch["_id"]
+                    )
+                    takeovers.inc(len(claimed))
+                await self._send_batch(claimed, claimed=True)
+                attempts += len(claimed)
+                await self.repo.settle_delivery(batch["_id"], None, self.clock(), final=True)
+            if len(expired) < self.batch:
+                break
+        while True:
             claimed = await self.repo.claim_due(self.clock(), self.batch, self.lease_s)
             await self._send_batch(claimed, claimed=True)
             attempts += len(claimed)
             if len(claimed) < self.batch:
                 return attempts
 
-    async def _send_batch(self, documents: Sequence[dict[str, Any]], *, claimed: bool) -> None:
+    async def _send_batch(
+        self, documents: Sequence[dict[str, Any]], *, claimed: bool, delivery_id: str | None = None
+    ) -> None:
+        """Send, then settle: a handed-off batch names its sent notices in one write, the others are written each."""
         results = await self._send_all(documents)
         now = self.clock()
+        sent: list[str] = []
         settlements = []
         for document, error in zip(documents, results, strict=True):
             # A claimed notice has its attempt counted by the claim; a handed-off one counts it now.
@@ -103,11 +141,22 @@ class Deliverer:
                 permanent=bool(error and error.permanent),
                 detail=error.detail if error else "",
             )
+            self._count(document, outcome, error, now)
+            if delivery_id is not None and outcome.state == "sent":
+                sent.append(document["_id"])
+                continue
             if outcome.dead_letter:
                 await self.publish_failure(failed_event(document, outcome.reason, outcome.detail, attempts))
             settlements.append(Settlement(document["_id"], document["state"], document["attempts"], attempts, outcome))
-            self._count(document, outcome, error, now)
-        await self.repo.settle(settlements, now)
+        if delivery_id is None:
+            await stored(lambda: self.repo.settle(settlements, now))
+            return
+        # The batch keeps its lease until the others' outcomes are written: should this process die in between, the
+        # job takes over exactly the notices that are neither named sent nor written.
+        await stored(lambda: self.repo.settle_delivery(delivery_id, sent, now, final=not settlements))
+        if settlements:
+            await stored(lambda: self.repo.settle(settlements, now))
+            await stored(lambda: self.repo.settle_delivery(delivery_id, sent, now, final=True))
 
     async def _send_all(self, documents: Sequence[dict[str, Any]]) -> list[DeliveryError | None]:
         """Each notice's outcome, in order: one request per message, or per batch where the transport takes them."""
@@ -165,6 +214,21 @@ class Deliverer:
         elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
             logger.warning("notice %s failed: %s: %s", document["_id"], outcome.reason, outcome.detail[:300])
+
+
+async def stored(write: Callable[[], Awaitable[None]]) -> None:
+    """Write an outcome, trying again after a transient store failure (a dropped connection): outside a handler
+    nothing else retries it, and the notices would wait for a takeover a lease later. Settlements may be written
+    twice: naming the sent notices again changes nothing, and a notice's update holds only while it is as the sender
+    left it."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    ):
+        with attempt:
+            await write()
 
 
 def unexpected(bug: Exception) -> DeliveryError:

@@ -31,7 +31,7 @@ def build_router(
     context: NoticeContext,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
-    hand_off: Callable[[list[dict[str, Any]]], int] = lambda documents: 0,
+    record_and_hand_off: Callable[[list[dict[str, Any]]], Awaitable[list[int]]] | None = None,
     webhook_urls: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
 ) -> KafkaRouter:
     router = KafkaRouter()
@@ -63,11 +63,12 @@ def build_router(
                 notices.append(notice)
         if not notices:
             return
-        already = set(await repo.record(notices))
+        documents = [notice.document() for notice in notices]
+        # Sent in the background: the batch is committed now, whatever the gateways do. Without a deliverer the
+        # notices wait for any delivery job (their takeover time).
+        already = set(await (record_and_hand_off or repo.record)(documents))
         for index, notice in enumerate(notices):
             state = "duplicate" if index in already else notice.state
             notifications.labels(notice.kind, notice.route.transport or "none", state).inc()
-        # Sent in the background: the batch is committed now, whatever the gateways do.
-        hand_off([notice.document() for index, notice in enumerate(notices) if index not in already])
 
     return router

@@ -138,7 +138,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             settle_chunk=settings.delivery_chunk,
         )
         router.include_router(
-            build_router(settings, repo, context, park_record, utcnow, deliverer.hand_off, webhooks.urls)
+            build_router(settings, repo, context, park_record, utcnow, deliverer.record_and_hand_off, webhooks.urls)
         )
         delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)
         return Wiring(router, background=[delivery])

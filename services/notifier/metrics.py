@@ -27,3 +27,8 @@ retries = Counter(
     ["transport", "reason"],
     registry=registry,
 )
+takeovers = Counter(
+    "cityline_notifier_takeovers",
+    "Notices taken over from a delivery batch whose sender did not settle it within its lease (it died or hung)",
+    registry=registry,
+)

@@ -1,5 +1,11 @@
-"""The notifier's store: each notice is recorded once under its idempotency key before anything is sent, claimed
-by one sender at a time, and marked sent, pending again (with its next attempt) or failed after each attempt."""
+"""The notifier's store: each notice is recorded once under its idempotency key before anything is sent, and sent
+by one sender at a time.
+
+The common case costs no update of a notice: the process that records notices first opens a delivery batch (one
+document: their keys and a lease), sends them, and settles the batch with one write naming those that went. Only a
+notice that needs more (a retry, a failure, a takeover after its sender died, a resend) is written itself: claimed,
+then marked sent, pending again (with its next attempt) or failed. `shared.store.notice_as_it_stands` reads the two
+together."""
 
 import uuid
 from collections.abc import Sequence
@@ -7,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from services.notifier.domain import Notice, Outcome
-from shared.store import NOTIFICATIONS, Store, insert_new
+from services.notifier.domain import Outcome
+from shared.store import NOTIFICATION_DELIVERIES, NOTIFICATIONS, Store, insert_new
 
 # A notice is due when it waits for its next attempt, or when a sender claimed it and died before finishing.
 IN_FLIGHT = ("pending", "sending")
@@ -26,13 +32,51 @@ class Settlement:
 
 
 class NotifierRepository(Protocol):
-    async def record(self, notices: Sequence[Notice]) -> list[int]: ...
+    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]: ...
+
+    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None: ...
+
+    async def settle_delivery(
+        self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool
+    ) -> None: ...
+
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
+
+    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]: ...
 
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]: ...
 
-    async def release(self, keys: Sequence[str], now: datetime) -> None: ...
-
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None: ...
+
+
+def delivery_document(keys: Sequence[str], now: datetime, lease_s: float) -> dict[str, Any]:
+    """A batch of notices handed to this process: until `lease_until` no other sender touches them."""
+    return {
+        "_id": uuid.uuid4().hex,
+        "keys": list(keys),
+        "created_at": now,
+        "lease_until": now + timedelta(seconds=lease_s),
+    }
+
+
+def claim_update(now: datetime, lease_s: float, token: str) -> dict[str, Any]:
+    """One attempt taken by one sender: counted now, and due again after the lease should the sender die."""
+    return {
+        "$set": {
+            "state": "sending",
+            "next_attempt_at": now + timedelta(seconds=lease_s),
+            "attempted_at": now,
+            "claim": token,
+        },
+        "$inc": {"attempts": 1},
+    }
+
+
+def unsent_selector(delivery: dict[str, Any]) -> dict[str, Any]:
+    """The notices of a batch that its sender neither sent nor wrote an outcome to (it died before)."""
+    sent = set(delivery.get("sent", ()))
+    keys = [key for key in delivery["keys"] if key not in sent]
+    return {"_id": {"$in": keys}, "delivery": delivery["_id"], "state": "pending", "attempts": 0}
 
 
 def settlement_update(settlement: Settlement, now: datetime) -> dict[str, Any]:
@@ -53,10 +97,38 @@ def settlement_update(settlement: Settlement, now: datetime) -> dict[str, Any]:
 class MongoNotifierRepository:
     def __init__(self, store: Store) -> None:
         self.collection = store.db[NOTIFICATIONS]
+        self.deliveries = store.db[NOTIFICATION_DELIVERIES]
 
-    async def record(self, notices: Sequence[Notice]) -> list[int]:
+    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]:
         """Insert the notices; returns the indexes of those recorded before (a redelivery changes nothing)."""
-        return await insert_new(self.collection, [notice.document() for notice in notices])
+        return await insert_new(self.collection, list(documents))
+
+    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
+        if deliveries:
+            await self.deliveries.insert_many(list(deliveries), ordered=False)
+
+    async def settle_delivery(
+        self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool
+    ) -> None:
+        """Name the notices that went (None: as named before); `final` ends the lease (the others' outcomes are on
+        the notices by then)."""
+        update: dict[str, Any] = {} if sent is None else {"$set": {"sent": list(sent), "settled_at": now}}
+        if final:
+            update["$unset"] = {"lease_until": ""}
+        await self.deliveries.update_one({"_id": delivery_id}, update)
+
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Batches whose sender did not settle them within the lease: it died, or hangs."""
+        return await self.deliveries.find({"lease_until": {"$lte": now}}).sort("lease_until", 1).limit(limit).to_list()
+
+    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+        """Take over what a dead sender left of its batch; a notice another sender took in between is left out."""
+        selector = unsent_selector(delivery)
+        if not selector["_id"]["$in"]:
+            return []
+        token = uuid.uuid4().hex
+        await self.collection.update_many(selector, claim_update(now, lease_s, token))
+        return await self.collection.find({"_id": selector["_id"], "claim": token}).to_list()
 
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
         """Take up to `limit` due notices for one attempt each, in three round trips whatever their number. A notice
@@ -67,26 +139,8 @@ class MongoNotifierRepository:
         if not keys:
             return []
         token = uuid.uuid4().hex
-        await self.collection.update_many(
-            {"_id": {"$in": keys}, **due},
-            {
-                "$set": {
-                    "state": "sending",
-                    "next_attempt_at": now + timedelta(seconds=lease_s),
-                    "attempted_at": now,
-                    "claim": token,
-                },
-                "$inc": {"attempts": 1},
-            },
-        )
+        await self.collection.update_many({"_id": {"$in": keys}, **due}, claim_update(now, lease_s, token))
         return await self.collection.find({"_id": {"$in": keys}, "claim": token}).to_list()
-
-    async def release(self, keys: Sequence[str], now: datetime) -> None:
-        """Notices recorded for sending at once that the sender cannot take now: due for the delivery job at once,
-        instead of after the takeover time."""
-        await self.collection.update_many(
-            {"_id": {"$in": list(keys)}, "state": "pending", "attempts": 0}, {"$set": {"next_attempt_at": now}}
-        )
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
         """Outcomes that write the same change (most often: all sent, at the first attempt) go in one update_many:

@@ -14,6 +14,7 @@ from tests.e2e.harness import CITYLINE, RunningStack
 
 pytestmark = pytest.mark.e2e
 
+
 def test_submit_shows_registered_classified_assigned_and_notification_within_5_seconds(running):
     banner = running.up()
     assert f"127.0.0.1:{running.ports['broker']}" in banner

@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from shared.contracts import topics
 from shared.contracts.dispatcher import AppealStatusChanged
 from shared.contracts.intake import ResidentContact
 from shared.deadletter import REASON_HEADER
+from shared.store import NOTIFICATION_DELIVERIES, notices_as_they_stand
 from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
 from tests.unit.fakes import assigned_event
 
@@ -125,19 +127,25 @@ async def submit(pipeline, text: str, channel: str, contact: dict) -> str:
 async def notices_of(pipeline, appeal_ids: list[str]) -> list[dict]:
     client = store_client(pipeline.store_uri)
     try:
-        return await client[pipeline.database].notifications.find({"appeal_id": {"$in": appeal_ids}}).to_list()
+        # As the status shows them: a notice joined with its delivery batch's outcome.
+        return await notices_as_they_stand(client[pipeline.database], {"appeal_id": {"$in": appeal_ids}})
     finally:
         await client.close()
 
 
-async def duplicates_counted(pipeline) -> float:
+async def notifier_counted(pipeline, metric: str, label: str = "") -> float:
+    """The notifier's counter `metric`, summed over the series whose labels include `label`."""
     async with httpx.AsyncClient(timeout=5) as client:
         response = await client.get(f"http://127.0.0.1:{pipeline.service_port('notifier')}/metrics")
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in response.text.splitlines()
-        if line.startswith("cityline_notifier_notifications_total") and 'state="duplicate"' in line
+        if line.startswith((f"{metric} ", f"{metric}{{")) and label in line
     )
+
+
+async def duplicates_counted(pipeline) -> float:
+    return await notifier_counted(pipeline, "cityline_notifier_notifications_total", 'state="duplicate"')
 
 
 RESIDENTS = [
@@ -437,10 +445,31 @@ async def test_a_departments_report_reaches_the_resident_through_the_dispatcher(
     assert {m["to"] for m in messages.values()} == {phone}
 
 
+async def kill_notifier_when(pipeline, condition: Callable[[], Awaitable[Any]]) -> None:
+    await wait_until(condition, timeout=30)
+    notifier = managed_process(pipeline, "notifier")
+    notifier.process.kill()
+    notifier.process.wait(timeout=10)
+
+
+async def restart_notifier_until_all_sent(pipeline, appeal_ids: list[str]) -> list[dict]:
+    managed_process(pipeline, "notifier").start()
+
+    async def ready():
+        return pipeline.service_ready("notifier")
+
+    await wait_until(ready, timeout=60)
+
+    async def delivered():
+        notices = await notices_of(pipeline, appeal_ids)
+        return all(n["state"] == "sent" for n in notices) and notices
+
+    return await wait_until(delivered, timeout=30)
+
+
 async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipeline):
     """What is owed lives in the store, not in the process: kill -9 the notifier mid-retry, bring the gateway back,
     and the restarted notifier delivers every notice, once."""
-    notifier = managed_process(pipeline, "notifier")
     resident = {"phone": "+380671112299", "language": "en"}
     appeal_ids = [new_appeal_id() for _ in range(8)]
     await control_sms_sink(pipeline, 503)
@@ -453,23 +482,10 @@ async def test_a_notifier_killed_while_the_gateway_is_down_loses_nothing(pipelin
             notices = await notices_of(pipeline, appeal_ids)
             return len(notices) == 8 and all(n["attempts"] >= 2 for n in notices)
 
-        await wait_until(retrying, timeout=30)
-        notifier.process.kill()
-        notifier.process.wait(timeout=10)
+        await kill_notifier_when(pipeline, retrying)
     finally:
         await control_sms_sink(pipeline, None)
-    notifier.start()
-
-    async def ready():
-        return pipeline.service_ready("notifier")
-
-    await wait_until(ready, timeout=60)
-
-    async def delivered():
-        notices = await notices_of(pipeline, appeal_ids)
-        return all(n["state"] == "sent" for n in notices)
-
-    await wait_until(delivered, timeout=30)
+    await restart_notifier_until_all_sent(pipeline, appeal_ids)
     for appeal_id in appeal_ids:
         assert len(messages_of(pipeline, appeal_id)) == 1
 
@@ -508,3 +524,55 @@ async def test_a_channel_registered_with_its_own_webhook_gets_its_residents_noti
     body = json.dumps(message["payload"], ensure_ascii=False).encode()
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     assert message["headers"]["x-cityline-signature"] == expected
+
+
+async def test_status_shows_a_notice_its_delivery_batch_settled_as_sent(pipeline):
+    """A notice sent at its first attempt is never updated: its batch names it sent in one write, and the status
+    joins the two."""
+    appeal_id = await submit(pipeline, "Не працює ліфт у під'їзді", "web", {"phone": "+380671112266", "language": "uk"})
+
+    async def sent():
+        notices = await notices_of(pipeline, [appeal_id])
+        return any(n["kind"] == "registered" and n["state"] == "sent" for n in notices)
+
+    await wait_until(sent, timeout=30)
+    client = store_client(pipeline.store_uri)
+    try:
+        raw = await client[pipeline.database].notifications.find_one({"_id": f"{appeal_id}:registered"})
+        batch = await client[pipeline.database][NOTIFICATION_DELIVERIES].find_one({"_id": raw["delivery"]})
+    finally:
+        await client.close()
+    assert (raw["state"], raw["attempts"], "next_attempt_at" in raw) == ("pending", 0, False)
+    assert raw["_id"] in batch["sent"] and "lease_until" not in batch
+
+    view = json.loads(cityline(pipeline, "status", appeal_id, "--json").stdout)
+    [registered] = [n for n in view["notifications"] if n["kind"] == "registered"]
+    assert (registered["state"], registered["attempts"]) == ("sent", 1)
+    assert registered["sent_at"] and "delivery" not in registered
+
+
+async def test_a_notifier_killed_mid_send_leaves_its_batch_to_its_successor_and_each_resident_gets_one_message(
+    pipeline,
+):
+    """kill -9 while the gateway holds the requests (and then refuses them): the batch was never settled, so after
+    its lease the restarted notifier takes its notices over and sends each once."""
+    resident = {"phone": "+380671112277", "language": "en"}
+    appeal_ids = [new_appeal_id() for _ in range(5)]
+    await control_sms_sink(pipeline, 503, delay_s=15)
+    try:
+        await publish_events(
+            pipeline, [(topics.APPEALS_STATUS, status_changed(a, "resolved", resident, "web")) for a in appeal_ids]
+        )
+
+        async def handed_off():
+            notices = await notices_of(pipeline, appeal_ids)
+            return len(notices) == 5 and all("delivery" in n and n["attempts"] == 0 for n in notices)
+
+        await kill_notifier_when(pipeline, handed_off)
+    finally:
+        await control_sms_sink(pipeline, None, delay_s=0)
+    notices = await restart_notifier_until_all_sent(pipeline, appeal_ids)
+    assert {(n["state"], n["attempts"]) for n in notices} == {("sent", 1)}  # taken over: one attempt each
+    assert await notifier_counted(pipeline, "cityline_notifier_takeovers_total") == 5
+    for appeal_id in appeal_ids:
+        assert len(messages_of(pipeline, appeal_id)) == 1

@@ -18,12 +18,13 @@ from aiokafka import ConsumerRecord
 
 from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
 from services.dispatcher.repository import assignment_update, status_update
-from services.notifier.domain import Notice
+from services.notifier.repository import unsent_selector
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
 from shared.contracts.intake import Address, AppealRegistered, ResidentContact
+from shared.store import notice_as_it_stands
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
 RECEIVED = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -291,22 +292,61 @@ class FakeDispatcherRepository:
 
 
 class FakeNotifierRepository:
-    """NotifierRepository: notices inserted once by their `_id`; due, claimed and settled as the Mongo adapter does
-    (a claim or a settlement holds only if state and attempt count are as expected; a claim's lease pushes the next
-    attempt back)."""
+    """NotifierRepository: notices inserted once by their `_id`; delivery batches opened, settled and taken over, and
+    notices due, claimed and settled as the Mongo adapter does (a claim or a settlement holds only if state and attempt
+    count are as expected; a claim's lease pushes the next attempt back). `view` reads a notice as the status does."""
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self.deliveries: dict[str, dict[str, Any]] = {}
 
-    async def record(self, notices: Sequence[Notice]) -> list[int]:
+    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]:
         already = []
-        for index, notice in enumerate(notices):
-            document = notice.document()
+        for index, document in enumerate(documents):
             if document["_id"] in self.documents:
                 already.append(index)
                 continue
-            self.documents[document["_id"]] = document
+            self.documents[document["_id"]] = copy.deepcopy(document)
         return already
+
+    def view(self, key: str) -> dict[str, Any]:
+        notice = self.documents[key]
+        return notice_as_it_stands(notice, self.deliveries.get(notice.get("delivery", "")))
+
+    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
+        for delivery in deliveries:
+            self.deliveries[delivery["_id"]] = copy.deepcopy(delivery)
+
+    async def settle_delivery(self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool):
+        delivery = self.deliveries[delivery_id]
+        if sent is not None:
+            delivery.update(sent=list(sent), settled_at=now)
+        if final:
+            delivery.pop("lease_until", None)
+
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        expired = [d for d in self.deliveries.values() if "lease_until" in d and d["lease_until"] <= now]
+        return copy.deepcopy(sorted(expired, key=lambda d: d["lease_until"])[:limit])
+
+    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+        selector = unsent_selector(delivery)
+        taken = [
+            self.documents[key]
+            for key in selector["_id"]["$in"]
+            if key in self.documents
+            and all(self.documents[key].get(field) == selector[field] for field in ("delivery", "state", "attempts"))
+        ]
+        return self._claim(taken, now, lease_s)
+
+    def _claim(self, documents: list[dict[str, Any]], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+        for document in documents:
+            document.update(
+                state="sending",
+                next_attempt_at=now + timedelta(seconds=lease_s),
+                attempted_at=now,
+                attempts=document["attempts"] + 1,
+            )
+        return [copy.deepcopy(document) for document in documents]
 
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
         due = sorted(
@@ -319,20 +359,7 @@ class FakeNotifierRepository:
             ),
             key=lambda document: document["next_attempt_at"],
         )[:limit]
-        for document in due:
-            document.update(
-                state="sending",
-                next_attempt_at=now + timedelta(seconds=lease_s),
-                attempted_at=now,
-                attempts=document["attempts"] + 1,
-            )
-        return [copy.deepcopy(document) for document in due]
-
-    async def release(self, keys: Sequence[str], now: datetime) -> None:
-        for key in keys:
-            document = self.documents[key]
-            if (document["state"], document["attempts"]) == ("pending", 0):
-                document["next_attempt_at"] = now
+        return self._claim(due, now, lease_s)
 
     async def settle(self, settlements: Sequence[Any], now: datetime) -> None:
         for item in settlements:

@@ -1,9 +1,11 @@
 """services/notifier/delivery.py with a fake repository and recording transports: each notice is sent once,
 transient failures wait for the backoff, permanent ones fail with a dead letter, a lost claim sends nothing."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from services.notifier.delivery import Deliverer
 from services.notifier.domain import NoticeContext, RetryPolicy, registration_notice
@@ -64,15 +66,20 @@ def dead_letters() -> DeadLetters:
     return DeadLetters()
 
 
-async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
-    """Record one registration notice per contact, as the handler does; returns their documents."""
+def notices(templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
+    """One registration notice's document per contact, as the handler makes them."""
     context = NoticeContext(templates, taxonomy, "1551", {}, NOW, takeover_after=timedelta(seconds=TAKEOVER_S))
-    notices = [
-        registration_notice(registered_event(appeal_id=f"100000{index}", contact=contact), context)
+    return [
+        registration_notice(registered_event(appeal_id=f"100000{index}", contact=contact), context).document()
         for index, contact in enumerate(contacts, start=1)
     ]
-    await repo.record(notices)
-    return [notice.document() for notice in notices]
+
+
+async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
+    """Record the notices without handing them to a sender (one that died at once): due at their takeover time."""
+    documents = notices(templates, taxonomy, *contacts)
+    await repo.record(documents)
+    return documents
 
 
 def deliverer(repo, sms, clock, dead_letters, email=None) -> Deliverer:
@@ -81,30 +88,36 @@ def deliverer(repo, sms, clock, dead_letters, email=None) -> Deliverer:
     )
 
 
-async def hand_off(job: Deliverer, documents: list[dict]) -> int:
-    taken = job.hand_off(documents)
+async def hand_off(job: Deliverer, documents: list[dict]) -> list[int]:
+    """Record the notices and send them at once, as the handler does; returns the indexes recorded before."""
+    already = await job.record_and_hand_off(documents)
     await job.idle()
-    return taken
+    return already
 
 
 async def test_handed_off_notices_are_sent_once_however_often_the_job_runs(
     repo, templates, taxonomy, clock, dead_letters
 ):
-    documents = await record(
-        repo, templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(email="o@example.com")
-    )
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(email="o@example.com"))
     sms, email = RecordingTransport(), RecordingTransport()
     job = deliverer(repo, sms, clock, dead_letters, email)
 
-    assert await hand_off(job, documents) == 2
+    assert await hand_off(job, documents) == []
+    assert await hand_off(job, notices(templates, taxonomy, ResidentContact(phone=PHONE))) == [0]  # redelivered
     clock.advance(3600)
     assert await job.deliver_due() == 0
 
     assert [(m.key, m.recipient) for m in sms.sent] == [("1000001:registered", PHONE)]
     assert [(m.key, m.recipient) for m in email.sent] == [("1000002:registered", "o@example.com")]
-    for document in repo.documents.values():
-        assert (document["state"], document["attempts"], document["sent_at"]) == ("sent", 1, NOW)
-        assert "next_attempt_at" not in document
+    for key, document in repo.documents.items():
+        # The notices themselves were never updated: their batch names them sent, in one write.
+        assert (document["state"], document["attempts"], "next_attempt_at" in document) == ("pending", 0, False)
+        view = repo.view(key)
+        assert (view["state"], view["attempts"], view["sent_at"]) == ("sent", 1, NOW)
+    assert [(d["keys"], d["sent"], "lease_until" in d) for d in repo.deliveries.values()] == [
+        (["1000001:registered", "1000002:registered"], ["1000001:registered", "1000002:registered"], False),
+        (["1000001:registered"], [], False),
+    ]
 
 
 async def test_a_notice_is_not_due_while_its_recorder_may_still_send_it(repo, templates, taxonomy, clock, dead_letters):
@@ -131,21 +144,22 @@ async def test_a_recorder_that_died_before_sending_is_taken_over(repo, templates
 
 
 async def test_skipped_notices_are_never_sent(repo, templates, taxonomy, clock, dead_letters):
-    documents = await record(repo, templates, taxonomy, None, ResidentContact(phone=PHONE, notifications=False))
+    documents = notices(templates, taxonomy, None, ResidentContact(phone=PHONE, notifications=False))
     sms = RecordingTransport()
     job = deliverer(repo, sms, clock, dead_letters)
 
-    assert await hand_off(job, documents) == 0
+    assert await hand_off(job, documents) == []
     clock.advance(3600)
     assert await job.deliver_due() == 0
     assert sms.attempts == 0
     assert {document["state"] for document in repo.documents.values()} == {"skipped"}
+    assert repo.deliveries == {}
 
 
 async def test_a_transient_failure_is_retried_after_the_backoff_and_then_sent(
     repo, templates, taxonomy, clock, dead_letters
 ):
-    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE))
     down = DeliveryError("http-503", "busy", permanent=False)
     sms = RecordingTransport(down, down)
     job = deliverer(repo, sms, clock, dead_letters)
@@ -171,7 +185,7 @@ async def test_a_transient_failure_is_retried_after_the_backoff_and_then_sent(
 
 
 async def test_a_permanent_failure_fails_at_once_with_a_dead_letter(repo, templates, taxonomy, clock, dead_letters):
-    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE))
     sms = RecordingTransport(DeliveryError("http-400", "invalid number", permanent=True))
     job = deliverer(repo, sms, clock, dead_letters)
 
@@ -198,7 +212,7 @@ async def test_a_permanent_failure_fails_at_once_with_a_dead_letter(repo, templa
 
 
 async def test_retries_are_bounded(repo, templates, taxonomy, clock, dead_letters):
-    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE))
     down = DeliveryError("unreachable", "connection refused", permanent=False)
     sms = RecordingTransport(*[down] * 10)
     job = deliverer(repo, sms, clock, dead_letters)
@@ -223,18 +237,69 @@ async def test_a_notice_claimed_by_another_sender_is_not_sent_again(repo, templa
     assert sms.attempts == 0
 
 
-async def test_a_late_settlement_does_not_overwrite_a_takeover(repo, templates, taxonomy, clock, dead_letters):
-    # The recorder hung past its lease and the job took the notice over; the recorder's outcome then changes nothing.
-    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+class HangingTransport:
+    """A sender stuck in a request (or a process that died mid-send): it answers only when told, with `result`."""
+
+    def __init__(self) -> None:
+        self.answer = asyncio.Event()
+        self.result: DeliveryError | None = None
+
+    async def send(self, message: Outgoing) -> None:
+        await self.answer.wait()
+        if self.result is not None:
+            raise self.result
+
+
+async def test_a_batch_whose_sender_never_settled_is_taken_over_after_its_lease(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    stuck = HangingTransport()
+    first = deliverer(repo, stuck, clock, dead_letters)
+    await first.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
+    [batch] = repo.deliveries.values()
+    assert (batch["keys"], batch["lease_until"]) == (["1000001:registered"], NOW + timedelta(seconds=TAKEOVER_S))
+    sms = RecordingTransport()
+    job = deliverer(repo, sms, clock, dead_letters)
+
+    clock.advance(TAKEOVER_S - 1)
+    assert await job.deliver_due() == 0  # its sender may still send it
+    clock.advance(1)
+    assert await job.deliver_due() == 1
+    assert await job.deliver_due() == 0  # taken over once
+
+    assert [m.key for m in sms.sent] == ["1000001:registered"]
+    view = repo.view("1000001:registered")
+    assert (view["state"], view["attempts"], view["sent_at"]) == ("sent", 1, clock.now)
+    assert "lease_until" not in repo.deliveries[batch["_id"]]
+
+    # The stuck sender wakes up and fails: the takeover's outcome stands.
+    stuck.result = DeliveryError("http-400", "too late", permanent=True)
+    stuck.answer.set()
+    await first.idle()
+    view = repo.view("1000001:registered")
+    assert (view["state"], view["attempts"]) == ("sent", 1)
+
+
+async def test_a_sender_that_died_while_settling_leaves_only_its_unsettled_notices_to_the_job(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(phone=PHONE))
+    batch = {"_id": "b1", "keys": [d["_id"] for d in documents], "lease_until": NOW + timedelta(seconds=TAKEOVER_S)}
+    for document in documents:
+        document["delivery"] = "b1"
+        del document["next_attempt_at"]
+    await repo.open_deliveries([batch])
+    await repo.record(documents)
+    # It named the first sent and died before writing the second's failure.
+    await repo.settle_delivery("b1", ["1000001:registered"], NOW, final=False)
+    sms = RecordingTransport()
+
     clock.advance(TAKEOVER_S)
-    await repo.claim_due(clock.now, 10, 60)
+    assert await deliverer(repo, sms, clock, dead_letters).deliver_due() == 1
 
-    await hand_off(deliverer(repo, RecordingTransport(), clock, dead_letters), documents)
-
-    assert (repo.documents["1000001:registered"]["state"], repo.documents["1000001:registered"]["attempts"]) == (
-        "sending",
-        1,
-    )
+    assert [m.key for m in sms.sent] == ["1000002:registered"]
+    assert [repo.view(d["_id"])["state"] for d in documents] == ["sent", "sent"]
+    assert repo.view("1000001:registered")["sent_at"] == NOW
 
 
 async def test_a_transport_bug_keeps_the_notice_for_later(repo, templates, taxonomy, clock, dead_letters):
@@ -242,7 +307,7 @@ async def test_a_transport_bug_keeps_the_notice_for_later(repo, templates, taxon
         async def send(self, message):
             raise RuntimeError("oops")
 
-    documents = await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    documents = notices(templates, taxonomy, ResidentContact(phone=PHONE))
     await hand_off(deliverer(repo, Broken(), clock, dead_letters), documents)
 
     document = repo.documents["1000001:registered"]
@@ -251,14 +316,39 @@ async def test_a_transport_bug_keeps_the_notice_for_later(repo, templates, taxon
 
 
 async def test_hand_off_is_bounded_and_the_rest_is_released_to_the_job(repo, templates, taxonomy, clock, dead_letters):
-    documents = await record(repo, templates, taxonomy, *[ResidentContact(phone=PHONE)] * 3)
+    documents = notices(templates, taxonomy, *[ResidentContact(phone=PHONE)] * 3)
     sms = RecordingTransport()
     job = deliverer(repo, sms, clock, dead_letters)
     job.max_in_flight = 2
 
-    assert await hand_off(job, documents) == 2
+    assert await hand_off(job, documents) == []
+    assert len(sms.sent) == 2
     # The third is due at once, not after the takeover time.
     assert repo.documents["1000003:registered"]["next_attempt_at"] == NOW
+    assert "delivery" not in repo.documents["1000003:registered"]
     assert await job.deliver_due() == 1
     assert sorted(m.key for m in sms.sent) == [f"100000{i}:registered" for i in (1, 2, 3)]
-    assert {d["state"] for d in repo.documents.values()} == {"sent"}
+    assert {repo.view(key)["state"] for key in repo.documents} == {"sent"}
+
+
+async def test_a_dropped_store_connection_while_settling_is_tried_again(templates, taxonomy, clock, dead_letters):
+    class DroppingOnce(FakeNotifierRepository):
+        drops = 1
+
+        async def settle_delivery(self, *args, **kwargs):
+            if self.drops:
+                self.drops -= 1
+                raise AutoReconnect("127.0.0.1:27017: connection closed")
+            await super().settle_delivery(*args, **kwargs)
+
+    repo = DroppingOnce()
+    sms = RecordingTransport()
+
+    await hand_off(
+        deliverer(repo, sms, clock, dead_letters), notices(templates, taxonomy, ResidentContact(phone=PHONE))
+    )
+
+    # Settled now, not left to a takeover a lease later.
+    [batch] = repo.deliveries.values()
+    assert (batch["sent"], "lease_until" in batch) == (["1000001:registered"], False)
+    assert repo.view("1000001:registered")["state"] == "sent"

@@ -153,8 +153,13 @@ async def test_a_failing_store_fails_the_batch(context, parked):
             await br.publish(registered_event(contact=CONTACT).model_dump(mode="json"), topics.APPEALS_REGISTERED)
 
 
-async def test_only_fresh_notices_are_handed_off_for_sending(repo, context, parked):
+async def test_the_deliverer_records_what_it_is_handed(repo, context, parked):
     handed: list[list[str]] = []
+
+    async def record_and_hand_off(documents):
+        handed.append([d["_id"] for d in documents])
+        return await repo.record(documents)
+
     broker = KafkaBroker()
     broker.include_router(
         build_router(
@@ -163,7 +168,7 @@ async def test_only_fresh_notices_are_handed_off_for_sending(repo, context, park
             context,
             parked,
             lambda: NOW,
-            lambda documents: handed.append([d["_id"] for d in documents]) or len(documents),
+            record_and_hand_off,
         )
     )
     event = registered_event(contact=CONTACT).model_dump(mode="json")
@@ -173,5 +178,7 @@ async def test_only_fresh_notices_are_handed_off_for_sending(repo, context, park
         await br.publish(event, topics.APPEALS_REGISTERED)  # redelivered
         await br.publish(registered_event(appeal_id="1000002").model_dump(mode="json"), topics.APPEALS_REGISTERED)
 
-    # The skipped one is handed over too; the deliverer takes only pending notices (tests/unit/test_notifier_delivery).
-    assert handed == [["1000001:registered"], [], ["1000002:registered"]]
+    # Redelivered and skipped notices are handed over too: the deliverer records them, and sends only the pending
+    # notices recorded now (tests/unit/test_notifier_delivery).
+    assert handed == [["1000001:registered"], ["1000001:registered"], ["1000002:registered"]]
+    assert sorted(repo.documents) == ["1000001:registered", "1000002:registered"]

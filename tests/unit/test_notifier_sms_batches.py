@@ -200,16 +200,15 @@ async def test_the_deliverer_sends_a_chunk_in_batches_and_settles_each_notice_by
         registration_notice(registered_event(appeal_id=f"200000{index}", contact=ResidentContact(phone=phone)), context)
         for index, phone in enumerate(phones)
     ]
-    await repo.record(notices)
     sms = BatchRecorder(batch_size=2, refused={phones[3]})
     dead_letters = DeadLetters()
     job = Deliverer(repo, {"sms": sms}, RetryPolicy(), lambda: NOW, dead_letters, settle_chunk=50)
 
-    assert job.hand_off([notice.document() for notice in notices]) == 5
+    assert await job.record_and_hand_off([notice.document() for notice in notices]) == []
     await job.idle()
 
     assert [len(request) for request in sms.requests] == [2, 2, 1]
-    states = {key: (d["state"], d["attempts"]) for key, d in repo.documents.items()}
+    states = {key: (repo.view(key)["state"], repo.view(key)["attempts"]) for key in repo.documents}
     assert states == {
         "2000000:registered": ("sent", 1),
         "2000001:registered": ("sent", 1),
@@ -218,6 +217,10 @@ async def test_the_deliverer_sends_a_chunk_in_batches_and_settles_each_notice_by
         "2000004:registered": ("sent", 1),
     }
     assert [event.notification_id for event in dead_letters] == ["2000003:registered"]
+    # One batch: its four sent notices named in it, only the failed one written itself.
+    [batch] = repo.deliveries.values()
+    assert (len(batch["sent"]), "lease_until" in batch) == (4, False)
+    assert [key for key, d in repo.documents.items() if d["attempts"]] == ["2000003:registered"]
 
 
 def test_batches_are_on_against_the_embedded_sink_by_default():
