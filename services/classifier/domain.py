@@ -23,6 +23,7 @@ __all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
 
 # The engine builds these from its own rule ids and words: no input to validate, and a decision builds dozens.
 _fired = FiredRule.model_construct
+_NOT_CARRIED = frozenset({"event_id", "occurred_at", "schema_version"})
 
 
 def _negated(analysed: Analysed, first: int, rules: RuleSet) -> bool:
@@ -246,8 +247,11 @@ def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealCl
     classification = classify_text(event.text, rules).model_copy(
         update={"decision_id": str(event_id), "decided_at": now}
     )
+    # The registered event's own fields as they are (a shallow copy): dumping nested models to dicts only to
+    # validate them again cost a sixth of the decision.
+    carried = {name: value for name, value in event if name not in _NOT_CARRIED}
     return AppealClassified(
-        **event.model_dump(exclude={"event_id", "occurred_at", "schema_version"}),
+        **carried,
         event_id=event_id,
         occurred_at=now,
         classification=classification,
