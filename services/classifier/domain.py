@@ -248,7 +248,7 @@ def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealCl
         update={"decision_id": str(event_id), "decided_at": now}
     )
     # The registered event's own fields as they are (a shallow copy): dumping nested models to dicts only to
-    # validate them again cost a sixth of the decision.
+    # validate them again cost about 5 % of the decision (167 -> 158 µs of CPU).
     carried = {name: value for name, value in event if name not in _NOT_CARRIED}
     return AppealClassified(
         **carried,
