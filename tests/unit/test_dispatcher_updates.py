@@ -35,7 +35,7 @@ from tests.unit.fakes import (
 
 LATER = NOW + timedelta(hours=2)
 REPORTED = ("accepted", "in_progress", "resolved", "rejected", "misrouted")
-# Every status an appeal document can hold (README, "Storage").
+# Every status an appeal document can hold (docs/architecture.md, "Storage").
 CURRENT = ("registered", "classified", "assigned", "triage", "accepted", "in_progress", "resolved", "rejected")
 # The lifecycle as specified, written out here rather than read from the code under test.
 EXPECTED_ALLOWED = {
