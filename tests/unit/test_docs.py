@@ -145,3 +145,12 @@ def test_every_documented_variable_is_a_setting():
     }
     unknown = sorted(_documented_variables(CONFIGURATION_PAGE.read_text()) - known)
     assert not unknown, f"docs/configuration.md documents variables no settings class reads: {unknown}"
+
+
+def _python_blocks(page: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+
+
+def test_the_departments_consumer_shown_is_the_example_the_tests_run():
+    example = (ROOT / "examples" / "department_desk.py").read_text()
+    assert example in _python_blocks(ROOT / "docs" / "departments.md")
