@@ -115,9 +115,10 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.post("/sms")
     async def sms(request: Request) -> Any:
+        # Taken first, answered after the delay: a sender that dies meanwhile has still sent the message.
+        body = await request.body()
         if problem := unauthorized(request) or await refusal():
             return problem
-        body = await request.body()
         try:
             message = json.loads(body)
             to = message.get("to")
@@ -131,6 +132,7 @@ def http_sink(out: Path, token: str | None) -> Any:
     async def sms_batch(request: Request) -> Any:
         """`{"messages": [message, ...]}`; answers `{"messages": [{"status": "accepted"|"rejected", ...}, ...]}` in
         the request's order, keeping each accepted message as its own file."""
+        await request.body()  # taken before the delay, as a single message is
         if problem := unauthorized(request) or await refusal():
             return problem
         try:
