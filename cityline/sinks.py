@@ -10,7 +10,9 @@ They write every message they accept to one file under the outbox folder (`.run/
 new user sees exactly what a resident would get. `POST /_control {"status": 503}` makes the HTTP sink answer with
 that status until `{"status": null}`: how an operator (or a test) plays a gateway outage; `{"refuse": ["+380…"]}`
 makes it refuse those numbers (a 400 alone, a `rejected` result inside a batch); `{"delay_s": 10}` holds every answer
-that long (a gateway that hangs).
+that long (a gateway that hangs; `/health` says how many requests it is holding). Like a gateway that takes the
+message's reference as its idempotency key, the SMS sink sends a reference once: a repeat is answered `accepted` (with
+`"duplicate": true`) and kept under `sms-repeats/` instead, so a resident gets one SMS and a test can count repeats.
 
     python -m cityline.sinks sms --port 39025 --out .run/outbox [--token T]
     python -m cityline.sinks smtp --port 39026 --out .run/outbox
@@ -51,10 +53,17 @@ def http_sink(out: Path, token: str | None) -> Any:
     failing: dict[str, float | None] = {"status": None, "delay_s": 0.0}
     # Numbers the gateway refuses (answered per message in a batch, 400 for a single message): `_control` sets them.
     refused: set[str] = set()
+    # References already sent (for this sink's lifetime), and requests being held by `delay_s`.
+    sent_references: set[str] = set()
+    holding = {"requests": 0}
 
     async def refusal() -> JSONResponse | None:
         if failing["delay_s"]:
-            await asyncio.sleep(failing["delay_s"])
+            holding["requests"] += 1
+            try:
+                await asyncio.sleep(failing["delay_s"])
+            finally:
+                holding["requests"] -= 1
         if failing["status"] is not None:
             return JSONResponse({"error": "the sink is told to fail"}, status_code=int(failing["status"]))
         return None
@@ -84,6 +93,21 @@ def http_sink(out: Path, token: str | None) -> Any:
             payload = body.decode(errors="replace")
         return {"accepted": True, "id": keep_payload(request, folder, payload).stem}
 
+    def keep_sms(request: Request, message: Any, **extra: Any) -> dict[str, Any]:
+        """One SMS, sent once per reference: a repeat is accepted and kept aside."""
+        reference = message.get("reference") if isinstance(message, dict) else None
+        reference = reference or request.headers.get("idempotency-key")
+        repeat = reference is not None and reference in sent_references
+        path = keep_payload(request, out / ("sms-repeats" if repeat else "sms"), message, **extra)
+        if reference is not None:
+            sent_references.add(reference)
+        return {
+            "reference": reference,
+            "status": "accepted",
+            "id": path.stem,
+            **({"duplicate": True} if repeat else {}),
+        }
+
     def unauthorized(request: Request) -> JSONResponse | None:
         if token and request.headers.get("authorization") != f"Bearer {token}":
             return JSONResponse({"error": "bad or missing token"}, status_code=401)
@@ -91,21 +115,24 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.post("/sms")
     async def sms(request: Request) -> Any:
+        # Taken first, answered after the delay: a sender that dies meanwhile has still sent the message.
+        body = await request.body()
         if problem := unauthorized(request) or await refusal():
             return problem
-        body = await request.body()
         try:
-            to = json.loads(body).get("to")
+            message = json.loads(body)
+            to = message.get("to")
         except (ValueError, AttributeError):
-            to = None
+            return await keep(request, out / "sms")
         if to in refused:
             return JSONResponse({"error": f"destination {to} refused"}, status_code=400)
-        return await keep(request, out / "sms")
+        return {"accepted": True, **keep_sms(request, message)}
 
     @app.post("/sms/batch")
     async def sms_batch(request: Request) -> Any:
         """`{"messages": [message, ...]}`; answers `{"messages": [{"status": "accepted"|"rejected", ...}, ...]}` in
         the request's order, keeping each accepted message as its own file."""
+        await request.body()  # taken before the delay, as a single message is
         if problem := unauthorized(request) or await refusal():
             return problem
         try:
@@ -122,8 +149,7 @@ def http_sink(out: Path, token: str | None) -> Any:
             elif message["to"] in refused:
                 results.append({"reference": reference, "status": "rejected", "error": "destination refused"})
             else:
-                path = keep_payload(request, out / "sms", message, batch=batch)
-                results.append({"reference": reference, "status": "accepted", "id": path.stem})
+                results.append(keep_sms(request, message, batch=batch))
         return {"batch": batch, "messages": results}
 
     @app.post("/webhook/{channel}")
@@ -148,7 +174,7 @@ def http_sink(out: Path, token: str | None) -> Any:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "failing": failing["status"]}
+        return {"status": "ok", "failing": failing["status"], "holding": holding["requests"]}
 
     return app
 

@@ -5,22 +5,37 @@ others (retries, failures) are written one by one. A background job (`deliver_du
 sender died before settling them (after the lease), and retries after their backoff. A gateway that is down only
 delays notices: they stay `pending` in the store with their next attempt, and nothing is lost.
 
+Leases are short because they are renewed while their holder works (`heartbeat`): a sender killed mid-send leaves its
+batch to another a lease later (seconds, not a minute). A sender told to stop (`stop`) takes nothing new, finishes
+what it holds within the grace period, and releases what it could not finish in the store, so another sender takes it
+at once.
+
 (open batch -> record -> hand-off | expired batch or due -> claim) -> send -> decide (after_attempt)
     -> publish (dead letter) -> persist (settle the batch, and the notices that were not sent)
 """
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import os
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from services.notifier.domain import Outcome, RetryPolicy, after_attempt
-from services.notifier.metrics import delivery_attempts, delivery_latency, notifications, retries, takeovers
-from services.notifier.repository import NotifierRepository, Settlement, delivery_document
+from services.notifier.metrics import (
+    delivery_attempts,
+    delivery_latency,
+    notifications,
+    released,
+    retries,
+    takeovers,
+)
+from services.notifier.repository import Held, NotifierRepository, Settlement, delivery_document
 from services.notifier.transports import BatchTransport, DeliveryError, Outgoing, Transport
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
@@ -31,6 +46,11 @@ logger = logging.getLogger(__name__)
 PublishFailure = Callable[[NotificationFailed], Awaitable[None]]
 
 
+def sender_name() -> str:
+    """Who holds a delivery batch, as the batch names it: the host and process, for people and tests to tell apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class Deliverer:
     repo: NotifierRepository
@@ -38,18 +58,80 @@ class Deliverer:
     policy: RetryPolicy
     clock: Callable[[], datetime]
     publish_failure: PublishFailure
-    lease_s: float = 60.0
+    # How long what this process holds stays its own without a heartbeat; renewed every few seconds while it sends.
+    lease_s: float = 6.0
     batch: int = 50
     settle_chunk: int = 50
     concurrency: int = 16
     # Notices being sent by hand-off at most; beyond it the delivery job takes them over (at their takeover time).
     max_in_flight: int = 2000
+    owner: str = field(default_factory=sender_name)
     _limit: asyncio.Semaphore = field(init=False)
     _tasks: set[asyncio.Task] = field(init=False, default_factory=set)
     _in_flight: int = field(init=False, default=0)
+    # What this process holds in the store: open delivery batches (id -> notices) and claims (token -> keys).
+    _batches: dict[str, int] = field(init=False, default_factory=dict)
+    _claims: dict[str, list[str]] = field(init=False, default_factory=dict)
+    # A heartbeat and a release never interleave, so a release is not undone by a renewal read before it.
+    _holding: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
+    _stopping: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self._limit = asyncio.Semaphore(self.concurrency)
+
+    def held(self) -> Held:
+        return Held(tuple(self._batches), {token: list(keys) for token, keys in self._claims.items()})
+
+    @contextmanager
+    def _holds(self, delivery_id: str | None = None, claimed: Sequence[dict[str, Any]] = ()) -> Iterator[None]:
+        """While the block runs, the heartbeat renews the batch's or the claim's lease; after it (settled, failed or
+        cancelled) this process no longer answers for them."""
+        token = claimed[0]["claim"] if claimed else None
+        if token is not None:
+            self._claims[token] = [document["_id"] for document in claimed]
+        try:
+            yield
+        finally:
+            self._batches.pop(delivery_id or "", None)
+            self._claims.pop(token or "", None)
+
+    async def heartbeat(self) -> None:
+        """Renew the lease of everything this process is sending; what it no longer renews (it died) is taken over
+        by another sender when the lease ends."""
+        async with self._holding:
+            held = self.held()
+            if held:
+                now = self.clock()
+                await self.repo.hold(held, now + timedelta(seconds=self.lease_s), now)
+
+    async def stop(self, grace_s: float) -> None:
+        """A clean stop: nothing new is taken; what is being sent gets `grace_s` to finish and be settled; the rest is
+        cancelled and released in the store (its lease ends now), so another sender takes it over at once instead of
+        after the lease. A message whose request was cut off may have reached the gateway: it goes again, under the
+        same key."""
+        self._stopping = True
+        working = list(self._tasks)
+        unfinished: set[asyncio.Task] = set()
+        if working:
+            _, unfinished = await asyncio.wait(working, timeout=grace_s)
+        # Read before the cancellation, which drops the cancelled work from what this process holds.
+        held, counts = self.held(), (sum(self._batches.values()), sum(len(keys) for keys in self._claims.values()))
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        if not held:
+            return
+        async with self._holding:
+            now = self.clock()
+            await stored(lambda: self.repo.hold(held, now, now))
+        released.labels("batch").inc(counts[0])
+        released.labels("claim").inc(counts[1])
+        logger.warning(
+            "stopping: released %d delivery batches (%d notices) and %d claimed notices to other senders",
+            len(held.deliveries),
+            counts[0],
+            counts[1],
+        )
 
     async def record_and_hand_off(self, documents: Sequence[dict[str, Any]]) -> list[int]:
         """Record the notices and start sending the new ones; returns the indexes of those recorded before.
@@ -59,27 +141,38 @@ class Deliverer:
         delivery job, which sends them as it can."""
         now = self.clock()
         pending = [document for document in documents if document["state"] == "pending"]
-        room = max(self.max_in_flight - self._in_flight, 0)
+        # A stopping process sends nothing new: what it records is due at once for the other senders.
+        room = 0 if self._stopping else max(self.max_in_flight - self._in_flight, 0)
         for document in pending[room:]:
             document["next_attempt_at"] = now
         # In chunks, so that each outcome is written soon after its message went, not after a whole poll's worth.
         batches = []
         for start in range(0, min(room, len(pending)), self.settle_chunk):
             chunk = pending[start : min(start + self.settle_chunk, room)]
-            batch = delivery_document([document["_id"] for document in chunk], now, self.lease_s)
+            batch = delivery_document([document["_id"] for document in chunk], now, self.lease_s, self.owner)
             for document in chunk:
                 # The batch's lease stands for the notice's takeover time.
                 document.pop("next_attempt_at", None)
                 document["delivery"] = batch["_id"]
             batches.append((batch, chunk))
         await self.repo.open_deliveries([batch for batch, _ in batches])
-        already = await self.repo.record(documents)
+        self._batches.update({batch["_id"]: len(chunk) for batch, chunk in batches})
+        try:
+            already = await self.repo.record(documents)
+        except BaseException:
+            for batch, _ in batches:  # not renewed: the job takes over whatever of them was recorded
+                self._batches.pop(batch["_id"], None)
+            raise
         recorded_before = {id(documents[index]) for index in already}
         for batch, chunk in batches:
             fresh = [document for document in chunk if id(document) not in recorded_before]
             self._in_flight += len(fresh)
-            self._spawn(self._send_batch(fresh, claimed=False, delivery_id=batch["_id"]), len(fresh))
+            self._spawn(self._send_handed_off(fresh, batch["_id"]), len(fresh))
         return already
+
+    async def _send_handed_off(self, documents: Sequence[dict[str, Any]], delivery_id: str) -> None:
+        with self._holds(delivery_id):
+            await self._send_batch(documents, claimed=False, delivery_id=delivery_id)
 
     def _spawn(self, work: Awaitable[None], count: int) -> None:
         task = asyncio.ensure_future(work)
@@ -99,25 +192,42 @@ class Deliverer:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def deliver_due(self) -> int:
-        """Send every notice that is due now; returns how many attempts were made."""
+        """Send every notice that is due now; returns how many attempts were made. A run is work in hand like a
+        hand-off: a stop waits for it, within the grace period."""
+        if self._stopping:
+            return 0
+        run = asyncio.ensure_future(self._deliver_due())
+        self._tasks.add(run)
+        run.add_done_callback(self._tasks.discard)
+        return await run
+
+    async def _send_claimed(self, claimed: Sequence[dict[str, Any]]) -> None:
+        with self._holds(claimed=claimed):
+            await self._send_batch(claimed, claimed=True)
+
+    async def _take_over(self, batch: dict[str, Any]) -> int:
+        claimed = await self.repo.claim_unsent(batch, self.clock(), self.lease_s)
+        if claimed:
+            logger.warning(
+                "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch["_id"]
+            )
+            takeovers.inc(len(claimed))
+        await self._send_claimed(claimed)
+        await self.repo.settle_delivery(batch["_id"], None, self.clock(), final=True)
+        return len(claimed)
+
+    async def _deliver_due(self) -> int:
         attempts = 0
         while True:
             expired = await self.repo.expired_deliveries(self.clock(), self.batch)
-            for batch in expired:
-                claimed = await self.repo.claim_unsent(batch, self.clock(), self.lease_s)
-                if claimed:
-                    logger.warning(
-                        "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch["_id"]
-                    )
-                    takeovers.inc(len(claimed))
-                await self._send_batch(claimed, claimed=True)
-                attempts += len(claimed)
-                await self.repo.settle_delivery(batch["_id"], None, self.clock(), final=True)
+            # Together: a stopped sender releases all its batches at once, and each takeover is a few store round
+            # trips that would otherwise add up before the last batch goes.
+            attempts += sum(await asyncio.gather(*(self._take_over(batch) for batch in expired)))
             if len(expired) < self.batch:
                 break
         while True:
             claimed = await self.repo.claim_due(self.clock(), self.batch, self.lease_s)
-            await self._send_batch(claimed, claimed=True)
+            await self._send_claimed(claimed)
             attempts += len(claimed)
             if len(claimed) < self.batch:
                 return attempts

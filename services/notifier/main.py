@@ -92,6 +92,9 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
     # httpx logs every request at INFO: one line per message sent is noise at thousands a minute.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
+    # The deliverer `wire` builds, for the stop hook: it drains after the broker stopped and before the store closes.
+    deliverers: list[Deliverer] = []
+
     def wire(store, park_record, taxonomy) -> Wiring:
         context = NoticeContext(
             templates=load_templates(settings.templates_path),
@@ -140,13 +143,24 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         router.include_router(
             build_router(settings, repo, context, park_record, utcnow, deliverer.record_and_hand_off, webhooks.urls)
         )
+        deliverers.append(deliverer)
         delivery = Periodic("notice delivery", deliverer.deliver_due, settings.delivery_interval_s, first_delay_s=1.0)
-        return Wiring(router, background=[delivery])
+        heartbeat = Periodic(
+            "delivery heartbeat", deliverer.heartbeat, settings.heartbeat_s, first_delay_s=settings.heartbeat_s
+        )
+        return Wiring(router, background=[delivery, heartbeat])
 
-    return assemble(
+    app = assemble(
         settings,
         wire,
         title="CityLine notifier",
         description="Tells residents what happened to their appeals over SMS, e-mail or their app's webhook; "
         "records every notice once and retries a gateway that is down.",
     )
+
+    async def finish_or_release() -> None:
+        # After the broker stopped (no new hand-offs) and while the store and the heartbeat still run.
+        await deliverers[0].stop(settings.shutdown_grace_s)
+
+    app.after_shutdown(finish_or_release)
+    return app

@@ -32,3 +32,10 @@ takeovers = Counter(
     "Notices taken over from a delivery batch whose sender did not settle it within its lease (it died or hung)",
     registry=registry,
 )
+released = Counter(
+    "cityline_notifier_released",
+    "Notices a stopping notifier could not finish within its grace period and released to the other senders, by "
+    "what held them (batch: sent at once; claim: a retry or a takeover)",
+    ["held_by"],
+    registry=registry,
+)

@@ -5,11 +5,14 @@ The common case costs no update of a notice: the process that records notices fi
 document: their keys and a lease), sends them, and settles the batch with one write naming those that went. Only a
 notice that needs more (a retry, a failure, a takeover after its sender died, a resend) is written itself: claimed,
 then marked sent, pending again (with its next attempt) or failed. `shared.store.notice_as_it_stands` reads the two
-together."""
+together.
+
+Every lease is short and renewed while its holder works (`hold`, the heartbeat): a sender that dies leaves its batch
+to another a lease later, and one that stops releases what it holds (`hold` until now), so nothing waits."""
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,6 +34,17 @@ class Settlement:
     outcome: Outcome
 
 
+@dataclass(frozen=True)
+class Held:
+    """What one sender holds: its open delivery batches, and the notices it claimed (claim token -> keys)."""
+
+    deliveries: Sequence[str] = ()
+    claims: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.deliveries or self.claims)
+
+
 class NotifierRepository(Protocol):
     async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]: ...
 
@@ -48,15 +62,27 @@ class NotifierRepository(Protocol):
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None: ...
 
+    async def hold(self, held: Held, until: datetime, now: datetime) -> None: ...
 
-def delivery_document(keys: Sequence[str], now: datetime, lease_s: float) -> dict[str, Any]:
-    """A batch of notices handed to this process: until `lease_until` no other sender touches them."""
+
+def delivery_document(keys: Sequence[str], now: datetime, lease_s: float, owner: str = "") -> dict[str, Any]:
+    """A batch of notices handed to the process `owner`: until `lease_until` no other sender touches them."""
     return {
         "_id": uuid.uuid4().hex,
         "keys": list(keys),
         "created_at": now,
         "lease_until": now + timedelta(seconds=lease_s),
+        "owner": owner,
     }
+
+
+def hold_selectors(held: Held, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The batches and claimed notices of `held` whose lease still runs: one that lapsed (its holder stalled past it)
+    may have been taken over, and is not taken back."""
+    batches = {"_id": {"$in": list(held.deliveries)}, "lease_until": {"$gt": now}}
+    keys = [key for claimed in held.claims.values() for key in claimed]
+    notices = {"_id": {"$in": keys}, "claim": {"$in": list(held.claims)}, "state": "sending"}
+    return batches, notices
 
 
 def claim_update(now: datetime, lease_s: float, token: str) -> dict[str, Any]:
@@ -153,3 +179,12 @@ class MongoNotifierRepository:
             groups.setdefault(group, (update, []))[1].append(item.key)
         for (state, attempts, _), (update, keys) in groups.items():
             await self.collection.update_many({"_id": {"$in": keys}, "state": state, "attempts": attempts}, update)
+
+    async def hold(self, held: Held, until: datetime, now: datetime) -> None:
+        """Move the leases of what `held` names to `until`: later while it is being sent (the heartbeat), now when
+        the sender stops without finishing (released: another sender takes it at once)."""
+        batches, notices = hold_selectors(held, now)
+        if held.deliveries:
+            await self.deliveries.update_many(batches, {"$set": {"lease_until": until}})
+        if held.claims:
+            await self.collection.update_many(notices, {"$set": {"next_attempt_at": until}})

@@ -70,11 +70,16 @@ class NotifierSettings(ServiceSettings):
     retry_cap_s: float = 300.0
     retry_max_attempts: int = 12
     # How often due notices are looked for, and how many are sent at once. A notice is sent at once by the process
-    # that records it; if that process dies before settling it, the delivery job takes it over after the lease (also
-    # the lease of each retry). It must outlast every transport's timeout, or a slow send could be made twice.
+    # that records it. What a process sends it holds under a lease, renewed every `delivery_heartbeat_s` while it
+    # sends (unset: a quarter of the lease): if the process dies, another takes its notices over when the lease ends
+    # (a few seconds later).
     delivery_interval_s: float = 0.25
     delivery_concurrency: int = 16
-    delivery_lease_s: float = 60.0
+    delivery_lease_s: float = Field(default=6.0, gt=0)
+    delivery_heartbeat_s: float | None = Field(default=None, gt=0)
+    # On SIGTERM: how long the notices being sent get to finish; the rest is released to the other senders at once.
+    # Below the supervisor's wait before SIGKILL (10 s for `cityline up` and compose, 30 s for Kubernetes).
+    shutdown_grace_s: float = Field(default=5.0, ge=0)
     # Notices sent and settled together (one store update per outcome kind per chunk).
     delivery_chunk: int = Field(default=100, ge=1)
 
@@ -94,11 +99,17 @@ class NotifierSettings(ServiceSettings):
             )
         return self
 
+    @property
+    def heartbeat_s(self) -> float:
+        return self.delivery_heartbeat_s or self.delivery_lease_s / 4
+
     @model_validator(mode="after")
-    def _lease_outlasts_timeouts(self) -> "NotifierSettings":
-        if self.delivery_lease_s <= max(self.http_timeout_s, self.smtp_timeout_s):
+    def _lease_survives_a_missed_heartbeat(self) -> "NotifierSettings":
+        # Two heartbeats may be late (a busy event loop, a slow store write) before a live sender loses its lease and
+        # another sends its notices too.
+        if self.heartbeat_s * 3 > self.delivery_lease_s:
             raise ValueError(
-                f"delivery_lease_s ({self.delivery_lease_s}) must exceed http_timeout_s ({self.http_timeout_s}) "
-                f"and smtp_timeout_s ({self.smtp_timeout_s})"
+                f"delivery_heartbeat_s ({self.heartbeat_s}) must be at most a third of delivery_lease_s "
+                f"({self.delivery_lease_s})"
             )
         return self

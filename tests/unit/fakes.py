@@ -339,14 +339,26 @@ class FakeNotifierRepository:
         return self._claim(taken, now, lease_s)
 
     def _claim(self, documents: list[dict[str, Any]], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+        token = uuid.uuid4().hex
         for document in documents:
             document.update(
                 state="sending",
                 next_attempt_at=now + timedelta(seconds=lease_s),
                 attempted_at=now,
                 attempts=document["attempts"] + 1,
+                claim=token,
             )
         return [copy.deepcopy(document) for document in documents]
+
+    async def hold(self, held: Any, until: datetime, now: datetime) -> None:
+        for delivery_id in held.deliveries:
+            delivery = self.deliveries[delivery_id]
+            if "lease_until" in delivery and delivery["lease_until"] > now:
+                delivery["lease_until"] = until
+        for token, keys in held.claims.items():
+            for key in keys:
+                if self.documents[key].get("claim") == token and self.documents[key]["state"] == "sending":
+                    self.documents[key]["next_attempt_at"] = until
 
     async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
         due = sorted(

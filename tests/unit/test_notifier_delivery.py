@@ -5,10 +5,13 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 from pymongo.errors import AutoReconnect
 
 from services.notifier.delivery import Deliverer
 from services.notifier.domain import NoticeContext, RetryPolicy, registration_notice
+from services.notifier.repository import Held
+from services.notifier.settings import NotifierSettings
 from services.notifier.transports import DeliveryError, Outgoing
 from shared.contracts.intake import ResidentContact
 from tests.unit.fakes import NOW, PHONE, FakeNotifierRepository, registered_event
@@ -352,3 +355,124 @@ async def test_a_dropped_store_connection_while_settling_is_tried_again(template
     [batch] = repo.deliveries.values()
     assert (batch["sent"], "lease_until" in batch) == (["1000001:registered"], False)
     assert repo.view("1000001:registered")["state"] == "sent"
+
+
+# --- leases renewed while sending, and a clean stop -------------------------------------------------------------
+
+
+async def test_the_heartbeat_keeps_a_slow_send_its_own_and_a_dead_senders_batch_is_taken_over_a_lease_later(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    slow = HangingTransport()
+    first = deliverer(repo, slow, clock, dead_letters)
+    await first.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
+    [batch] = repo.deliveries.values()
+    assert batch["owner"] == first.owner
+    other = RecordingTransport()
+    successor = deliverer(repo, other, clock, dead_letters)
+
+    # Alive: each heartbeat moves the lease on, so the batch is never due while its sender works on it.
+    for _ in range(5):
+        clock.advance(TAKEOVER_S * 0.75)
+        await first.heartbeat()
+        assert await successor.deliver_due() == 0
+    assert repo.deliveries[batch["_id"]]["lease_until"] == clock.now + timedelta(seconds=TAKEOVER_S)
+
+    # Dead (no heartbeat): a lease later the successor sends it.
+    clock.advance(TAKEOVER_S)
+    assert await successor.deliver_due() == 1
+    assert [m.key for m in other.sent] == ["1000001:registered"]
+    # A sender that stalled past its lease does not take the batch back.
+    await first.heartbeat()
+    assert "lease_until" not in repo.deliveries[batch["_id"]]
+    slow.answer.set()
+    await first.idle()
+    assert first.held() == Held()
+
+
+async def test_the_heartbeat_renews_a_claimed_retry_and_only_while_it_is_sending(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))
+    clock.advance(TAKEOVER_S)
+    slow = HangingTransport()
+    job = deliverer(repo, slow, clock, dead_letters)
+    run = asyncio.ensure_future(job.deliver_due())
+    await wait_for(lambda: job.held().claims)
+
+    clock.advance(TAKEOVER_S / 2)
+    await job.heartbeat()
+    assert repo.documents["1000001:registered"]["next_attempt_at"] == clock.now + timedelta(seconds=TAKEOVER_S)
+    slow.answer.set()
+    assert await run == 1
+    assert job.held() == Held()
+    assert repo.view("1000001:registered")["state"] == "sent"
+
+
+async def wait_for(condition, rounds: int = 100) -> None:
+    """Let the background work run until `condition()` holds (a few loop iterations)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the background work did not get there")
+
+
+async def test_a_stop_waits_for_sends_that_finish_within_the_grace_period_and_leaves_nothing_leased(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    class Slow:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, message):
+            await asyncio.sleep(0.05)
+            self.sent.append(message.key)
+
+    sms = Slow()
+    job = deliverer(repo, sms, clock, dead_letters)
+    await job.record_and_hand_off(notices(templates, taxonomy, *[ResidentContact(phone=PHONE)] * 3)[:2])
+
+    await job.stop(grace_s=5)
+
+    assert sorted(sms.sent) == ["1000001:registered", "1000002:registered"]
+    assert [("lease_until" in d, len(d["sent"])) for d in repo.deliveries.values()] == [(False, 2)]
+    # Stopped: the job takes nothing more, and what is handed to it now is left due at once to the others.
+    later = notices(templates, taxonomy, *[ResidentContact(phone=PHONE)] * 3)[2:]
+    assert await job.record_and_hand_off(later) == []
+    third = repo.documents["1000003:registered"]
+    assert ("delivery" in third, third["next_attempt_at"]) == (False, clock.now)
+    assert await job.deliver_due() == 0
+    assert len(repo.deliveries) == 1 and len(sms.sent) == 2
+
+
+async def test_a_stop_releases_what_it_could_not_finish_and_another_sender_takes_it_at_once(
+    repo, templates, taxonomy, clock, dead_letters
+):
+    await record(repo, templates, taxonomy, ResidentContact(phone=PHONE))  # a retry due now, claimed by the job
+    clock.advance(TAKEOVER_S)
+    hanging = HangingTransport()
+    stopping = deliverer(repo, hanging, clock, dead_letters)
+    run = asyncio.ensure_future(stopping.deliver_due())
+    await wait_for(lambda: stopping.held().claims)
+    handed = notices(templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(phone=PHONE))[1:]
+    await stopping.record_and_hand_off(handed)  # a batch being sent
+
+    await stopping.stop(grace_s=0.05)
+
+    assert run.cancelled()
+    assert stopping.held() == Held()
+    [batch] = repo.deliveries.values()
+    assert batch["lease_until"] == clock.now  # released: due now, not a lease later
+    assert repo.documents["1000001:registered"]["next_attempt_at"] == clock.now
+    other = RecordingTransport()
+    assert await deliverer(repo, other, clock, dead_letters).deliver_due() == 2  # at the same instant
+    assert sorted(m.key for m in other.sent) == ["1000001:registered", "1000002:registered"]
+    assert {repo.view(key)["state"] for key in repo.documents} == {"sent"}
+
+
+def test_a_lease_outlives_two_missed_heartbeats():
+    assert NotifierSettings().heartbeat_s == NotifierSettings().delivery_lease_s / 4
+    assert NotifierSettings(delivery_lease_s=3).heartbeat_s == 0.75
+    with pytest.raises(ValidationError, match="delivery_heartbeat_s"):
+        NotifierSettings(delivery_lease_s=6, delivery_heartbeat_s=3)

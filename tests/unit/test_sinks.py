@@ -1,6 +1,7 @@
 """cityline/sinks.py in process: the HTTP sink keeps each message as a file, checks the token, fails on command;
 the SMTP sink's handler refuses unknown mailboxes and keeps each message as an .eml file."""
 
+import asyncio
 import json
 from types import SimpleNamespace
 
@@ -104,3 +105,43 @@ async def test_a_refused_number_alone_gets_a_400_and_the_refusal_is_lifted_on_co
     accepted = await client.post("/sms", json={"to": "+380670000000", "text": "x"}, headers=auth)
 
     assert (refused.status_code, accepted.status_code) == (400, 200)
+
+
+async def test_a_repeated_reference_is_accepted_and_kept_aside_so_the_resident_gets_one_sms(client, tmp_path):
+    auth = {"Authorization": "Bearer t0ken"}
+    message = {"to": "+380671234567", "text": "Звернення № 1", "reference": "1:registered"}
+    first = await client.post("/sms/batch", json={"messages": [message]}, headers=auth)
+    again = await client.post(
+        "/sms/batch", json={"messages": [message, {**message, "reference": "2:registered"}]}, headers=auth
+    )
+    single = await client.post(
+        "/sms", json={"to": "+380671234567", "text": "x"}, headers={**auth, "Idempotency-Key": "2:registered"}
+    )
+
+    assert [r.get("duplicate", False) for r in first.json()["messages"]] == [False]
+    assert [(r["status"], r.get("duplicate", False)) for r in again.json()["messages"]] == [
+        ("accepted", True),
+        ("accepted", False),
+    ]
+    assert (single.status_code, single.json()["duplicate"]) == (200, True)
+    sent = [
+        json.loads(path.read_text())["payload"].get("reference") for path in sorted((tmp_path / "sms").glob("*.json"))
+    ]
+    repeats = list((tmp_path / "sms-repeats").glob("*.json"))
+    assert (sent, len(repeats)) == (["1:registered", "2:registered"], 2)
+
+
+async def test_the_sink_says_how_many_requests_it_holds(client):
+    await client.post("/_control", json={"delay_s": 0.3})
+    held = asyncio.ensure_future(
+        client.post("/sms", json={"to": "+380671234567", "text": "x"}, headers={"Authorization": "Bearer t0ken"})
+    )
+    seen = []
+    for _ in range(100):
+        seen.append((await client.get("/health")).json()["holding"])
+        if seen[-1]:
+            break
+        await asyncio.sleep(0.005)
+    assert seen[-1] == 1
+    assert (await held).status_code == 200
+    assert (await client.get("/health")).json()["holding"] == 0
