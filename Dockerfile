@@ -23,11 +23,13 @@ RUN /opt/cityline/bin/pip install -c constraints.txt -e . \
 FROM python:3.11.14-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 cityline \
     && useradd --system --uid 10001 --gid cityline --no-create-home --home-dir /nonexistent \
-       --shell /usr/sbin/nologin cityline
+       --shell /usr/sbin/nologin cityline \
+    && install -d -o cityline -g cityline /var/lib/cityline
 COPY --from=build /opt/cityline /opt/cityline
 COPY --from=build /app /app
 COPY deploy/compose/entrypoint.sh /usr/local/bin/cityline-entrypoint
 WORKDIR /app
+# /var/lib/cityline is the one folder the user may write (the demo sinks' outbox, mounted as a volume there).
 # Every service listens on 8080 inside its container (each container has its own address), so the health check,
 # the compose file and the Kubernetes probes name one port. The root file system can stay read-only: no bytecode
 # is written at run time.
