@@ -8,7 +8,9 @@ otherwise be a third member of every group.
 """
 
 import json
+import logging
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from tests.integration.helpers import publish, read_topics, store_client, submis
 from tests.integration.test_pipeline_flow import TEXTS
 
 pytestmark = pytest.mark.integration
+logger = logging.getLogger(__name__)
 
 SERVICES = ("intake", "classifier", "dispatcher", "notifier")
 APPEALS = int(os.environ.get("CITYLINE_TEST_REPLICA_APPEALS", "3000"))
@@ -42,6 +45,7 @@ def own_stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             # A notifier killed mid-send leaves its batch to the other replica after 3 s, not a minute.
             "CITYLINE_NOTIFIER_DELIVERY_LEASE_S": "3",
             "CITYLINE_NOTIFIER_HTTP_TIMEOUT_S": "2",
+            "CITYLINE_NOTIFIER_SMTP_TIMEOUT_S": "2",
             "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
         },
     )
@@ -82,6 +86,11 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
     half = APPEALS // 2
     client = store_client(stack.store_uri)
     db = client[stack.database]
+    started = time.monotonic()
+
+    def phase(what: str) -> None:
+        logger.info("%s after %.1f s (%d appeals, 2 replicas each)", what, time.monotonic() - started, APPEALS)
+
     try:
         await publish(stack.bootstrap, topics.APPEALS_INTAKE, bodies[:half])
 
@@ -96,6 +105,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         classified_before = [r.metric("cityline_stage_appeals_total", outcome="new") for r in replicas.of("classifier")]
         assert all(count > 0 for count in classified_before), classified_before
 
+        phase("both replicas of every service working")
         # Mid-stream: one replica of every service dies without committing; the rest of the stream follows.
         killed = [replicas.of(service)[0] for service in SERVICES]
         for replica in killed:
@@ -104,6 +114,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         survivors = [replicas.of(service)[1] for service in SERVICES]
 
         await wait_until(lambda: appeals_done(db, keys), timeout=600, interval=1.0)
+        phase("every appeal assigned")
         # The survivors took over the dead ones' partitions and finished the stream.
         for replica in survivors:
             assert replica.process.running(), replica.process.log_tail()
@@ -118,7 +129,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
             assert [entry["status"] for entry in appeal["history"]] == ["registered", "classified", appeal["status"]]
         ids = [appeal["_id"] for appeal in appeals]
         decisions = Counter(
-            doc["appeal_id"] async for doc in db.classifications.find({"appeal_id": {"$in": ids}}, {"appeal_id": 1})
+            [doc["appeal_id"] async for doc in db.classifications.find({"appeal_id": {"$in": ids}}, {"appeal_id": 1})]
         )
         assert set(decisions) == set(ids) and set(decisions.values()) == {1}
 
@@ -130,6 +141,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
             return found if len(found) == 2 * APPEALS else Counter()
 
         notices = await wait_until(notices_complete, timeout=300, interval=1.0)
+        phase("every notice recorded")
         assert set(notices.values()) == {1}
         assert await db.notifications.count_documents({"appeal_id": {"$in": ids}, "state": "failed"}) == 0
 
@@ -145,5 +157,6 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         assert all(len(event_ids[appeal_id]) == 1 for appeal_id in ids)
         parked = await read_topics(stack.bootstrap, DEAD_LETTER_TOPICS, lambda records: False, timeout=5)
         assert parked == []
+        phase("topics read")
     finally:
         await client.close()
