@@ -12,31 +12,23 @@ import argparse
 import asyncio
 import os
 import tempfile
-import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.pipeline import measure_pipeline, measure_store
-from cityline.replicas import ReplicaSet
-from cityline.stack import EmbeddedStack, free_port
+from cityline.replicas import CONSUMER_SERVICES as SERVICES
+from cityline.replicas import ReplicaSet, stack_of_its_own
 from shared.contracts.topics import APPEALS_INTAKE, all_topics
-from shared.settings import DEFAULT_TAXONOMY, ConnectionSettings, StackSettings
+from shared.settings import DEFAULT_TAXONOMY, ConnectionSettings
 from shared.taxonomy import load_taxonomy
 
-SERVICES = ("intake", "classifier", "dispatcher", "notifier")
 console = Console()
 
 
-def fresh_stack(run_dir: Path) -> EmbeddedStack:
-    ports = ("broker", "store", "sms_sink", "smtp_sink", *SERVICES)
-    settings = StackSettings(run_dir=run_dir, **{f"{name}_port": free_port() for name in ports})
-    return EmbeddedStack(settings, database=f"cityline_replicas_{uuid.uuid4().hex[:8]}")
-
-
 def measure(replicas: int, appeals: int, run_dir: Path) -> dict[str, float]:
-    stack = fresh_stack(run_dir)
+    stack = stack_of_its_own(run_dir)
     stack.start(with_services=False)
     replica_set = ReplicaSet(stack)
     try:

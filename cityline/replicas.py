@@ -8,13 +8,27 @@ protocol shares the partitions among them. Used by the replica tests and the rep
 import re
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from cityline.stack import EmbeddedStack, ManagedProcess, StackError, free_port
+from shared.settings import StackSettings
 
+# The services that consume topics in consumer groups: what replicas share.
+CONSUMER_SERVICES = ("intake", "classifier", "dispatcher", "notifier")
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
+
+
+def stack_of_its_own(run_dir: Path, service_env: dict[str, str] | None = None) -> EmbeddedStack:
+    """An embedded broker, store and sinks on free ports with a database of their own: no other run's consumers
+    join its groups."""
+    ports = ("broker", "store", "sms_sink", "smtp_sink", *CONSUMER_SERVICES)
+    settings = StackSettings(run_dir=run_dir, **{f"{name}_port": free_port() for name in ports})
+    database = f"cityline_replicas_{uuid.uuid4().hex[:8]}"
+    return EmbeddedStack(settings, database=database, service_env=dict(service_env or {}))
 
 
 @dataclass

@@ -11,43 +11,32 @@ import json
 import logging
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from cityline.replicas import ReplicaSet
-from cityline.stack import EmbeddedStack, free_port
+from cityline.replicas import CONSUMER_SERVICES as SERVICES
+from cityline.replicas import ReplicaSet, stack_of_its_own
+from cityline.stack import EmbeddedStack
 from shared.contracts import topics
-from shared.settings import StackSettings
 from tests.integration.helpers import publish, read_topics, store_client, submission, wait_until
 from tests.integration.test_pipeline_flow import TEXTS
 
 pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
 
-SERVICES = ("intake", "classifier", "dispatcher", "notifier")
+
 APPEALS = int(os.environ.get("CITYLINE_TEST_REPLICA_APPEALS", "3000"))
 DEAD_LETTER_TOPICS = [topics.dead_letter(topic) for topic in topics.PIPELINE_TOPICS] + [topics.NOTIFICATIONS_DLQ]
 
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
-    ports = ("broker", "store", "sms_sink", "smtp_sink", *(f"{service}" for service in SERVICES))
-    settings = StackSettings(
-        run_dir=tmp_path_factory.mktemp("replicas"), **{f"{name}_port": free_port() for name in ports}
-    )
-    stack = EmbeddedStack(
-        settings,
-        database=f"cityline_replicas_{uuid.uuid4().hex[:8]}",
-        service_env={
-            # A notifier killed mid-send leaves its batch to the other replica after 3 s, not a minute.
-            "CITYLINE_NOTIFIER_DELIVERY_LEASE_S": "3",
-            "CITYLINE_NOTIFIER_HTTP_TIMEOUT_S": "2",
-            "CITYLINE_NOTIFIER_SMTP_TIMEOUT_S": "2",
-            "CITYLINE_NOTIFIER_DELIVERY_INTERVAL_S": "0.1",
-        },
+    # A notifier killed mid-send leaves its batch to the other replica after 3 s, not a minute.
+    timeouts = {"DELIVERY_LEASE_S": "3", "HTTP_TIMEOUT_S": "2", "SMTP_TIMEOUT_S": "2", "DELIVERY_INTERVAL_S": "0.1"}
+    stack = stack_of_its_own(
+        tmp_path_factory.mktemp("replicas"), {f"CITYLINE_NOTIFIER_{name}": value for name, value in timeouts.items()}
     )
     stack.start(with_services=False)
     try:
