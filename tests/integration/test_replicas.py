@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 logger = logging.getLogger(__name__)
 
 
-APPEALS = int(os.environ.get("CITYLINE_TEST_REPLICA_APPEALS", "3000"))
+APPEALS = int(os.environ.get("CITYLINE_TEST_REPLICA_APPEALS", "1000"))
 DEAD_LETTER_TOPICS = [topics.dead_letter(topic) for topic in topics.PIPELINE_TOPICS] + [topics.NOTIFICATIONS_DLQ]
 
 
@@ -64,7 +64,7 @@ async def appeals_done(db, keys: list[str]) -> bool:
     return await db.appeals.count_documents(done) == len(keys)
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_one(replicas: ReplicaSet) -> None:
     stack = replicas.stack
     bodies = [
