@@ -7,18 +7,23 @@ The test starts a broker and a store of its own (the embedded ones, on free port
 otherwise be a third member of every group.
 """
 
+import asyncio
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from cityline.replicas import CONSUMER_SERVICES as SERVICES
 from cityline.replicas import ReplicaSet, stack_of_its_own
 from cityline.stack import EmbeddedStack
+from cityline.topics import topic_partitions
 from shared.contracts import topics
 from tests.integration.helpers import publish, read_topics, store_client, submission, wait_until
 from tests.integration.test_pipeline_flow import TEXTS
@@ -149,3 +154,29 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         phase("topics read")
     finally:
         await client.close()
+
+
+def run_command(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+async def test_cityline_topics_create_makes_every_topic_with_its_partitions(tmp_path) -> None:
+    """The one-shot job of compose and Kubernetes, on a broker that has no topic yet; a second run creates none."""
+    broker = stack_of_its_own(tmp_path)
+    broker.start_broker()
+    try:
+        command = [sys.executable, "-m", "cityline.cli", "topics", "create", "--bootstrap", broker.bootstrap]
+        first = await asyncio.to_thread(run_command, command)
+        wanted = topic_partitions()
+        assert first.stdout.startswith(f"{len(wanted)} topics created, 0 existed")
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+        await consumer.start()
+        try:
+            found = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in await consumer.topics()}
+        finally:
+            await consumer.stop()
+        assert {topic: found.get(topic) for topic in wanted} == wanted
+        again = await asyncio.to_thread(run_command, command)
+        assert again.stdout.startswith(f"0 topics created, {len(wanted)} existed")
+    finally:
+        broker.stop()
