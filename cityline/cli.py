@@ -388,10 +388,12 @@ def parser() -> argparse.ArgumentParser:
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
+    from cityline.topics import add_parser as add_topics_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
     add_notify_command(commands)
+    add_topics_parser(commands)
     return root
 
 

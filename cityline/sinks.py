@@ -200,14 +200,14 @@ class MailSink:
         return "250 Message accepted for delivery"
 
 
-async def serve_smtp(port: int, out: Path) -> None:
+async def serve_smtp(port: int, out: Path, host: str = "127.0.0.1") -> None:
     from aiosmtpd.smtp import SMTP
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(MailSink(out), hostname="cityline-sink", decode_data=False), "127.0.0.1", port
+        lambda: SMTP(MailSink(out), hostname="cityline-sink", decode_data=False), host, port
     )
-    logger.warning("SMTP sink on 127.0.0.1:%d writing to %s", port, out / "mail")
+    logger.warning("SMTP sink on %s:%d writing to %s", host, port, out / "mail")
     async with server:
         await server.serve_forever()
 
@@ -218,15 +218,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True, help="the outbox folder")
     parser.add_argument("--token", default=None, help="SMS gateway: the bearer token to require")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.kind == "smtp":
-        asyncio.run(serve_smtp(args.port, args.out))
+        asyncio.run(serve_smtp(args.port, args.out, args.host))
         return
     import uvicorn
 
-    uvicorn.run(http_sink(args.out, args.token), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(http_sink(args.out, args.token), host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

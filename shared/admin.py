@@ -11,15 +11,28 @@ from shared.taxonomy import Taxonomy
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap_servers: str, taxonomy: Taxonomy, replication_factor: int = 1) -> list[str]:
-    """Create the missing topics; returns the names created. Safe to call from every service at start."""
+async def ensure_topics(
+    bootstrap_servers: str,
+    taxonomy: Taxonomy,
+    replication_factor: int = 1,
+    topic_configs: dict[str, str] | None = None,
+) -> list[str]:
+    """Create the missing topics; returns the names created. Safe to call from every service at start.
+
+    `topic_configs` (e.g. `min.insync.replicas`) apply to the topics created here; existing ones keep theirs.
+    """
     wanted = all_topics(taxonomy)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cityline-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=replication_factor)
+            NewTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs=dict(topic_configs or {}),
+            )
             for name, partitions in wanted.items()
             if name not in existing
         ]

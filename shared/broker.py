@@ -44,6 +44,7 @@ def build_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
             dead_letters,
         ],
         max_batch_size=MAX_BATCH_BYTES,
+        acks=settings.producer_acks,
         # Through the root logger, so FastStream's lines are JSON like ours.
         logger=logging.getLogger(f"cityline.{settings.service_name}.broker"),
         # The per-message access log would cost real work at thousands of messages a second.

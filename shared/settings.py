@@ -44,6 +44,9 @@ class ServiceSettings(ConnectionSettings):
     kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_common("kafka_heartbeat_interval_ms"))
     # Tansu holds a fetch for this long even when data is waiting (trap 6): keep it short.
     kafka_fetch_max_wait_ms: int = Field(20, validation_alias=_common("kafka_fetch_max_wait_ms"))
+    # Every publish waits for all in-sync replicas: with replication 3 and min.insync.replicas=2 on a real cluster an
+    # acknowledged event survives the loss of a broker. One broker (the embedded one) acknowledges alone.
+    kafka_acks: Literal["all", "1", "0"] = Field("all", validation_alias=_common("kafka_acks"))
     batch_max_records: int = Field(500, validation_alias=_common("batch_max_records"))
     batch_timeout_ms: int = Field(20, validation_alias=_common("batch_timeout_ms"))
     # In-place retries of a batch whose store or broker call failed transiently, before parking it.
@@ -60,6 +63,10 @@ class ServiceSettings(ConnectionSettings):
     @property
     def group_id(self) -> str:
         return f"cityline-{self.service_name}"
+
+    @property
+    def producer_acks(self) -> int | str:
+        return "all" if self.kafka_acks == "all" else int(self.kafka_acks)
 
 
 class StackSettings(BaseSettings):
