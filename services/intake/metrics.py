@@ -23,6 +23,7 @@ def count_registered(events: Sequence[AppealRegistered]) -> None:
         appeals.labels(event.channel).inc()
     observe_stage("registered", events)
 
+
 http_requests = Counter(
     "cityline_intake_http_requests",
     "Requests to intake's HTTP API, by route template, method and status code",
