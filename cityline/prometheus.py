@@ -181,7 +181,8 @@ def render_rules(settings: AlertingSettings, templates: Path = TEMPLATES) -> dic
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals["seconds"] = duration_seconds
+    # 120.0 -> 120, 0.25 -> 0.25: thresholds read as people write them.
+    environment.filters["num"] = lambda value: f"{value:g}"
     header = "# Rendered by `cityline prometheus-rules` from {template} and alerting.yaml: edit those, not this file.\n"
     return {
         template.name.removesuffix(".j2"): header.format(template=f"templates/{template.name}")
