@@ -20,6 +20,7 @@ from cityline.prometheus import SERVICES, AlertingSettings, PrometheusSettings, 
 from cityline.stack import EmbeddedStack, free_port
 from shared.contracts import topics
 from tests.integration.helpers import publish, submission
+from tests.integration.test_pipeline_flow import TEXTS
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +29,7 @@ DASHBOARDS = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashb
 TEST_ALERTING = {"service_down": {"for": "2s"}}
 
 # One run's shape: several channels, categories, urgencies and transports, one unclassifiable text, one notice the
-# mail server refuses; repeated with new ids, it must add no series.
-TEXTS = [
-    "Третій день немає гарячої води в квартирі",
-    "Батареї холодні, в квартирі +14",
-    "Яма на дорозі біля зупинки, вже два колеса пробили",
-    "Не працює ліфт у під'їзді, живу на 12 поверсі",
-    "Не вывезли мусор, контейнеры переполнены",
-    "Пахне газом на сходовій клітці",
-    "asdf qwerty zxcv",
-]
+# mail server refuses (the pipeline test's texts); repeated with new ids, it must add no series.
 CHANNELS = ["web", "phone", "mobile", "gov_contact_center"]
 
 
