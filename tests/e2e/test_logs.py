@@ -1,13 +1,16 @@
-"""Every log of a run, as `cityline up` writes them: JSON lines that carry the appeal's ids, and never a resident's
-phone number or e-mail address in full, not even inside a refused record or a mail server's answer."""
+"""`cityline up --prometheus` as a user runs it, and every log of that run: JSON lines that carry the appeal's ids,
+and never a resident's phone number or e-mail address in full, not even inside a refused record or a mail server's
+answer."""
 
 import asyncio
 import json
 import time
 import uuid
 
+import httpx
 import pytest
 
+from cityline.stack import free_port
 from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts import topics
 from tests.integration.helpers import publish, submission
@@ -36,8 +39,25 @@ def log_lines(running, service: str) -> list[dict]:
     return [json.loads(line) for line in (running.run_dir / "logs" / f"{service}.log").read_text().splitlines() if line]
 
 
-def test_the_logs_of_a_run_are_json_with_ids_and_never_show_a_contact_in_full(running):
-    running.up(timeout=240)  # four services starting on a loaded machine
+def test_up_with_prometheus_and_logs_that_are_json_with_ids_and_never_show_a_contact_in_full(running):
+    running.env["CITYLINE_PROMETHEUS_PORT"] = str(prometheus_port := free_port())
+    banner = running.up("--prometheus", timeout=240)  # four services starting on a loaded machine
+    # `--prometheus`: Prometheus beside the stack, its address printed, CityLine's rules loaded, every service scraped.
+    prometheus = f"http://127.0.0.1:{prometheus_port}"
+    assert prometheus in banner
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert "CityLineServiceDown" in {rule["name"] for group in groups for rule in group["rules"]}
+    wait_for(
+        "every service scraped",
+        lambda: (
+            len(
+                httpx.get(
+                    f"{prometheus}/api/v1/query", params={"query": 'up{system="cityline"} == 1'}, timeout=10
+                ).json()["data"]["result"]
+            )
+            == 4
+        ),
+    )
     running.cli("submit", "Третій день немає гарячої води", "--channel", "web", "--phone", PHONE[0], "-q")
     running.cli("submit", "Яма на дорозі біля зупинки", "--channel", "phone", "--email", EMAIL, "-q")
     refused_id = running.cli(
