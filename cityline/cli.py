@@ -40,6 +40,7 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from cityline.prometheus import add_prometheus
     from cityline.stack import EmbeddedStack, StackError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -63,6 +64,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         console.print(f"[bold]Starting CityLine[/bold] (run folder: {stack.run_dir})")
         stack.start(with_services=not args.no_services)
+        if args.prometheus:
+            console.print(f"Prometheus, scraping the services with CityLine's rules: {add_prometheus(stack)}")
         _print_endpoints(stack, given_kafka, given_mongo, args.no_services)
         while True:
             time.sleep(1)
@@ -340,6 +343,7 @@ def parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start the embedded broker and store and the four services")
     up.add_argument("--no-services", action="store_true", help="start only the broker and the store")
+    up.add_argument("--prometheus", action="store_true", help="also run Prometheus with CityLine's rules (docs/sre.md)")
     up.set_defaults(func=cmd_up)
 
     submit = commands.add_parser("submit", help="submit an appeal through appeals.intake and print its number")
@@ -388,12 +392,14 @@ def parser() -> argparse.ArgumentParser:
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
+    from cityline.prometheus import add_parser as add_prometheus_parser
     from cityline.topics import add_parser as add_topics_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
     add_notify_command(commands)
     add_topics_parser(commands)
+    add_prometheus_parser(commands)
     return root
 
 

@@ -17,6 +17,7 @@ from faststream.kafka import KafkaBroker, KafkaPublishMessage, KafkaRouter
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 
+from shared.consumer_progress import ConsumerProgressMiddleware
 from shared.contracts.base import AppealEvent
 from shared.contracts.topics import DEFAULT_PARTITIONS
 from shared.deadletter import DeadLetterMiddleware
@@ -41,6 +42,7 @@ def build_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
         client_id=f"cityline-{settings.service_name}",
         middlewares=[
             KafkaPrometheusMiddleware(registry=registry, app_name=f"cityline-{settings.service_name}"),
+            ConsumerProgressMiddleware(settings.service_name),
             dead_letters,
         ],
         max_batch_size=MAX_BATCH_BYTES,

@@ -11,7 +11,7 @@ DEFAULT_CHANNELS = Path(__file__).parent / "data" / "channels.yaml"
 class Channel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
-    # Where the notifier POSTs the notices of residents who came through this channel's app (signed, see docs/notifier.md).
+    # Where the notifier POSTs the notices of residents who came through this channel's app (signed: docs/notifier.md).
     webhook_url: HttpUrl | None = None
 
 

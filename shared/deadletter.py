@@ -7,6 +7,7 @@ safe); what still fails, and any error no handler expected, parks the whole mess
 parking fails, the message is nacked so Kafka delivers it again.
 """
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from shared.contracts.topics import dead_letter
 from shared.errors import PermanentError, TransientError
+from shared.logging import appeal_fields
 from shared.metrics import dead_letters, transient_retries
 
 logger = logging.getLogger(__name__)
@@ -88,7 +90,17 @@ async def park(
         dead_letter(record.topic),
         reason,
         detail[:300],
+        extra=appeal_fields(_body_of(record)),
     )
+
+
+def _body_of(record: ConsumerRecord) -> dict[str, Any]:
+    """The parked record's JSON object, for the ids its log line carries; {} when it is not one."""
+    try:
+        body = json.loads(record.value or b"")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def records_of(raw_message: Any) -> Iterable[ConsumerRecord]:

@@ -9,7 +9,7 @@ from typing import Any
 from faststream.kafka import KafkaRouter
 
 from services.classifier.domain import RuleSet, classify
-from services.classifier.metrics import appeals_classified, classification_seconds
+from services.classifier.metrics import classification_seconds, count_classified
 from services.classifier.repository import ClassifierRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.consuming import ParkRecord, accept
@@ -56,8 +56,7 @@ def build_router(
             else d
             for d in decisions
         ]
-        for decision in decisions:
-            appeals_classified.labels(decision.classification.category, decision.classification.urgency).inc()
+        count_classified(decisions)
         stage_appeals.labels("classifier", "new").inc(len(decisions))
         await publish_keyed(appeal_classified, decisions)
 

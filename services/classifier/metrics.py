@@ -1,6 +1,9 @@
+from collections.abc import Sequence
+
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.metrics import registry
+from shared.contracts.classifier import AppealClassified
+from shared.metrics import observe_stage, registry
 
 appeals_classified = Counter(
     "cityline_classifier_appeals",
@@ -32,3 +35,10 @@ ruleset_info = Gauge(
     ["version"],
     registry=registry,
 )
+
+
+def count_classified(decisions: Sequence[AppealClassified]) -> None:
+    """Traffic by category and urgency, and the classified stage's latency (received_at to the decision)."""
+    for decision in decisions:
+        appeals_classified.labels(decision.classification.category, decision.classification.urgency).inc()
+    observe_stage("classified", decisions)

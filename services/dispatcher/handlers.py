@@ -29,7 +29,14 @@ from services.dispatcher.domain import (
     route,
     status_event,
 )
-from services.dispatcher.metrics import assignments, department_updates, escalations, incidents_grouped, overdue
+from services.dispatcher.metrics import (
+    assignments,
+    department_updates,
+    escalations,
+    incidents_grouped,
+    observe_assigned,
+    overdue,
+)
 from services.dispatcher.repository import DispatcherRepository
 from shared.appeals import as_stored
 from shared.broker import batch_subscriber, publish_keyed
@@ -175,6 +182,7 @@ def build_dispatcher(
         decisions = [route(item.event, routing, now).assigned for item in accepted]
         decisions = await assign(decisions, accepted)
         stage_appeals.labels("dispatcher", "new").inc(len(decisions))
+        observe_assigned(decisions)
 
     async def on_department_updates(records: list[Any]) -> None:
         accepted = await accept(records, DepartmentUpdate, park_record)

@@ -1,6 +1,8 @@
+from functools import partial
+
 from prometheus_client import Counter, Gauge
 
-from shared.metrics import registry
+from shared.metrics import observe_stage, registry
 
 assignments = Counter(
     "cityline_dispatcher_assignments",
@@ -35,3 +37,7 @@ incidents_grouped = Counter(
     "Appeals that joined an open mass incident (sent to the department as the incident, not as a task)",
     registry=registry,
 )
+
+
+# The assigned stage: from the channel receiving the appeal to the dispatcher's decision (AppealAssigned.occurred_at).
+observe_assigned = partial(observe_stage, "assigned")

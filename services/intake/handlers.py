@@ -17,6 +17,7 @@ from services.intake.domain import (
     register,
     registration_from_document,
 )
+from services.intake.metrics import count_registered
 from services.intake.repository import IntakeRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.channel_keys import CHANNEL_HEADER, ChannelRegistry
@@ -87,6 +88,7 @@ def build_router(
             if r.document["intake_key"] not in known_keys
         }
         events = [r.event for r in registrations if r.document["intake_key"] not in known_keys]
+        count_registered(events)
         if known_keys:
             for document in await repo.find_by_intake_keys(sorted(known_keys)):
                 events.append(registration_from_document(document))

@@ -1,8 +1,28 @@
-"""Intake's HTTP API metrics, on the shared registry. Labels: the route template (never an id), method, status."""
+"""Intake's metrics, on the shared registry: appeals registered by channel, and the HTTP API's requests.
+Labels: the channel's code (a registered channel, never a resident's value), route template (never an id), method,
+status."""
+
+from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 
-from shared.metrics import registry
+from shared.contracts.intake import AppealRegistered
+from shared.metrics import observe_stage, registry
+
+appeals = Counter(
+    "cityline_intake_appeals",
+    "Appeals registered (new ones, not redeliveries), by the channel that received them",
+    ["channel"],
+    registry=registry,
+)
+
+
+def count_registered(events: Sequence[AppealRegistered]) -> None:
+    """Traffic by channel, and the registered stage's latency (received_at to registered_at)."""
+    for event in events:
+        appeals.labels(event.channel).inc()
+    observe_stage("registered", events)
+
 
 http_requests = Counter(
     "cityline_intake_http_requests",

@@ -40,6 +40,7 @@ from services.notifier.transports import BatchTransport, DeliveryError, Outgoing
 from shared.contracts.base import derived_event_id
 from shared.contracts.notifier import NotificationFailed
 from shared.deadletter import is_transient
+from shared.logging import appeal_fields
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +324,13 @@ class Deliverer:
             retries.labels(transport, error.reason).inc()
         elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
-            logger.warning("notice %s failed: %s: %s", document["_id"], outcome.reason, outcome.detail[:300])
+            logger.warning(
+                "notice %s failed: %s: %s",
+                document["_id"],
+                outcome.reason,
+                outcome.detail[:300],
+                extra=appeal_fields(document),
+            )
 
 
 async def stored(write: Callable[[], Awaitable[None]]) -> None:

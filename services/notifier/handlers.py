@@ -11,7 +11,7 @@ from typing import Any
 from faststream.kafka import KafkaRouter
 
 from services.notifier.domain import Notice, NoticeContext, assignment_notice, registration_notice, status_notice
-from services.notifier.metrics import notifications
+from services.notifier.metrics import notifications, observe_notified
 from services.notifier.repository import NotifierRepository
 from shared.broker import batch_subscriber
 from shared.consuming import ParkRecord, accept
@@ -54,10 +54,8 @@ def build_router(
             registration_notice(item.event, at_now)
             for item in await accept(by_topic[topics.APPEALS_REGISTERED], AppealRegistered, park_record)
         ]
-        notices += [
-            assignment_notice(item.event, at_now)
-            for item in await accept(by_topic[topics.APPEALS_ASSIGNED], AppealAssigned, park_record)
-        ]
+        assigned = await accept(by_topic[topics.APPEALS_ASSIGNED], AppealAssigned, park_record)
+        notices += [assignment_notice(item.event, at_now) for item in assigned]
         for item in await accept(by_topic[topics.APPEALS_STATUS], AppealStatusChanged, park_record):
             if (notice := status_notice(item.event, at_now)) is not None:
                 notices.append(notice)
@@ -67,6 +65,7 @@ def build_router(
         # Sent in the background: the batch is committed now, whatever the gateways do. Without a deliverer the
         # notices wait for any delivery job (their takeover time).
         already = set(await (record_and_hand_off or repo.record)(documents))
+        observe_notified([item.event for item in assigned], at=at_now.now)
         for index, notice in enumerate(notices):
             state = "duplicate" if index in already else notice.state
             notifications.labels(notice.kind, notice.route.transport or "none", state).inc()

@@ -1,6 +1,8 @@
+from functools import partial
+
 from prometheus_client import Counter, Histogram
 
-from shared.metrics import registry
+from shared.metrics import observe_stage, registry
 
 notifications = Counter(
     "cityline_notifier_notifications",
@@ -39,3 +41,8 @@ released = Counter(
     ["held_by"],
     registry=registry,
 )
+
+
+# The notified stage: from the channel receiving the appeal to its assignment notice being recorded and handed to
+# its transport (observe_notified(assigned_events, at=now)); the delivery itself is delivery_latency.
+observe_notified = partial(observe_stage, "notified")

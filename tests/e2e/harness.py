@@ -31,9 +31,9 @@ class RunningStack:
         }
         self.process: subprocess.Popen | None = None
 
-    def up(self, timeout: float = 90) -> str:
+    def up(self, *options: str, timeout: float = 90) -> str:
         self.process = subprocess.Popen(
-            [*CITYLINE, "up"], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [*CITYLINE, "up", *options], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         output = []
         deadline = time.monotonic() + timeout
