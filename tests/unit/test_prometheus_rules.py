@@ -79,7 +79,7 @@ def test_the_rules_unit_tests_pass():
 def test_a_rules_file_with_a_syntax_error_is_refused_naming_the_file(tmp_path):
     broken = tmp_path / "broken.rules.yml"
     text = (RULES / "alerts.rules.yml").read_text()
-    broken.write_text(text.replace("expr: up{system=\"cityline\"} == 0", "expr: up{system=\"cityline\" == 0", 1))
+    broken.write_text(text.replace('expr: up{system="cityline"} == 0', 'expr: up{system="cityline" == 0', 1))
     assert broken.read_text() != text
     result = promtool("check", "rules", broken)
     assert result.returncode != 0
