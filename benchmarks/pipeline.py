@@ -143,7 +143,12 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: b
                     await asyncio.sleep(delay)
             sent_at[body["correlation_id"]] = time.perf_counter()
             pending.append(
-                await producer.send(topics.APPEALS_INTAKE, json.dumps(body).encode(), key=body["external_id"].encode())
+                await producer.send(
+                    topics.APPEALS_INTAKE,
+                    json.dumps(body).encode(),
+                    key=body["external_id"].encode(),
+                    headers=[("x-cityline-channel", body["channel"].encode())],
+                )
             )
             if len(pending) >= 1000:
                 await asyncio.gather(*pending)

@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from shared.admin import ensure_topics
+from shared.http_guard import server_limits
 from shared.logging import configure_logging
 from shared.metrics import consumer_lag, consumer_ready, metrics_asgi_app
 from shared.settings import ServiceSettings
@@ -52,7 +53,9 @@ def health_route(broker: KafkaBroker, service: str, extra: Callable[[], dict[str
         consumer_ready.labels(service).set(1 if ready else 0)
         body = {"service": service, "status": "ok" if ready else "starting", "ready": ready}
         if extra is not None:
+            # An extra check may say the service is not ready (its store out of reach) and why.
             body.update(extra())
+            ready = body["ready"] = ready and body["ready"]
         return AsgiResponse(
             json.dumps(body).encode(), status_code=200 if ready else 503, headers={"content-type": "application/json"}
         )
@@ -84,13 +87,14 @@ def service_app(
     description: str,
     extra_routes: list[tuple[str, Any]] | None = None,
     http_app: Any = None,
+    health_extra: Callable[[], dict[str, Any]] | None = None,
 ) -> AsgiFastStream:
     return ServiceApp(
         broker,
         logger=logging.getLogger(f"cityline.{settings.service_name}"),
         lifespan=lifespan,
         asgi_routes=[
-            ("/health", health_route(broker, settings.service_name)),
+            ("/health", health_route(broker, settings.service_name, health_extra)),
             ("/metrics", metrics_asgi_app()),
             *(extra_routes or []),
         ],
@@ -102,7 +106,15 @@ def service_app(
 
 def run_service(app: AsgiFastStream, settings: ServiceSettings) -> None:
     configure_logging(settings.log_level, settings.service_name)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        lifespan="on",
+        access_log=False,
+        **server_limits(settings),
+    )
 
 
 @dataclass
@@ -123,6 +135,14 @@ class Periodic:
             except Exception:
                 logger.exception("%s failed; next try in %.0f s", self.name, self.interval_s)
             await asyncio.sleep(self.interval_s)
+
+
+def store_health(store: Any) -> dict[str, Any]:
+    """The store as the client's monitor last saw it: a service without its store is not ready."""
+    reachable = store.reachable()
+    if reachable:
+        return {"store": "ok"}
+    return {"store": "unreachable", "status": "store unreachable", "ready": False}
 
 
 def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, background: Sequence[Periodic] = ()) -> Any:
@@ -186,4 +206,5 @@ def assemble(
         title=title,
         description=description,
         http_app=wiring.http_app,
+        health_extra=lambda: store_health(store),
     )

@@ -30,6 +30,15 @@ class ConnectionSettings(BaseSettings):
     mongodb_uri: SecretStr = Field(SecretStr(EMBEDDED_MONGODB), validation_alias=_common("mongodb_uri", "MONGODB_URI"))
     mongodb_database: str = Field("cityline", validation_alias=_common("mongodb_database"))
     taxonomy_path: Path = Field(DEFAULT_TAXONOMY, validation_alias=_common("taxonomy_path"))
+    # The store client's own bounds: how long it looks for a server, connects (also the heartbeat's limit, so a frozen
+    # store is noticed within about heartbeat + connect), and waits for one answer (a backstop for batch work; HTTP
+    # requests have their own shorter deadline, http_deadline_s).
+    mongodb_server_selection_timeout_ms: int = Field(
+        2_000, validation_alias=_common("mongodb_server_selection_timeout_ms")
+    )
+    mongodb_connect_timeout_ms: int = Field(2_000, validation_alias=_common("mongodb_connect_timeout_ms"))
+    mongodb_socket_timeout_ms: int = Field(30_000, validation_alias=_common("mongodb_socket_timeout_ms"))
+    mongodb_heartbeat_frequency_ms: int = Field(1_000, validation_alias=_common("mongodb_heartbeat_frequency_ms"))
 
 
 class ServiceSettings(ConnectionSettings):
@@ -59,6 +68,19 @@ class ServiceSettings(ConnectionSettings):
     # The token staff tools (the console, scripts) send as `Authorization: Bearer <token>`; the same for every service.
     # `cityline up` generates one into its run folder; compose and Kubernetes take it from a Secret.
     staff_token: SecretStr | None = Field(None, validation_alias=_common("staff_token"))
+
+    # HTTP APIs (shared.http_guard): each request's store and broker work within the deadline, else 503 with
+    # Retry-After; request bodies up to the size and within the time, else 413 / 408; the request line and headers
+    # within their time of the connection (or of the last answer on it), else 408 and closed.
+    http_deadline_s: float = Field(1.5, gt=0, validation_alias=_common("http_deadline_s"))
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    http_body_timeout_s: float = Field(10.0, gt=0, validation_alias=_common("http_body_timeout_s"))
+    http_header_timeout_s: float = Field(10.0, gt=0, validation_alias=_common("http_header_timeout_s"))
+    # Open connections and requests at once; past it uvicorn answers 503 straight away.
+    http_max_connections: int = Field(200, ge=1, validation_alias=_common("http_max_connections"))
+    http_keep_alive_s: int = Field(5, ge=1, validation_alias=_common("http_keep_alive_s"))
+    # The proxies whose X-Forwarded-For names the client (per-client limits); "*" behind a trusted ingress only.
+    forwarded_allow_ips: str = Field("127.0.0.1", validation_alias=_common("forwarded_allow_ips"))
 
     @property
     def group_id(self) -> str:

@@ -37,7 +37,10 @@ def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> Asyn
         settings.mongodb_uri.get_secret_value(),
         tz_aware=True,
         appname=app_name,
-        serverSelectionTimeoutMS=5_000,
+        serverSelectionTimeoutMS=settings.mongodb_server_selection_timeout_ms,
+        connectTimeoutMS=settings.mongodb_connect_timeout_ms,
+        socketTimeoutMS=settings.mongodb_socket_timeout_ms,
+        heartbeatFrequencyMS=settings.mongodb_heartbeat_frequency_ms,
         # SecantusDB closes a connection idle for 300 s; a pooled one the driver still believes open then fails the
         # next write (retryable writes are off on it). A burst leaves many idle: let the driver drop them first.
         maxIdleTimeMS=60_000,
@@ -84,6 +87,11 @@ class Store:
     async def close(self) -> None:
         await self.client.close()
 
+    def reachable(self) -> bool:
+        """Whether the client's monitor last heard from a server: false within about a heartbeat and a connect
+        timeout of the store going away or freezing, true again at its first answer after."""
+        return self.client.topology_description.has_readable_server()
+
     async def appeal_view(self, appeal_id: str) -> dict[str, Any] | None:
         """Everything known about one appeal, with its notifications, for people and scripts."""
         appeal = await self.db[APPEALS].find_one({"_id": appeal_id})
@@ -105,6 +113,8 @@ class Store:
             "appeal_id": appeal["_id"],
             "status": status,
             "channel": appeal.get("channel"),
+            # For masking the resident's name in public notes; never part of a public answer.
+            "contact": appeal.get("contact"),
             "received_at": appeal.get("received_at"),
             "history": history,
             "classification": classification,

@@ -90,6 +90,12 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             "CITYLINE_NOTIFIER_CHANNEL_CACHE_S": "0",
             "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
             "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
+            # Every test reads from 127.0.0.1: the per-address limit of public reads is tested on its own.
+            "CITYLINE_INTAKE_PUBLIC_READS_PER_MINUTE": "1000000",
+            # A client that trickles its request head is answered 408 after 5 s, so that test is short.
+            # The machine is shared and loaded: requests get 10 s here; the deadline's own test keeps the default.
+            "CITYLINE_HTTP_DEADLINE_S": "10",
+            "CITYLINE_HTTP_HEADER_TIMEOUT_S": "5",
         },
     )
     stack.start(with_services=False)

@@ -24,7 +24,7 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
             settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
-        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff)
+        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff, settings)
         return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
 
     return assemble(

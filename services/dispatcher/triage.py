@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from services.dispatcher.domain import Routing, TriageDecision, TriageProblem, decide_triage
 from services.dispatcher.repository import DispatcherRepository
 from shared.contracts.dispatcher import AppealAssigned, Assignment
+from shared.http_guard import answer_unavailable, guard
+from shared.settings import ServiceSettings
 from shared.staff_auth import ACTOR_HEADER, StaffAuth, StaffCaller
 
 STATUS_CODES = {"not-found": 404, "conflict": 409, "invalid": 422}
@@ -91,6 +93,7 @@ def build_triage_app(
     assign: Callable[[list[AppealAssigned]], Awaitable[list[AppealAssigned]]],
     clock: Callable[[], datetime],
     staff: StaffAuth,
+    settings: ServiceSettings,
 ) -> FastAPI:
     app = FastAPI(
         title="CityLine triage desk",
@@ -123,4 +126,6 @@ def build_triage_app(
         (assigned,) = await assign([verdict])
         return TriageResult(appeal_id=appeal_id, status=assigned.assignment.outcome, assignment=assigned.assignment)
 
+    answer_unavailable(app)
+    guard(app, settings)
     return app

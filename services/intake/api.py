@@ -2,7 +2,9 @@
 
 Every write names its channel by an API key and registers through the same path as Kafka submissions
 (`register_submissions`: reserve the number, insert, publish appeals.registered on the service's broker),
-so the answer carries the appeal's number. Reads show what a resident may see.
+so the answer carries the appeal's number. Reads show the public what a resident may see, without private details
+(services.intake.privacy), paged and limited per client address; the submitting channel (its key) and staff (the
+staff token, shared.staff_auth) see an appeal whole.
 """
 
 import asyncio
@@ -10,7 +12,9 @@ import logging
 import math
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -38,10 +42,13 @@ from services.intake.open311 import (
     submission_from_form,
 )
 from services.intake.repository import AppealReads, IdempotencyKeys
+from services.intake.settings import IntakeSettings
 from shared.channel_keys import KEY_HEADER, ChannelRecord, ChannelRegistry
 from shared.contracts.base import AppealId, Code
 from shared.contracts.intake import Address, AppealSubmitted, AppealText, SubmittedContact
 from shared.errors import TransientError
+from shared.http_guard import RETRY_AFTER_S, UNAVAILABLE, guard, within_deadline
+from shared.staff_auth import StaffAuth, StaffCaller
 from shared.store import Store
 from shared.taxonomy import Taxonomy
 
@@ -131,22 +138,37 @@ OPEN311_ERRORS = {400: {"model": list[Open311ErrorOut]}, 404: {"model": list[Ope
 
 
 class RateLimits:
-    """A token bucket per channel (its `rate_per_minute`, the same as the burst), kept in this process."""
+    """Token buckets kept in this process (the rate a minute is also the burst): one per channel, and one per client
+    address for anonymous reads. At most `max_buckets` are kept, the least recently used dropped first, so a flood of
+    addresses cannot fill the memory."""
 
-    def __init__(self) -> None:
-        self.buckets: dict[tuple[str, int], StateBucket] = {}
+    def __init__(self, max_buckets: int = 10_000) -> None:
+        self.max_buckets = max_buckets
+        self.buckets: OrderedDict[tuple[str, int], StateBucket] = OrderedDict()
 
-    def retry_after_s(self, channel: ChannelRecord) -> int | None:
+    def retry_after_s(self, key: str, per_minute: int) -> int | None:
         """None if the request may go on; otherwise the seconds until it may."""
-        key = (channel.name, channel.rate_per_minute)
-        bucket = self.buckets.get(key)
+        bucket = self.buckets.pop((key, per_minute), None)
         if bucket is None:
-            bucket = StateBucket([Rate(channel.rate_per_minute, Duration.MINUTE)], algorithm=TokenBucket())
-            self.buckets[key] = bucket
-        item = RateItem(channel.name, bucket.now())
+            bucket = StateBucket([Rate(per_minute, Duration.MINUTE)], algorithm=TokenBucket())
+        self.buckets[(key, per_minute)] = bucket
+        while len(self.buckets) > self.max_buckets:
+            self.buckets.popitem(last=False)
+        item = RateItem(key, bucket.now())
         if bucket.put(item):
             return None
         return max(1, math.ceil(bucket.waiting(item) / 1000))
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: staff and an appeal's own channel see it whole; anyone else sees its public view."""
+
+    staff: bool = False
+    channel: str | None = None
+
+    def sees_whole(self, document: dict[str, Any]) -> bool:
+        return self.staff or (self.channel is not None and document.get("channel") == self.channel)
 
 
 class RegistrationBatcher:
@@ -156,8 +178,9 @@ class RegistrationBatcher:
     waits for nothing and a busy API makes few round trips (the store's round trips are the bottleneck).
     """
 
-    def __init__(self, register_submissions: Register, max_batch: int = 200) -> None:
+    def __init__(self, register_submissions: Register, deadline_s: float, max_batch: int = 200) -> None:
         self.register_submissions = register_submissions
+        self.deadline_s = deadline_s
         self.max_batch = max_batch
         self.pending: list[tuple[AppealSubmitted, asyncio.Future]] = []
         self.draining: asyncio.Task | None = None
@@ -179,7 +202,9 @@ class RegistrationBatcher:
 
     async def _register(self, batch: list[tuple[AppealSubmitted, asyncio.Future]]) -> None:
         try:
-            registered = await self.register_submissions([submission for submission, _ in batch])
+            # The batch's own deadline: it serves several requests, each waiting within its own.
+            submissions = [submission for submission, _ in batch]
+            registered = await within_deadline(self.deadline_s, lambda: self.register_submissions(submissions))
         except Exception as error:
             for _, answer in batch:
                 if not answer.done():
@@ -193,54 +218,6 @@ class RegistrationBatcher:
             if not answer.done():
                 answer.set_result(Registered(appeal_id, new and key not in answered))
             answered.add(key)
-
-
-class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, by Content-Length or as they stream in.
-
-    The body is read here, up to the limit, and handed on whole: the API's bodies are small, and FastAPI would
-    turn an error raised while it reads into a 400."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._refuse(scope, send)
-                return
-            if not message.get("more_body", False):
-                break
-        delivered = False
-
-        async def replay() -> Any:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Any, send: Any) -> None:
-        detail = f"request body larger than {self.max_bytes} bytes"
-        response = _error_response(scope.get("path", ""), 413, detail)
-        await response(scope, _no_body, send)
 
 
 class RequestMetrics:
@@ -270,10 +247,6 @@ class RequestMetrics:
             http_request_seconds.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
 
-async def _no_body() -> dict[str, Any]:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
 def _error_response(path: str, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     if path.startswith(OPEN311):
         description = detail if isinstance(detail, str) else "; ".join(_describe(item) for item in detail)
@@ -300,14 +273,16 @@ def create_api(
     store: Store,
     taxonomy: Taxonomy,
     clock: Callable[[], datetime],
-    max_body_bytes: int,
+    settings: IntakeSettings,
+    staff: StaffAuth,
 ) -> Any:
     api = FastAPI(
         title="CityLine intake API",
         version="1.0.0",
         description=(
             "Residents' appeals for Kyiv's city contact center. Channels write with their API key "
-            f"(`{KEY_HEADER}` header; Open311: the `api_key` field); anyone may read an appeal's status by its number."
+            f"(`{KEY_HEADER}` header; Open311: the `api_key` field); anyone may read an appeal's status by its number, "
+            "without private details; the submitting channel (its key) and staff (Bearer staff token) see it whole."
         ),
     )
     limits = RateLimits()
@@ -321,7 +296,7 @@ def create_api(
             raise HTTPException(401, "unknown API key", {"WWW-Authenticate": "ApiKey"})
         if not channel.active:
             raise HTTPException(403, f"the API key of channel {channel.name!r} was revoked")
-        retry_after = limits.retry_after_s(channel)
+        retry_after = limits.retry_after_s(f"channel:{channel.name}", channel.rate_per_minute)
         if retry_after is not None:
             raise HTTPException(
                 429,
@@ -332,6 +307,37 @@ def create_api(
 
     async def writing_channel(key: Annotated[str | None, Security(key_header)] = None) -> ChannelRecord:
         return await authorize(key, f"in the {KEY_HEADER} header")
+
+    async def reader_of(request: Request, caller: StaffCaller | None, key: str | None, how: str) -> Reader:
+        """Staff, a channel (its own limit) or the public, limited per client address."""
+        if caller is not None:
+            return Reader(staff=True)
+        if key:
+            return Reader(channel=(await authorize(key, how)).name)
+        address = request.client.host if request.client else "unknown"
+        per_minute = settings.public_reads_per_minute
+        retry_after = limits.retry_after_s(f"address:{address}", per_minute)
+        if retry_after is not None:
+            raise HTTPException(
+                429,
+                f"over the limit of {per_minute} public reads a minute from one address",
+                {"Retry-After": str(retry_after)},
+            )
+        return Reader()
+
+    async def native_reader(
+        request: Request,
+        caller: Annotated[StaffCaller | None, Depends(staff.optional)],
+        key: Annotated[str | None, Security(key_header)] = None,
+    ) -> Reader:
+        return await reader_of(request, caller, key, f"in the {KEY_HEADER} header")
+
+    async def open311_reader(
+        request: Request,
+        caller: Annotated[StaffCaller | None, Depends(staff.optional)],
+        api_key: Annotated[str | None, Query(description="The submitting channel's key: its requests whole.")] = None,
+    ) -> Reader:
+        return await reader_of(request, caller, api_key, "as the api_key parameter")
 
     async def claim_key(channel: ChannelRecord, idempotency_key: str | None, payload: Any) -> uuid.UUID:
         """The submission's event id; with an Idempotency-Key, the same for every retry of the same request."""
@@ -345,7 +351,7 @@ def create_api(
             )
         return idempotent_event_id(channel.name, idempotency_key)
 
-    batcher = RegistrationBatcher(register_submissions)
+    batcher = RegistrationBatcher(register_submissions, settings.http_deadline_s)
     register_one = batcher.register
 
     # ---- native API ----
@@ -390,12 +396,16 @@ def create_api(
         )
 
     @api.get("/v1/appeals/{appeal_id}", response_model=AppealStatusOut, responses={404: {"model": Problem}})
-    async def appeal_status(appeal_id: Annotated[AppealId, Path(description="The appeal's number")]) -> Any:
-        """An appeal's status, history, department and due date: what a resident may see."""
+    async def appeal_status(
+        appeal_id: Annotated[AppealId, Path(description="The appeal's number")],
+        reader: Annotated[Reader, Depends(native_reader)],
+    ) -> Any:
+        """An appeal's status, history, department and due date: what a resident may see (notes without private
+        details, unless the caller is its channel or staff)."""
         view = await store.appeal_view(appeal_id)
         if view is None:
             raise HTTPException(404, f"no appeal {appeal_id}")
-        return resident_view(view)
+        return resident_view(view, whole=reader.sees_whole(view))
 
     # ---- Open311 GeoReport v2 ----
 
@@ -450,33 +460,28 @@ def create_api(
         registered = await register_one(submission)
         return [{"service_request_id": registered.appeal_id, "service_notice": None, "account_id": account_id}]
 
-    async def description_reader(api_key: str | None) -> str | None:
-        """The channel whose own requests may be shown with their description (a key that is not valid shows none)."""
-        if not api_key:
-            return None
-        channel = await registry.by_key(api_key)
-        return channel.name if channel is not None and channel.active else None
-
     @api.get(f"{OPEN311}/requests/{{service_request_id}}.json", tags=["open311"], responses=OPEN311_ERRORS)
     async def open311_request(
-        service_request_id: str, jurisdiction_id: str | None = None, api_key: str | None = None
+        service_request_id: str,
+        reader: Annotated[Reader, Depends(open311_reader)],
+        jurisdiction_id: str | None = None,
     ) -> list[dict[str, Any]]:
         documents = await reads.by_ids([service_request_id])
         if not documents:
             raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-        reader = await description_reader(api_key)
-        return [service_request(d, taxonomy, with_description=d.get("channel") == reader) for d in documents]
+        return [service_request(d, taxonomy, whole=reader.sees_whole(d)) for d in documents]
 
     @api.get(f"{OPEN311}/requests.json", tags=["open311"], responses=OPEN311_ERRORS)
     async def open311_requests(
+        reader: Annotated[Reader, Depends(open311_reader)],
         service_request_id: str | None = None,
         service_code: str | None = None,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
         status: str | None = None,
         jurisdiction_id: str | None = None,
-        api_key: str | None = None,
-        page_size: Annotated[int, Query(ge=1, le=MAX_REQUESTS)] = MAX_REQUESTS,
+        page_size: Annotated[int, Query(ge=1, le=MAX_REQUESTS, description="Requests a page.")] = MAX_REQUESTS,
+        page: Annotated[int, Query(ge=1, le=1000, description="Page number, from 1, newest first.")] = 1,
     ) -> list[dict[str, Any]]:
         ids, query = requests_query(
             service_request_id=service_request_id,
@@ -486,9 +491,11 @@ def create_api(
             status=status,
             now=clock,
         )
-        documents = await (reads.by_ids(ids) if ids else reads.search(query, page_size))
-        reader = await description_reader(api_key)
-        return [service_request(d, taxonomy, with_description=d.get("channel") == reader) for d in documents]
+        if ids:
+            documents = (await reads.by_ids(ids))[(page - 1) * page_size : page * page_size]
+        else:
+            documents = await reads.search(query, page_size, skip=(page - 1) * page_size)
+        return [service_request(d, taxonomy, whole=reader.sees_whole(d)) for d in documents]
 
     # ---- errors: the native API's {"detail"}, Open311's [{code, description}] ----
 
@@ -508,20 +515,25 @@ def create_api(
         status = 400 if request.url.path.startswith(OPEN311) else 422
         return _error_response(request.url.path, status, issues)
 
+    @api.exception_handler(TimeoutError)
+    async def on_deadline(request: Request, error: TimeoutError) -> JSONResponse:
+        logger.error("over the deadline for %s", request.url.path)
+        return _error_response(request.url.path, 503, UNAVAILABLE, {"Retry-After": str(RETRY_AFTER_S)})
+
     @api.exception_handler(PyMongoError)
     @api.exception_handler(TransientError)
     async def on_store_error(request: Request, error: Exception) -> JSONResponse:
         logger.error("store unavailable for %s: %s", request.url.path, type(error).__name__)
         detail = "the appeal store is not available right now; try again shortly"
-        return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
+        return _error_response(request.url.path, 503, detail, {"Retry-After": str(RETRY_AFTER_S)})
 
     @api.exception_handler(KafkaError)
     async def on_broker_error(request: Request, error: KafkaError) -> JSONResponse:
         # The appeal is stored; the redrive job announces it later. The client's retry gets the same appeal.
         logger.error("broker unavailable for %s: %s", request.url.path, type(error).__name__)
         detail = "the appeal is stored but could not be passed on yet; retry with the same key to get its number"
-        return _error_response(request.url.path, 503, detail, {"Retry-After": "5"})
+        return _error_response(request.url.path, 503, detail, {"Retry-After": str(RETRY_AFTER_S)})
 
-    api.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    guard(api, settings, _error_response)
     api.add_middleware(RequestMetrics)
     return api

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.intake.privacy import mask_private
 from shared.appeals import registration_fields
 from shared.channel_keys import CHANNEL_HEADER
 from shared.channels import ChannelList
@@ -32,10 +33,11 @@ def check_channel(submission: AppealSubmitted, channels: ChannelList, api_channe
         raise PermanentError("unknown-channel", f"channel {submission.channel!r} is not registered")
 
 
-def check_channel_header(header: bytes | None, channels: ChannelList, api_channels: Collection[str]) -> str | None:
-    """The channel a Kafka producer names in its header, checked against the same list; None without a header."""
+def check_channel_header(header: bytes | None, channels: ChannelList, api_channels: Collection[str]) -> str:
+    """The channel a Kafka producer names in its header, checked against the same list. The header is required: the
+    body's word alone is not enough (on real Kafka, ACLs decide who may write the topic; see docs)."""
     if header is None:
-        return None
+        raise PermanentError("missing-channel", f"the {CHANNEL_HEADER} header is required: it names the channel")
     name = header.decode("utf-8", "replace")
     if name not in channels.channels and name not in api_channels:
         raise PermanentError("unknown-channel", f"{CHANNEL_HEADER} names channel {name!r}, which is not registered")
@@ -123,8 +125,19 @@ def registration_from_document(document: dict[str, Any]) -> AppealRegistered:
 CLOSED_STATUSES = frozenset({"resolved", "rejected"})
 
 
-def resident_view(view: dict[str, Any]) -> dict[str, Any]:
-    """The public status of an appeal, from the store's appeal view."""
+def resident_names(contact: dict[str, Any] | None) -> list[str]:
+    """The resident's own name, to be masked wherever a note repeats it."""
+    name = (contact or {}).get("name")
+    return [name] if name else []
+
+
+def resident_view(view: dict[str, Any], *, whole: bool = False) -> dict[str, Any]:
+    """The status of an appeal, from the store's appeal view; notes masked unless `whole` (its channel, staff)."""
+    names = resident_names(view.get("contact"))
+
+    def shown(note: str) -> str:
+        return note if whole else mask_private(note, names)
+
     classification = view.get("classification") or {}
     assignment = view.get("assignment") or {}
     department = None
@@ -140,7 +153,11 @@ def resident_view(view: dict[str, Any]) -> dict[str, Any]:
         "department": department,
         "due_at": assignment.get("due_at"),
         "history": [
-            {"status": entry["status"], "at": entry["at"], **({"note": entry["note"]} if entry.get("note") else {})}
+            {
+                "status": entry["status"],
+                "at": entry["at"],
+                **({"note": shown(entry["note"])} if entry.get("note") else {}),
+            }
             for entry in view.get("history", [])
         ],
     }

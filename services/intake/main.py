@@ -12,10 +12,13 @@ from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
+from shared.staff_auth import StaffAuth
 
 
 def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
     settings = settings or IntakeSettings()
+    # Before anything connects: without its staff token outside development the service refuses to start.
+    staff = StaffAuth.from_settings(settings)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         channels = load_channels(settings.channels_path)
@@ -34,7 +37,8 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
             store=store,
             taxonomy=taxonomy,
             clock=utcnow,
-            max_body_bytes=settings.max_body_bytes,
+            settings=settings,
+            staff=staff,
         )
         return Wiring(handlers.router, background=[redrive], http_app=api)
 

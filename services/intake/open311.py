@@ -1,7 +1,9 @@
 """Open311 GeoReport v2 in CityLine's terms: the taxonomy as services, appeals as service requests. Pure.
 
 The shapes follow the specification (https://wiki.open311.org/GeoReport_v2): field names, `open`/`closed`,
-errors as a list of {code, description}, the 90-day default window and at most 1000 requests per answer.
+errors as a list of {code, description} and the 90-day default window. Lists come in pages of at most MAX_REQUESTS
+(`page`/`page_size`, the paging Open311 servers commonly add; the spec caps an answer at 1000, we at 100).
+The public sees a request without private details (services.intake.privacy); its channel and staff see it whole.
 """
 
 from collections.abc import Callable
@@ -11,12 +13,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.intake.domain import CLOSED_STATUSES
+from services.intake.domain import CLOSED_STATUSES, resident_names
+from services.intake.privacy import mask_private, public_address, public_coordinate
 from shared.contracts.base import utcnow
 from shared.contracts.intake import AppealSubmitted
 from shared.taxonomy import Taxonomy
 
-MAX_REQUESTS = 1000
+MAX_REQUESTS = 100
 DEFAULT_WINDOW = timedelta(days=90)
 OPEN311_STATUSES = frozenset({"open", "closed"})
 # The spec's field for each field of our submission, so an error names what the client sent.
@@ -126,8 +129,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, with_description: bool) -> dict[str, Any]:
-    """One appeal as a GeoReport service request. The description only for the channel that submitted it."""
+def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, whole: bool) -> dict[str, Any]:
+    """One appeal as a GeoReport service request. `whole` (its channel, staff): with the resident's words, the exact
+    place and notes as written; otherwise no description, the address without its flat, the coordinates rounded and
+    the notes masked."""
     classification = document.get("classification") or {}
     assignment = document.get("assignment") or {}
     # The resident's own choice stands until the classifier has decided something better than "unclassified".
@@ -137,24 +142,31 @@ def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, with_descri
     category = taxonomy.categories.get(taxonomy.aliases.get(code, code)) if code else None
     address = document.get("address") or {}
     notes = [entry["note"] for entry in document.get("history", []) if entry.get("note")]
+    status_notes = notes[-1] if notes else None
     attachments = document.get("attachments") or []
+    address_text, lat, lon = address.get("text"), address.get("lat"), address.get("lon")
+    if not whole:
+        names = resident_names(document.get("contact"))
+        status_notes = mask_private(status_notes, names) if status_notes else None
+        address_text = public_address(address_text, names)
+        lat, lon = public_coordinate(lat), public_coordinate(lon)
     return {
         "service_request_id": document["_id"],
         "status": "closed" if document.get("status") in CLOSED_STATUSES else "open",
-        "status_notes": notes[-1] if notes else None,
+        "status_notes": status_notes,
         "service_name": category.name if category else None,
         "service_code": code,
-        "description": document.get("text") if with_description else None,
+        "description": document.get("text") if whole else None,
         "agency_responsible": assignment.get("department_name"),
         "service_notice": None,
         "requested_datetime": _iso(document.get("received_at")),
         "updated_datetime": _iso(document.get("updated_at")),
         "expected_datetime": _iso(assignment.get("due_at")),
-        "address": address.get("text"),
+        "address": address_text,
         "address_id": None,
         "zipcode": None,
-        "lat": address.get("lat"),
-        "long": address.get("lon"),
+        "lat": lat,
+        "long": lon,
         "media_url": attachments[0] if attachments else None,
     }
 

@@ -88,5 +88,7 @@ class AppealReads:
     async def by_ids(self, appeal_ids: list[str]) -> list[dict[str, Any]]:
         return await self.store.db[APPEALS].find({"_id": {"$in": appeal_ids}}).to_list()
 
-    async def search(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        return await self.store.db[APPEALS].find(query).sort("received_at", -1).limit(limit).to_list()
+    async def search(self, query: dict[str, Any], limit: int, skip: int = 0) -> list[dict[str, Any]]:
+        # Ties on received_at are broken by number, so pages neither repeat nor skip an appeal.
+        cursor = self.store.db[APPEALS].find(query).sort([("received_at", -1), ("_id", -1)])
+        return await cursor.skip(skip).limit(limit).to_list()

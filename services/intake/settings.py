@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.channels import DEFAULT_CHANNELS
@@ -17,5 +18,7 @@ class IntakeSettings(ServiceSettings):
     # than any backlog the pipeline clears, so appeals that are merely queued are not announced twice.
     redrive_after_s: float = 300.0
     redrive_interval_s: float = 60.0
-    # The HTTP API refuses bigger request bodies (413): an appeal is at most 5,000 characters of text.
-    max_body_bytes: int = 64 * 1024
+    # max_body_bytes (CITYLINE_INTAKE_MAX_BODY_BYTES, 64 KiB): an appeal is at most 5,000 characters of text.
+    # Anonymous reads (status, Open311 lists) a minute from one client address; channels have their own limit, staff
+    # none. Behind a proxy, let uvicorn take the client address from X-Forwarded-For (CITYLINE_FORWARDED_ALLOW_IPS).
+    public_reads_per_minute: int = Field(60, ge=1)

@@ -93,7 +93,7 @@ async def _publish_raw(bootstrap: str, value: bytes, key: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait("appeals.intake", value, key=key)
+        await producer.send_and_wait("appeals.intake", value, key=key, headers=[("x-cityline-channel", b"web")])
     finally:
         await producer.stop()
 

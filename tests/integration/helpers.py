@@ -10,7 +10,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts.base import utcnow
+from shared.contracts.topics import APPEALS_INTAKE
 
 
 def submission(text: str, *, channel: str = "web", external_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -32,16 +34,25 @@ async def publish(
     topic: str,
     bodies: list[bytes | dict],
     key: bytes | None = None,
-    headers: list[tuple[str, bytes]] | None = None,
+    headers: list[tuple[str, bytes]] | Callable[[Any], list[tuple[str, bytes]]] | None = None,
 ) -> None:
+    """Publish each body; `headers` may be a function of the body."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         for body in bodies:
             value = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-            await producer.send_and_wait(topic, value, key=key, headers=headers)
+            record_headers = headers(body) if callable(headers) else headers
+            await producer.send_and_wait(topic, value, key=key, headers=record_headers)
     finally:
         await producer.stop()
+
+
+async def submit_appeals(bootstrap: str, bodies: list[dict], key: bytes | None = None) -> None:
+    """Publish submissions to appeals.intake as a channel does: each names its channel in the header."""
+    await publish(
+        bootstrap, APPEALS_INTAKE, bodies, key=key, headers=lambda body: [(CHANNEL_HEADER, body["channel"].encode())]
+    )
 
 
 async def wait_until(probe: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:

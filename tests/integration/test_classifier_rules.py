@@ -5,8 +5,7 @@ import httpx
 import pytest
 import yaml
 
-from shared.contracts import topics
-from tests.integration.helpers import publish, store_client, submission, wait_until
+from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.integration
 async def classify_on_stack(pipeline, text: str) -> dict:
     """Submit one appeal and return its stored decision from `classifications`, once the classifier made it."""
     body = submission(text)
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     client = store_client(pipeline.store_uri)
     db = client[pipeline.database]
     try:

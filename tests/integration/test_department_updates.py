@@ -8,7 +8,7 @@ import pytest
 from shared.contracts import topics
 from shared.contracts.base import utcnow
 from shared.deadletter import REASON_HEADER
-from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
+from tests.integration.helpers import publish, read_topic, store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +26,7 @@ def report(appeal_id: str, department: str, status: str, **extra) -> dict:
 
 async def _assigned_appeal(pipeline, text: str) -> dict:
     body = submission(text, contact={"phone": "+380441234567"})
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     client = store_client(pipeline.store_uri)
     try:
         return await wait_until(

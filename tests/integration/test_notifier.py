@@ -27,7 +27,7 @@ from shared.contracts.dispatcher import AppealStatusChanged
 from shared.contracts.intake import ResidentContact
 from shared.deadletter import REASON_HEADER
 from shared.store import NOTIFICATION_DELIVERIES, notices_as_they_stand
-from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
+from tests.integration.helpers import publish, read_topic, store_client, submission, submit_appeals, wait_until
 from tests.unit.fakes import assigned_event
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,7 @@ async def publish_events(pipeline, events: list[tuple[str, dict]]) -> None:
 
 async def submit(pipeline, text: str, channel: str, contact: dict) -> str:
     body = submission(text, channel=channel, contact=contact)
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     client = store_client(pipeline.store_uri)
     try:
         appeal = await wait_until(

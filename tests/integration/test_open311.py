@@ -53,7 +53,7 @@ def test_a_request_round_trips_through_an_open311_client(endpoint, open311_key):
         description="Немає гарячої води в будинку",
         lat="50.4501",
         long="30.5234",
-        address_string="вул. Хрещатик, 22",
+        address_string="вул. Хрещатик, 22, кв. 15",
         first_name="Олена",
         phone="+380 67 123 4567",
         email="olena@example.com",
@@ -67,11 +67,15 @@ def test_a_request_round_trips_through_an_open311_client(endpoint, open311_key):
     one = client.get_service_request(request_id)
     assert one["service_request_id"] == request_id
     assert one["service_code"] == "hot_water" and one["status"] == "open"
-    assert one["lat"] == pytest.approx(50.4501) and one["long"] == pytest.approx(30.5234)
+    # The public: no resident's words, the address without its flat, the place to about 100 m.
+    assert (one["lat"], one["long"]) == (50.45, 30.523)
     assert one["address"] == "вул. Хрещатик, 22" and one["media_url"] == "https://example.com/p.jpg"
-    assert one["description"] is None  # the public sees no resident's words; the channel does, with its key
+    assert one["description"] is None
+    # The channel that submitted it, with its key, sees it whole.
     own = requests.get(f"{endpoint}/requests/{request_id}.json", params={"api_key": open311_key}, timeout=30).json()
     assert own[0]["description"] == "Немає гарячої води в будинку"
+    assert own[0]["address"] == "вул. Хрещатик, 22, кв. 15"
+    assert own[0]["lat"] == pytest.approx(50.4501) and own[0]["long"] == pytest.approx(30.5234)
 
     [by_id] = client.get_service_requests(service_request_id=request_id)
     assert by_id["service_request_id"] == request_id

@@ -10,7 +10,7 @@ import pytest
 from cityline.dlq import list_parked, replay
 from shared.contracts import topics
 from shared.deadletter import ERROR_HEADER, ORIGIN_HEADER, REASON_HEADER
-from tests.integration.helpers import publish, store_client, submission, wait_until
+from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ async def test_parked_appeal_is_replayed_and_registered(pipeline):
 
 
 async def test_consumer_lag_is_on_metrics(pipeline):
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [submission("Не горить ліхтар на вулиці")])
+    await submit_appeals(pipeline.bootstrap, [submission("Не горить ліхтар на вулиці")])
 
     async def lag_lines():
         async with httpx.AsyncClient() as http:
@@ -91,7 +91,7 @@ async def test_every_metric_the_dashboard_queries_is_exported(pipeline):
         for target in panel["targets"]
         for name in re.findall(r"\b((?:cityline|faststream)_[a-z_]+)\b", target["expr"])
     }
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [submission("Не працює ліфт, третій день стоїть")])
+    await submit_appeals(pipeline.bootstrap, [submission("Не працює ліфт, третій день стоїть")])
 
     async def exported():
         names = set()

@@ -5,7 +5,7 @@ import pytest
 from shared.contracts import topics
 from shared.settings import DEFAULT_TAXONOMY
 from shared.taxonomy import cached_taxonomy
-from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
+from tests.integration.helpers import read_topic, store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ async def test_fifty_appeals_reach_assigned_with_notifications(pipeline):
         submission(TEXTS[i % len(TEXTS)], channel="phone" if i % 2 else "web", contact={"phone": "+380441234567"})
         for i in range(50)
     ]
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, bodies)
+    await submit_appeals(pipeline.bootstrap, bodies)
     keys = [f"{body['channel']}:{body['external_id']}" for body in bodies]
     client = store_client(pipeline.store_uri)
     db = client[pipeline.database]
@@ -70,7 +70,7 @@ async def test_fifty_appeals_reach_assigned_with_notifications(pipeline):
 
 async def test_department_receives_its_task(pipeline):
     body = submission("Не працює ліфт, застрягла кабіна між поверхами", contact={"phone": "+380441234567"})
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     client = store_client(pipeline.store_uri)
     try:
         appeal = await wait_until(

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts import topics
 from shared.deadletter import REASON_HEADER
-from tests.integration.helpers import publish, read_topic, store_client, submission, wait_until
+from tests.integration.helpers import publish, read_topic, store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +35,9 @@ async def test_same_channel_request_twice_is_one_appeal(pipeline):
     body = submission("Немає холодної води в будинку", channel="mobile", external_id="dup-req-1")
     again = {**body, "event_id": "7a1f5a52-3f35-4f43-9d93-2f1d6a1f0a01"}
     # Within one batch the two collapse into one; sent apart, the second finds the stored appeal.
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     appeal = await _assigned(pipeline, "mobile:dup-req-1")
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [again])
+    await submit_appeals(pipeline.bootstrap, [again])
     client = store_client(pipeline.store_uri)
     try:
         assert await client[pipeline.database].appeals.count_documents({"intake_key": "mobile:dup-req-1"}) == 1
@@ -51,7 +52,7 @@ async def test_same_channel_request_twice_is_one_appeal(pipeline):
 
 async def test_redelivered_event_changes_nothing_and_republishes_the_same_id(pipeline):
     body = submission("Не горить ліхтар біля під'їзду", contact={"email": "resident@example.org"})
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     appeal = await _assigned(pipeline, f"web:{body['external_id']}")
     # Re-send the registered event exactly as intake published it (what a redelivery looks like).
     records = await read_topic(
@@ -80,6 +81,12 @@ async def test_redelivered_event_changes_nothing_and_republishes_the_same_id(pip
     ("topic", "body", "reason"),
     [
         (topics.APPEALS_INTAKE, b"{not json", "invalid-json"),
+        # A valid submission, but no channel header: the body's word alone is not taken.
+        (
+            topics.APPEALS_INTAKE,
+            {"channel": "web", "text": "Яма", "external_id": "n-1", "received_at": "2026-11-25T10:00:00Z"},
+            "missing-channel",
+        ),
         (topics.APPEALS_INTAKE, {"channel": "web", "text": "", "received_at": "2026-11-25T10:00:00Z"}, "invalid-event"),
         (
             topics.APPEALS_INTAKE,
@@ -93,7 +100,8 @@ async def test_redelivered_event_changes_nothing_and_republishes_the_same_id(pip
 )
 async def test_bad_message_is_parked_with_its_reason_and_the_consumer_goes_on(pipeline, topic, body, reason):
     marker = f"bad-{reason}-{topic}".encode()
-    await publish(pipeline.bootstrap, topic, [body], key=marker)
+    named = topic == topics.APPEALS_INTAKE and reason != "missing-channel"
+    await publish(pipeline.bootstrap, topic, [body], key=marker, headers=[(CHANNEL_HEADER, b"web")] if named else None)
     parked = await read_topic(
         pipeline.bootstrap, topics.dead_letter(topic), lambda found: any(r.key == marker for r in found)
     )
@@ -102,9 +110,9 @@ async def test_bad_message_is_parked_with_its_reason_and_the_consumer_goes_on(pi
     assert headers[REASON_HEADER] == reason
     assert headers["x-cityline-error"]
     assert headers["x-cityline-origin"].startswith(f"{topic}/")
-    assert record.value == (body if isinstance(body, bytes) else json.dumps(body).encode())
+    assert record.value == (body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode())
 
     # The partition is not blocked: a good appeal still goes all the way.
     good = submission("Яма на тротуарі біля школи")
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [good])
+    await submit_appeals(pipeline.bootstrap, [good])
     await _assigned(pipeline, f"web:{good['external_id']}")

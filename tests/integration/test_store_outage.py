@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from cityline.stack import EmbeddedStack
-from shared.contracts import topics
 from tests.conftest import _stack_settings
-from tests.integration.helpers import publish, store_client, submission, wait_until
+from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ async def test_appeals_sent_while_the_store_is_down_all_arrive_when_it_is_back(o
     store = next(process for process in own_stack.processes if process.name == "secantusdb")
     store.stop()
     try:
-        await publish(own_stack.bootstrap, topics.APPEALS_INTAKE, bodies)
+        await submit_appeals(own_stack.bootstrap, bodies)
         # Longer than the driver waits for a server (5 s): the services meet errors and retry in place.
         await asyncio.sleep(8)
     finally:

@@ -77,7 +77,9 @@ def desk(routing, parked, repo, token=TOKEN):
     dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
     broker = KafkaBroker()
     broker.include_router(dispatcher.router)
-    app = build_triage_app(repo, routing, dispatcher.assign, lambda: NOW, StaffAuth(SecretStr(token)))
+    app = build_triage_app(
+        repo, routing, dispatcher.assign, lambda: NOW, StaffAuth(SecretStr(token)), DispatcherSettings()
+    )
     by_topic = {p.topic: p for p in dispatcher.router.publishers}
     return broker, app, by_topic
 

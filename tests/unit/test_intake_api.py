@@ -6,13 +6,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.intake.api import RegistrationBatcher, create_api
 from services.intake.handlers import Registered
+from services.intake.settings import IntakeSettings
 from shared.channel_keys import ChannelRecord
 from shared.contracts.intake import AppealSubmitted
 from shared.metrics import registry
+from shared.staff_auth import StaffAuth
 from tests.unit.fakes import NOW
 
 KEY, REVOKED_KEY, SLOW_KEY = "cl_0123456789ab_secret", "cl_ba9876543210_secret", "cl_aaaaaaaaaaaa_secret"
@@ -76,7 +79,17 @@ class Store:
             "status": "assigned",
             "channel": "kyiv_portal",
             "received_at": NOW,
-            "history": [{"status": "registered", "at": NOW, "event_id": "e", "by": "intake"}],
+            "contact": {"name": "Олена Петренко", "phone": "+380671234567"},
+            "history": [
+                {"status": "registered", "at": NOW, "event_id": "e", "by": "intake"},
+                {
+                    "status": "in_progress",
+                    "at": NOW,
+                    "event_id": "f",
+                    "by": "kte",
+                    "note": "Олені за +380 67 123 45 67",
+                },
+            ],
             "classification": {"category": "heating", "urgency": "high"},
             "assignment": {"department": "kyivteploenergo", "department_name": "КТЕ", "due_at": NOW + timedelta(3)},
             "notifications": [],
@@ -87,7 +100,7 @@ class Reads:
     async def by_ids(self, ids):
         return []
 
-    async def search(self, query, limit):
+    async def search(self, query, limit, skip=0):
         return []
 
 
@@ -96,8 +109,17 @@ def registration() -> Registration:
     return Registration()
 
 
+STAFF_TOKEN = "unit-staff-token-0123456789abcdef"
+STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+
 @pytest.fixture
-async def api(taxonomy, registration):
+def public_reads_per_minute() -> int:
+    return 1000
+
+
+@pytest.fixture
+async def api(taxonomy, registration, public_reads_per_minute):
     app = create_api(
         register_submissions=registration,
         registry=Channels(),
@@ -106,7 +128,8 @@ async def api(taxonomy, registration):
         store=Store(),
         taxonomy=taxonomy,
         clock=lambda: NOW,
-        max_body_bytes=2048,
+        settings=IntakeSettings(max_body_bytes=2048, public_reads_per_minute=public_reads_per_minute),
+        staff=StaffAuth(SecretStr(STAFF_TOKEN)),
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
         yield client
@@ -214,6 +237,34 @@ async def test_the_status_read_is_the_residents_view(api):
     assert (await api.get("/v1/appeals/1000002")).status_code == 404
 
 
+async def test_the_public_sees_notes_masked_and_the_channel_and_staff_see_them_whole(api):
+    public = (await api.get("/v1/appeals/1000001")).json()["history"][1]["note"]
+    channel = (await api.get("/v1/appeals/1000001", headers=authorized())).json()["history"][1]["note"]
+    staff = (await api.get("/v1/appeals/1000001", headers=STAFF)).json()["history"][1]["note"]
+    assert public == "[ім'я] за [телефон]"
+    assert channel == staff == "Олені за +380 67 123 45 67"
+    assert (await api.get("/v1/appeals/1000001", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    assert (await api.get("/v1/appeals/1000001", headers={"X-API-Key": "cl_000000000000_x"})).status_code == 401
+
+
+@pytest.mark.parametrize("public_reads_per_minute", [3])
+async def test_public_reads_are_limited_per_client_address(api):
+    answers = [await api.get("/v1/appeals/1000001") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert int(answers[-1].headers["retry-after"]) >= 1 and "a minute" in answers[-1].json()["detail"]
+    # Staff and channels are not counted as the public.
+    assert (await api.get("/v1/appeals/1000001", headers=STAFF)).status_code == 200
+    assert (await api.get("/v1/appeals/1000001", headers=authorized())).status_code == 200
+    limited = await api.get("/open311/v2/requests.json")
+    assert limited.status_code == 429 and limited.json()[0]["code"] == 429
+
+
+async def test_open311_lists_are_paged_by_at_most_100(api):
+    assert (await api.get("/open311/v2/requests.json", params={"page_size": 100, "page": 2})).status_code == 200
+    too_many = await api.get("/open311/v2/requests.json", params={"page_size": 101})
+    assert too_many.status_code == 400 and "page_size" in too_many.json()[0]["description"]
+
+
 async def test_requests_are_counted_by_route_template_not_by_id(api):
     def count(route: str, status: str) -> float:
         value = registry.get_sample_value(
@@ -234,7 +285,7 @@ async def test_concurrent_registrations_share_batches_and_one_appeal_is_new_once
         await asyncio.sleep(0.01)
         return await registration(submissions)
 
-    batcher = RegistrationBatcher(slow_registration)
+    batcher = RegistrationBatcher(slow_registration, deadline_s=5)
     submissions = [
         AppealSubmitted(channel="web", external_id=f"e-{index % 5}", text="x", received_at=NOW) for index in range(20)
     ]
@@ -247,7 +298,7 @@ async def test_concurrent_registrations_share_batches_and_one_appeal_is_new_once
 
 async def test_a_failed_batch_fails_each_of_its_requests(registration):
     registration.fail_with = ServerSelectionTimeoutError("no servers")
-    batcher = RegistrationBatcher(registration)
+    batcher = RegistrationBatcher(registration, deadline_s=5)
     submission = AppealSubmitted(channel="web", external_id="e", text="x", received_at=NOW)
     results = await asyncio.gather(batcher.register(submission), batcher.register(submission), return_exceptions=True)
     assert all(isinstance(result, ServerSelectionTimeoutError) for result in results)

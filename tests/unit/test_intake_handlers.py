@@ -13,11 +13,15 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from services.intake.handlers import build_router
 from services.intake.settings import IntakeSettings
 from shared.broker import partition_for, raw_records
+from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts import topics
 from shared.contracts.base import derived_event_id
 from shared.deadletter import describe
 from shared.errors import PermanentError, TransientError
 from tests.unit.fakes import NOW, PHONE, FakeIntakeRepository, published, submission_payload
+
+# Every Kafka submission names its channel in the header; most here come from the web channel.
+WEB = {CHANNEL_HEADER: "web"}
 
 
 class Clock:
@@ -59,7 +63,7 @@ async def test_a_valid_submission_is_registered_and_announced(service, repo, par
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
 
         events = published(appeal_registered)
 
@@ -84,7 +88,7 @@ async def test_the_registration_is_keyed_by_appeal_id(service):
         seen.extend(records)
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
 
     assert [(record.key, record.partition) for record in seen] == [(b"1000001", partition_for(b"1000001"))]
     assert json.loads(seen[0].value)["appeal_id"] == "1000001"
@@ -94,8 +98,8 @@ async def test_a_duplicate_submission_gets_the_same_appeal(service, repo):
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(text="Немає опалення"), topics.APPEALS_INTAKE)
-        await br.publish(submission_payload(text="Немає опалення (повторно)"), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(text="Немає опалення"), topics.APPEALS_INTAKE, headers=WEB)
+        await br.publish(submission_payload(text="Немає опалення (повторно)"), topics.APPEALS_INTAKE, headers=WEB)
 
         events = published(appeal_registered)
 
@@ -114,13 +118,19 @@ async def test_duplicates_within_one_batch_become_one_appeal(service, repo):
             submission_payload(external_id="a"),
             submission_payload(external_id="a"),
             submission_payload(external_id="b"),
-            submission_payload(channel="phone", external_id="a"),
             topic=topics.APPEALS_INTAKE,
+            headers=WEB,
+        )
+        # The same external id from another channel is another appeal.
+        await br.publish(
+            submission_payload(channel="phone", external_id="a"),
+            topics.APPEALS_INTAKE,
+            headers={CHANNEL_HEADER: "phone"},
         )
 
         events = published(appeal_registered)
 
-    assert repo.reserved == [3]
+    assert repo.reserved == [2, 1]
     assert sorted(document["intake_key"] for document in repo.appeals.values()) == ["phone:a", "web:a", "web:b"]
     assert sorted(event["appeal_id"] for event in events) == ["1000001", "1000002", "1000003"]
 
@@ -136,6 +146,7 @@ async def test_bad_records_are_parked_and_do_not_stop_the_valid_ones(service, re
             {"channel": "web", "text": "no received_at"},
             submission_payload(external_id="ok-2"),
             topic=topics.APPEALS_INTAKE,
+            headers=WEB,
         )
 
         events = published(appeal_registered)
@@ -157,8 +168,8 @@ async def test_a_batch_of_only_bad_records_writes_and_publishes_nothing(service,
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(channel="fax"), topics.APPEALS_INTAKE)
-        await br.publish(b"{", topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(channel="fax"), topics.APPEALS_INTAKE, headers=WEB)
+        await br.publish(b"{", topics.APPEALS_INTAKE, headers=WEB)
 
         assert appeal_registered.mock.call_count == 0
 
@@ -176,7 +187,7 @@ async def test_nothing_is_published_when_the_store_fails(channels, parked):
 
     async with TestKafkaBroker(broker) as br:
         with pytest.raises(TransientError, match="store unavailable"):
-            await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+            await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
 
         assert appeal_registered.mock.call_count == 0
     assert parked.items == []
@@ -187,7 +198,7 @@ async def test_a_submission_without_event_id_or_external_id_is_parked(service, r
     anonymous = submission_payload(external_id=None)
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(anonymous, topics.APPEALS_INTAKE)
+        await br.publish(anonymous, topics.APPEALS_INTAKE, headers=WEB)
 
         assert appeal_registered.mock.call_count == 0
 
@@ -209,7 +220,7 @@ async def test_a_stalled_appeal_is_announced_again_with_the_event_of_its_registr
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
         clock.now = LATER
         count = await handlers.redrive_stalled(timedelta(minutes=1))
 
@@ -235,7 +246,7 @@ async def test_a_redriven_appeal_is_keyed_by_its_appeal_id(service, handlers, cl
         seen.extend(records)
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
         clock.now = LATER
         assert await handlers.redrive_stalled(timedelta(minutes=1)) == 1
 
@@ -246,7 +257,7 @@ async def test_fresh_appeals_are_not_announced_again(service, handlers, repo, cl
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
         clock.now = NOW + timedelta(seconds=30)
         count = await handlers.redrive_stalled(timedelta(minutes=1))
 
@@ -262,7 +273,7 @@ async def test_appeals_past_registration_are_not_announced_again(service, handle
     broker, appeal_registered, _ = service
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(submission_payload(), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(), topics.APPEALS_INTAKE, headers=WEB)
         repo.appeals["1000001"]["status"] = status
         clock.now = LATER
         count = await handlers.redrive_stalled(timedelta(minutes=1))
@@ -281,9 +292,10 @@ async def test_only_the_stalled_appeals_of_many_are_announced_again(service, han
             submission_payload(external_id="stalled"),
             submission_payload(external_id="done"),
             topic=topics.APPEALS_INTAKE,
+            headers=WEB,
         )
         clock.now = NOW + timedelta(minutes=3)
-        await br.publish(submission_payload(external_id="fresh"), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(external_id="fresh"), topics.APPEALS_INTAKE, headers=WEB)
         repo.appeals["1000002"]["status"] = "assigned"
         clock.now = NOW + timedelta(minutes=4)
         count = await handlers.redrive_stalled(timedelta(minutes=2))
@@ -339,3 +351,17 @@ async def test_the_channel_header_is_checked_against_keys_and_kinds(repo, channe
     assert sorted(document["intake_key"] for document in repo.appeals.values()) == ["kyiv_portal:p-1", "web:w-1"]
     assert len(events) == 2
     assert [describe(error)[0] for error in parked.errors] == ["unknown-channel", "channel-mismatch"]
+
+
+async def test_a_record_without_the_channel_header_is_parked_as_missing_channel(service, repo, parked):
+    broker, appeal_registered, _ = service
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(submission_payload(external_id="no-header"), topics.APPEALS_INTAKE)
+        await br.publish(submission_payload(external_id="with-header"), topics.APPEALS_INTAKE, headers=WEB)
+        events = published(appeal_registered)
+
+    assert [document["external_id"] for document in repo.appeals.values()] == ["with-header"] and len(events) == 1
+    ((record, error),) = parked.items
+    assert json.loads(record.value)["external_id"] == "no-header"
+    assert describe(error) == ("missing-channel", f"the {CHANNEL_HEADER} header is required: it names the channel")

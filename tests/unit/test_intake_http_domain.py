@@ -23,7 +23,7 @@ from services.intake.open311 import (
     services,
     submission_from_form,
 )
-from shared.channel_keys import ChannelRecord, key_hash, key_matches, key_prefix, new_key
+from shared.channel_keys import key_hash, key_matches, key_prefix, new_key
 from shared.contracts.intake import AppealSubmitted
 from shared.errors import PermanentError
 from tests.unit.fakes import NOW, RECEIVED, submission_payload
@@ -54,7 +54,9 @@ def test_a_key_not_of_our_shape_has_no_prefix(key):
 
 
 def test_the_kafka_header_names_a_channel_kind_or_an_api_channel(channels):
-    assert check_channel_header(None, channels, {"kyiv_portal"}) is None
+    with pytest.raises(PermanentError) as missing:
+        check_channel_header(None, channels, {"kyiv_portal"})
+    assert missing.value.reason == "missing-channel"
     assert check_channel_header(b"web", channels, set()) == "web"
     assert check_channel_header(b"kyiv_portal", channels, {"kyiv_portal"}) == "kyiv_portal"
     with pytest.raises(PermanentError) as refused:
@@ -100,14 +102,17 @@ def test_the_resident_view_has_progress_but_no_contact_or_text():
         "history": [
             {"status": "registered", "at": RECEIVED, "event_id": "e1", "by": "intake"},
             {"status": "resolved", "at": NOW, "event_id": "e2", "by": "kyivteploenergo", "note": "Відновлено"},
+            {"status": "resolved", "at": NOW, "event_id": "e3", "by": "kyivteploenergo", "note": "Олена, кв. 15: ок"},
         ],
         "classification": {"category": "hot_water", "urgency": "high", "confidence": 0.9},
         "assignment": {"department": "kyivteploenergo", "department_name": "КТЕ", "due_at": NOW},
         "notifications": [{"text": "Шановна Олено", "recipient": "+380671234567"}],
-        "contact": {"phone": "+380671234567"},
+        "contact": {"phone": "+380671234567", "name": "Олена"},
         "text": "Немає води",
     }
     public = resident_view(view)
+    assert public["history"][2]["note"] == "[ім'я], [квартира]: ок"
+    assert resident_view(view, whole=True)["history"][2]["note"] == "Олена, кв. 15: ок"
     assert public["closed"] is True
     assert public["department"] == {"code": "kyivteploenergo", "name": "КТЕ"}
     assert public["due_at"] == NOW and public["category"] == "hot_water"
@@ -179,19 +184,26 @@ def test_an_appeal_as_a_service_request(taxonomy):
         "requested_category": "roads",
         "classification": {"category": "roads"},
         "assignment": {"department_name": "Київавтодор", "due_at": NOW + timedelta(days=15)},
-        "address": {"text": "вул. Хрещатик, 1", "lat": 50.45, "lon": 30.52},
+        "address": {"text": "вул. Хрещатик, 1, кв. 15", "lat": 50.450123, "lon": 30.523456},
+        "contact": {"name": "Олена Петренко", "phone": "+380671234567"},
         "attachments": ["https://example.com/a.jpg"],
-        "history": [{"status": "rejected", "at": NOW, "note": "Не підтвердилось"}],
+        "history": [
+            {"status": "rejected", "at": NOW, "note": "Не підтвердилось: дзвонили Олені за 067-123-45-67, кв. 15"}
+        ],
         "received_at": RECEIVED,
         "updated_at": NOW,
     }
-    public = service_request(document, taxonomy, with_description=False)
-    assert public["status"] == "closed" and public["status_notes"] == "Не підтвердилось"
+    public = service_request(document, taxonomy, whole=False)
+    assert public["status"] == "closed"
+    assert public["status_notes"] == "Не підтвердилось: дзвонили [ім'я] за [телефон], [квартира]"
     assert public["service_code"] == "roads" and public["agency_responsible"] == "Київавтодор"
     assert public["requested_datetime"] == "2026-01-15T09:00:00Z"
-    assert public["lat"] == 50.45 and public["long"] == 30.52 and public["media_url"] == "https://example.com/a.jpg"
+    assert public["address"] == "вул. Хрещатик, 1"
+    assert public["lat"] == 50.45 and public["long"] == 30.523 and public["media_url"] == "https://example.com/a.jpg"
     assert public["description"] is None
-    assert service_request(document, taxonomy, with_description=True)["description"] == "Яма"
+    whole = service_request(document, taxonomy, whole=True)
+    assert whole["description"] == "Яма" and whole["address"] == "вул. Хрещатик, 1, кв. 15"
+    assert (whole["lat"], whole["long"]) == (50.450123, 30.523456) and "067-123-45-67" in whole["status_notes"]
 
 
 def test_request_filters_default_to_the_last_90_days():
@@ -234,22 +246,18 @@ def test_bad_filters_are_400(start, end, status, words):
 # ---- rate limits ----
 
 
-def channel(rate: int) -> ChannelRecord:
-    return ChannelRecord(
-        name="kyiv_portal", kind="web", key_prefix="0123456789ab", created_at=NOW, rate_per_minute=rate
-    )
-
-
-def test_a_channel_gets_its_burst_then_a_retry_after():
+def test_a_client_gets_its_burst_then_a_retry_after():
     limits = RateLimits()
-    assert [limits.retry_after_s(channel(3)) for _ in range(3)] == [None, None, None]
-    wait = limits.retry_after_s(channel(3))
+    assert [limits.retry_after_s("channel:kyiv_portal", 3) for _ in range(3)] == [None, None, None]
+    wait = limits.retry_after_s("channel:kyiv_portal", 3)
     assert wait is not None and 1 <= wait <= 20
 
 
-def test_channels_have_their_own_buckets():
-    limits = RateLimits()
-    assert limits.retry_after_s(channel(1)) is None
-    assert limits.retry_after_s(channel(1)) is not None
-    other = ChannelRecord(name="other", kind="web", key_prefix="ba9876543210", created_at=NOW, rate_per_minute=1)
-    assert limits.retry_after_s(other) is None
+def test_clients_have_their_own_buckets_and_the_oldest_are_forgotten():
+    limits = RateLimits(max_buckets=2)
+    assert limits.retry_after_s("channel:kyiv_portal", 1) is None
+    assert limits.retry_after_s("channel:kyiv_portal", 1) is not None
+    assert limits.retry_after_s("address:10.0.0.1", 1) is None
+    assert limits.retry_after_s("address:10.0.0.2", 1) is None  # the portal's bucket, least recently used, goes
+    assert len(limits.buckets) == 2
+    assert limits.retry_after_s("channel:kyiv_portal", 1) is None
