@@ -4,6 +4,7 @@ Nothing else in the project reads os.environ: main modules build settings once a
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,11 @@ class StackSettings(BaseSettings):
 
     run_dir: Path = Path(".run")
     broker_port: int = 39092
+    # Where the embedded broker keeps topics and committed offsets: "s3" (durable: a local S3 server keeping its
+    # objects under the run folder, so a broker killed with -9 comes back with everything it acknowledged) or
+    # "memory" (nothing survives a restart; for tests that want a broker that forgets).
+    broker_storage: Literal["s3", "memory"] = "s3"
+    s3_port: int = 39094
     store_port: int = 37017
     # SecantusDB lives in its own virtual environment (GPL-2.0: the project only talks to it over the wire).
     secantusd: Path | None = None
