@@ -420,7 +420,7 @@ class EmbeddedStack:
 
     def service_ready(self, service: str) -> bool:
         try:
-            response = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/health", timeout=1.0)
+            response = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/ready", timeout=3.0)
         except httpx.HTTPError:
             return False
         return response.status_code == 200

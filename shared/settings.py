@@ -19,6 +19,11 @@ def _common(name: str, *aliases: str) -> AliasChoices:
     return AliasChoices(*aliases, f"CITYLINE_{name.upper()}")
 
 
+def group_of(service: str) -> str:
+    """A service's consumer group: what its committed offsets are kept under."""
+    return f"cityline-{service}"
+
+
 class ConnectionSettings(BaseSettings):
     """Where the broker and the store are; used by the services and by the command line."""
 
@@ -49,10 +54,18 @@ class ServiceSettings(ConnectionSettings):
     # In-place retries of a batch whose store or broker call failed transiently, before parking it.
     transient_retry_attempts: int = Field(6, validation_alias=_common("transient_retry_attempts"))
     transient_retry_max_wait_s: float = Field(5.0, validation_alias=_common("transient_retry_max_wait_s"))
+    # How often each consumer's partitions are checked (lag, a position beyond the log end, a stall), and how long a
+    # committed offset may stand still with records waiting before /ready says the consumer is stalled.
+    consumer_watch_interval_s: float = Field(5.0, validation_alias=_common("consumer_watch_interval_s"))
+    consumer_stall_after_s: float = Field(60.0, validation_alias=_common("consumer_stall_after_s"))
+    # Each stage announces again, from the store, what the next stage should have had and has not (shared/reconcile):
+    # checked every `reconcile_interval_s`, for appeals at least `reconcile_after_s` past their last step.
+    reconcile_interval_s: float = Field(15.0, validation_alias=_common("reconcile_interval_s"))
+    reconcile_after_s: float = Field(30.0, validation_alias=_common("reconcile_after_s"))
 
     @property
     def group_id(self) -> str:
-        return f"cityline-{self.service_name}"
+        return group_of(self.service_name)
 
 
 class StackSettings(BaseSettings):
