@@ -10,11 +10,17 @@ from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
+CREATE_TIMEOUT_MS = 300_000
+
 
 async def ensure_topics(bootstrap_servers: str, taxonomy: Taxonomy, replication_factor: int = 1) -> list[str]:
     """Create the missing topics; returns the names created. Safe to call from every service at start."""
     wanted = all_topics(taxonomy)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cityline-admin")
+    # The durable embedded broker writes each new topic to its object store: forty topics take seconds, and
+    # minutes on a machine under heavy load, well past the client's default 40 s for one request.
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="cityline-admin", request_timeout_ms=CREATE_TIMEOUT_MS
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
