@@ -9,7 +9,7 @@ SECANTUS_STAMP := $(SECANTUS_VENV)/.installed
 S3_SERVER := deploy/embedded/s3
 S3_STAMP := $(S3_SERVER)/node_modules/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint bench bench-classifier asyncapi clean
+.PHONY: install run test test-unit test-integration test-e2e lint bench bench-classifier bench-broker asyncapi clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: install
 # The classifier's decision alone, on one core (no stack needed).
 bench-classifier: install
 	$(BIN)/python -m benchmarks.classifier --appeals 50000
+
+# The embedded broker, durable (s3:// on s3rver) against memory, in one run.
+bench-broker: install
+	$(BIN)/python -m benchmarks.broker_storage --messages 20000
 
 asyncapi: install
 	$(BIN)/cityline asyncapi --out docs/asyncapi

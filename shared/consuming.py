@@ -91,8 +91,8 @@ class ConsumerWatch:
       The log end is read exactly (`log_end_offsets`), not from the consumer's last fetch, which a stuck
       consumer does not renew.
     - A position beyond the log end (a broker that came back without its log, a recreated topic) would wait
-      forever: Tansu answers such a fetch with no records and no error. Those partitions are read again from the
-      earliest offset, which is committed at once, and the reset is logged and counted.
+      forever: Tansu answers such a fetch with no records and no error. Seen at two checks in a row, such a
+      partition is read again from the earliest offset, which is committed at once; the reset is logged and counted.
     - A committed offset that stands still for `stall_after_s` with records waiting makes the service not ready.
     """
 
@@ -103,6 +103,9 @@ class ConsumerWatch:
     clock: Callable[[], float] = time.monotonic
     stalled: dict[str, float] = field(default_factory=dict)
     _progress: dict[tuple[int, TopicPartition], _Progress] = field(default_factory=dict)
+    # Partitions seen beyond the log end at the last check. Only a second sighting resets: a broker just restarted
+    # on its durable engine may answer a low log end for a moment, and a reset costs a re-read.
+    _beyond: set[tuple[int, TopicPartition]] = field(default_factory=set)
 
     def consumers(self) -> list[tuple[Any, AIOKafkaConsumer | None]]:
         return [(subscriber, getattr(subscriber, "consumer", None)) for subscriber in self.broker.subscribers]
@@ -135,7 +138,13 @@ class ConsumerWatch:
         beginnings: dict[TopicPartition, int] = {}
         for partition in partitions:
             position, end = positions[partition], max(ends[partition], consumer.highwater(partition) or 0)
-            if position > end:
+            key = (id(consumer), partition)
+            if position <= end:
+                self._beyond.discard(key)
+            elif key not in self._beyond:
+                self._beyond.add(key)
+            else:
+                self._beyond.discard(key)
                 await self.reset_to_earliest(consumer, partition, position, end)
             committed = await consumer.committed(partition)
             if committed is None:
