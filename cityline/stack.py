@@ -1,8 +1,9 @@
 """The embedded stack: a Kafka-protocol broker (Tansu), a MongoDB-protocol store (SecantusDB) and the
 four services, run as local processes under one run folder.
 
-The broker is durable by default: Tansu's `s3://` storage engine on a local S3 server (s3rver) that keeps its
-objects in `<run folder>/broker-data`, so topics, records and committed offsets outlive a kill -9 of either.
+The broker keeps its log in memory unless CITYLINE_STACK_BROKER_STORAGE=s3: then Tansu's `s3://` storage engine runs
+on a local S3 server (s3rver) keeping its objects in `<run folder>/broker-data` (see docs/durable-broker.md for what
+Tansu 0.6 does with them after a restart).
 
 Each process has a pid file. A crashed earlier run leaves pid files and perhaps live processes behind:
 they are found by their pid file and command line, and stopped before anything starts again.

@@ -5,27 +5,15 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
 
 from shared.broker import batch_subscriber
 from shared.consuming import ConsumerWatch
 from shared.metrics import registry
 from shared.settings import ServiceSettings
-from tests.integration.helpers import publish, wait_until
+from tests.integration.helpers import new_topic, publish, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-async def _new_topic(bootstrap: str) -> str:
-    topic = f"watch-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
-    return topic
 
 
 async def _commit(bootstrap: str, group: str, partition: TopicPartition, offset: int) -> None:
@@ -57,7 +45,7 @@ def _sample(name: str, **labels: str) -> float:
 
 
 async def test_a_position_beyond_the_log_end_is_read_again_from_the_earliest(servers):
-    topic = await _new_topic(servers.bootstrap)
+    topic = await new_topic(servers.bootstrap, "watch")
     settings = _settings(f"watch-{uuid.uuid4().hex[:6]}")
     partition = TopicPartition(topic, 0)
     await publish(servers.bootstrap, topic, [f"record {n}".encode() for n in range(10)])
@@ -87,7 +75,7 @@ async def test_a_position_beyond_the_log_end_is_read_again_from_the_earliest(ser
 
 
 async def test_a_stuck_consumer_shows_its_lag_and_is_not_ready(servers):
-    topic = await _new_topic(servers.bootstrap)
+    topic = await new_topic(servers.bootstrap, "watch")
     settings = _settings(f"stuck-{uuid.uuid4().hex[:6]}")
     release = asyncio.Event()
     broker = KafkaBroker(servers.bootstrap)

@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from shared.contracts.base import utcnow
 from shared.reconcile import ConsumedHorizon
-from tests.integration.helpers import publish, store_client, wait_until
+from tests.integration.helpers import new_topic, publish, store_client, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -107,13 +106,7 @@ async def test_an_assignment_whose_notice_was_lost_is_announced_again_by_the_dis
 
 
 async def test_the_horizon_waits_for_the_next_stage_to_take_what_was_published(servers):
-    topic, group = f"horizon-{uuid.uuid4().hex[:8]}", f"horizon-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers.bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
-    finally:
-        await admin.close()
+    topic, group = await new_topic(servers.bootstrap, "horizon"), f"horizon-{uuid.uuid4().hex[:8]}"
     first = utcnow()
     ticks = iter(range(100))
     horizon = ConsumedHorizon(
