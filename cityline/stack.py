@@ -1,6 +1,10 @@
 """The embedded stack: a Kafka-protocol broker (Tansu), a MongoDB-protocol store (SecantusDB) and the
 four services, run as local processes under one run folder.
 
+The broker keeps its log in memory unless CITYLINE_STACK_BROKER_STORAGE=s3: then Tansu's `s3://` storage engine runs
+on a local S3 server (s3rver) keeping its objects in `<run folder>/broker-data` (see docs/durable-broker.md for what
+Tansu 0.6 does with them after a restart).
+
 Each process has a pid file. A crashed earlier run leaves pid files and perhaps live processes behind:
 they are found by their pid file and command line, and stopped before anything starts again.
 """
@@ -43,6 +47,21 @@ def tansu_binary() -> Path:
     binary = Path(spec.origin).parent / "bin" / "tansu"
     if not binary.exists():
         raise StackError(f"Tansu's binary is missing at {binary}")
+    return binary
+
+
+# s3rver's own fixed development credentials: it accepts these and only these; nothing leaves the machine.
+S3_SERVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+S3_BUCKET = "tansu"
+
+
+def s3_server_binary() -> Path:
+    binary = PROJECT_ROOT / "deploy" / "embedded" / "s3" / "node_modules" / ".bin" / "s3rver"
+    if not binary.exists():
+        raise StackError(
+            f"the embedded broker's S3 server is not installed at {binary}: run `make install` (it needs npm), "
+            "or set CITYLINE_STACK_BROKER_STORAGE=memory for a broker that keeps nothing across a restart"
+        )
     return binary
 
 
@@ -231,6 +250,12 @@ class EmbeddedStack:
     def start_broker(self) -> None:
         if self.kafka_bootstrap_servers:
             return
+        storage = "memory://tansu/"
+        env = None
+        if self.settings.broker_storage == "s3":
+            self.start_s3_server()
+            storage = f"s3://{S3_BUCKET}/"
+            env = {**os.environ, **self.s3_client_environment()}
         port = self.settings.broker_port
         self._claim_port(port, "broker", "CITYLINE_STACK_BROKER_PORT", "tansu", "tansu")
         url = f"tcp://127.0.0.1:{port}"
@@ -244,12 +269,50 @@ class EmbeddedStack:
                 "--advertised-listener-url",
                 url,
                 "--storage-engine",
-                "memory://tansu/",
+                storage,
             ],
             marker="tansu",
+            env=env,
         )
         managed.start()
         self._wait("the broker (Tansu)", managed, lambda: port_open(port))
+
+    @property
+    def broker_data(self) -> Path:
+        return self.run_dir / "broker-data"
+
+    def s3_client_environment(self) -> dict[str, str]:
+        """How Tansu reaches the local S3 server: its address, path-style over plain HTTP, its credentials."""
+        return {
+            **S3_SERVER_CREDENTIALS,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT": f"http://127.0.0.1:{self.settings.s3_port}",
+            "AWS_ALLOW_HTTP": "true",
+        }
+
+    def start_s3_server(self) -> None:
+        port = self.settings.s3_port
+        self._claim_port(port, "broker's S3 server", "CITYLINE_STACK_S3_PORT", "s3-server", "s3rver")
+        self.broker_data.mkdir(parents=True, exist_ok=True)
+        managed = self._process(
+            "s3-server",
+            [
+                str(s3_server_binary()),
+                "--directory",
+                str(self.broker_data),
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--silent",
+                # Created if missing, kept as it is if there: the broker's data of the earlier runs.
+                "--configure-bucket",
+                S3_BUCKET,
+            ],
+            marker="s3rver",
+        )
+        managed.start()
+        self._wait("the broker's S3 server (s3rver)", managed, lambda: port_open(port))
 
     def start_store(self) -> None:
         if self.mongodb_uri:
@@ -379,7 +442,7 @@ class EmbeddedStack:
 
     def service_ready(self, service: str) -> bool:
         try:
-            response = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/health", timeout=1.0)
+            response = httpx.get(f"http://127.0.0.1:{self.service_port(service)}/ready", timeout=3.0)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -419,11 +482,11 @@ class EmbeddedStack:
             raise
 
     def restart_crashed(self) -> list[str]:
-        """Start again any process that died; returns their names.
+        """Start again any process that died, in start order (the S3 server before the broker); returns their names.
 
-        The store reopens its data. The broker comes back empty (Tansu keeps nothing across a restart): the topics
-        are created again, the services' consumers rejoin, and intake's redrive announces again the appeals whose
-        events were lost with it.
+        The store reopens its data, and so does the durable broker. A broker on the memory engine comes back empty:
+        the topics are created again, the services' consumers find their committed offsets beyond the new log ends
+        and start again from the earliest offset, and each stage's reconciliation announces again what was lost.
         """
         restarted = []
         for managed in self.processes:
@@ -431,6 +494,8 @@ class EmbeddedStack:
                 logger.error("%s exited; restarting it. Its log says:\n%s", managed.name, managed.log_tail())
                 managed.start()
                 restarted.append(managed.name)
+                if managed.name == "s3-server":
+                    self._wait("the broker's S3 server", managed, lambda: port_open(self.settings.s3_port))
         if "tansu" in restarted:
             self._wait("the broker (Tansu)", None, lambda: port_open(self.settings.broker_port))
             self.create_topics()

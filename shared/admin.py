@@ -10,6 +10,8 @@ from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
+CREATE_TIMEOUT_MS = 300_000
+
 
 async def ensure_topics(
     bootstrap_servers: str,
@@ -22,7 +24,11 @@ async def ensure_topics(
     `topic_configs` (e.g. `min.insync.replicas`) apply to the topics created here; existing ones keep theirs.
     """
     wanted = all_topics(taxonomy)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cityline-admin")
+    # The durable embedded broker writes each new topic to its object store: forty topics take seconds, and
+    # minutes on a machine under heavy load, well past the client's default 40 s for one request.
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="cityline-admin", request_timeout_ms=CREATE_TIMEOUT_MS
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

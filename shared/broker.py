@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaPublishMessage, KafkaRouter
@@ -78,6 +79,37 @@ def batch_subscriber(router: KafkaRouter | KafkaBroker, *topics: str, settings: 
         decoder=raw_records,
         **kwargs,
     )
+
+
+# A fetch held this long answers even when no record waits; its high watermark is the log's true end.
+_WATERMARK_FETCH_MS = 50
+
+
+async def log_end_offsets(bootstrap_servers: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    """The partitions' log ends, exact: the high watermark of a fetch at the listed end.
+
+    Tansu's ListOffsets answers below the true end when the last produced batch held several records (the batch's
+    base offset + 1); a fetch from there returns that batch and the exact watermark. The reader has no group.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await _watermarks(consumer, partitions)
+    finally:
+        await consumer.stop()
+
+
+async def _watermarks(consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    consumer.assign(list(partitions))
+    await consumer.seek_to_end(*partitions)
+    ends: dict[TopicPartition, int] = {}
+    for _ in range(20):
+        await consumer.getmany(*partitions, timeout_ms=_WATERMARK_FETCH_MS, max_records=1)
+        ends = {p: watermark for p in partitions if (watermark := consumer.highwater(p)) is not None}
+        if len(ends) == len(partitions):
+            return ends
+    listed = await consumer.end_offsets(list(partitions))
+    return {p: max(ends.get(p, 0), listed[p]) for p in partitions}
 
 
 def partition_for(key: bytes, partitions: int = DEFAULT_PARTITIONS) -> int:

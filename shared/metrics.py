@@ -31,18 +31,36 @@ stage_appeals = Counter(
     ["service", "outcome"],
     registry=registry,
 )
+reconciled = Counter(
+    "cityline_reconciled_appeals",
+    "Appeals whose next step was missing from the store after the next stage had taken everything published before: "
+    "their event was announced again, by stage and missing step",
+    ["service", "step"],
+    registry=registry,
+)
 consumer_ready = Gauge(
     "cityline_consumer_ready",
-    "1 when every subscriber of the service has its partitions assigned",
+    "1 when every subscriber of the service has its partitions and none is stalled with records waiting",
     ["service"],
     registry=registry,
 )
-
-
 consumer_lag = Gauge(
     "cityline_consumer_lag",
-    "Records waiting in the broker for the service, per topic and partition (highwater minus position)",
+    "Records waiting for the service's group, per topic and partition: the broker's log end minus the committed offset",
     ["service", "topic", "partition"],
+    registry=registry,
+)
+consumer_stalled_seconds = Gauge(
+    "cityline_consumer_stalled_seconds",
+    "How long the group's committed offset has not moved while records wait, per topic and partition (0: moving)",
+    ["service", "topic", "partition"],
+    registry=registry,
+)
+consumer_offset_resets = Counter(
+    "cityline_consumer_offset_resets",
+    "Partitions read again from the earliest offset because the position was beyond the broker's log end "
+    "(a broker that lost its log, a recreated topic)",
+    ["service", "topic"],
     registry=registry,
 )
 

@@ -1,4 +1,4 @@
-"""What every service process shares: the ASGI app with /health and /metrics, and how it is run."""
+"""What every service process shares: the ASGI app with /health, /ready and /metrics, and how it is run."""
 
 import asyncio
 import json
@@ -14,53 +14,58 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from shared.admin import ensure_topics
+from shared.consuming import ConsumerWatch
 from shared.http_guard import server_limits
 from shared.logging import configure_logging
-from shared.metrics import consumer_lag, consumer_ready, metrics_asgi_app
+from shared.metrics import consumer_ready, metrics_asgi_app
 from shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
 
-def subscribers_ready(broker: KafkaBroker) -> bool:
-    """True when every subscriber's consumer has partitions: only then is the service really consuming."""
-    if not broker.running:
-        return False
-    for subscriber in broker.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None or not consumer.assignment():
-            return False
-    return True
+# /ready waits this long for the store and the broker to answer: an orchestrator's probe must not hang.
+READY_PROBE_TIMEOUT_S = 1.5
 
 
-async def record_consumer_lag(broker: KafkaBroker, service: str) -> None:
-    for subscriber in broker.subscribers:
-        consumer = getattr(subscriber, "consumer", None)
-        if consumer is None:
-            continue
-        for partition in consumer.assignment():
-            highwater = consumer.highwater(partition)
-            if highwater is None:  # nothing fetched from it yet
-                continue
-            position = await consumer.position(partition)
-            consumer_lag.labels(service, partition.topic, str(partition.partition)).set(max(highwater - position, 0))
+def health_route(service: str, watch: ConsumerWatch):
+    """Alive: the process answers. 200 as long as it does; what it is waiting for is /ready's business."""
 
-
-def health_route(broker: KafkaBroker, service: str, extra: Callable[[], dict[str, Any]] | None = None):
     @get(include_in_schema=False)
     async def health(scope: Any) -> AsgiResponse:
-        ready = subscribers_ready(broker)
-        consumer_ready.labels(service).set(1 if ready else 0)
-        body = {"service": service, "status": "ok" if ready else "starting", "ready": ready}
-        if extra is not None:
-            # An extra check may say the service is not ready (its store out of reach) and why.
-            body.update(extra())
-            ready = body["ready"] = ready and body["ready"]
-        return AsgiResponse(
-            json.dumps(body).encode(), status_code=200 if ready else 503, headers={"content-type": "application/json"}
-        )
+        body = {"service": service, "status": "alive", "ready": not watch.reasons()}
+        return AsgiResponse(json.dumps(body).encode(), status_code=200, headers={"content-type": "application/json"})
 
     return health
+
+
+async def _answers(probe: Callable[[], Awaitable[Any]]) -> bool:
+    try:
+        return await asyncio.wait_for(probe(), READY_PROBE_TIMEOUT_S) is not False
+    except Exception:
+        return False
+
+
+def ready_route(service: str, watch: ConsumerWatch, store: Any, broker: KafkaBroker):
+    """Ready: every consumer has partitions and moves, the store and the broker answer. 503 with the reasons if not."""
+
+    @get(include_in_schema=False)
+    async def ready(scope: Any) -> AsgiResponse:
+        store_answers, broker_answers = await asyncio.gather(
+            _answers(lambda: store.db.command("ping")), _answers(lambda: broker.ping(timeout=READY_PROBE_TIMEOUT_S))
+        )
+        reasons = watch.reasons()
+        if not store_answers:
+            reasons.append(f"the store does not answer within {READY_PROBE_TIMEOUT_S} s")
+        if not broker_answers:
+            reasons.append(f"the broker does not answer within {READY_PROBE_TIMEOUT_S} s")
+        consumer_ready.labels(service).set(0 if reasons else 1)
+        body = {"service": service, "ready": not reasons, "reasons": reasons}
+        headers = {"content-type": "application/json"}
+        if reasons:
+            headers["retry-after"] = "5"
+        return AsgiResponse(json.dumps(body).encode(), status_code=503 if reasons else 200, headers=headers)
+
+    return ready
 
 
 class ServiceApp(AsgiFastStream):
@@ -82,19 +87,21 @@ def service_app(
     *,
     settings: ServiceSettings,
     broker: KafkaBroker,
+    store: Any,
+    watch: ConsumerWatch,
     lifespan: Any,
     title: str,
     description: str,
     extra_routes: list[tuple[str, Any]] | None = None,
     http_app: Any = None,
-    health_extra: Callable[[], dict[str, Any]] | None = None,
 ) -> AsgiFastStream:
     return ServiceApp(
         broker,
         logger=logging.getLogger(f"cityline.{settings.service_name}"),
         lifespan=lifespan,
         asgi_routes=[
-            ("/health", health_route(broker, settings.service_name, health_extra)),
+            ("/health", health_route(settings.service_name, watch)),
+            ("/ready", ready_route(settings.service_name, watch, store, broker)),
             ("/metrics", metrics_asgi_app()),
             *(extra_routes or []),
         ],
@@ -135,14 +142,6 @@ class Periodic:
             except Exception:
                 logger.exception("%s failed; next try in %.0f s", self.name, self.interval_s)
             await asyncio.sleep(self.interval_s)
-
-
-def store_health(store: Any) -> dict[str, Any]:
-    """The store as the client's monitor last saw it: a service without its store is not ready."""
-    reachable = store.reachable()
-    if reachable:
-        return {"store": "ok"}
-    return {"store": "unreachable", "status": "store unreachable", "ready": False}
 
 
 def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, background: Sequence[Periodic] = ()) -> Any:
@@ -198,13 +197,17 @@ def assemble(
     store = Store.from_settings(settings, app_name=f"cityline-{settings.service_name}")
     wiring = wire(store, Parker(broker, settings.service_name), taxonomy)
     broker.include_router(wiring.router)
-    lag = Periodic("consumer lag", lambda: record_consumer_lag(broker, settings.service_name), 5.0, first_delay_s=5.0)
+    watch = ConsumerWatch(
+        broker, settings.service_name, settings.kafka_bootstrap_servers, stall_after_s=settings.consumer_stall_after_s
+    )
+    watching = Periodic("consumer watch", watch.check, settings.consumer_watch_interval_s, first_delay_s=1.0)
     return service_app(
         settings=settings,
         broker=broker,
-        lifespan=store_lifespan(store, settings, taxonomy, background=[*wiring.background, lag]),
+        store=store,
+        watch=watch,
+        lifespan=store_lifespan(store, settings, taxonomy, background=[*wiring.background, watching]),
         title=title,
         description=description,
         http_app=wiring.http_app,
-        health_extra=lambda: store_health(store),
     )

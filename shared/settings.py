@@ -19,6 +19,11 @@ def _common(name: str, *aliases: str) -> AliasChoices:
     return AliasChoices(*aliases, f"CITYLINE_{name.upper()}")
 
 
+def group_of(service: str) -> str:
+    """A service's consumer group: what its committed offsets are kept under."""
+    return f"cityline-{service}"
+
+
 class ConnectionSettings(BaseSettings):
     """Where the broker and the store are; used by the services and by the command line."""
 
@@ -61,6 +66,14 @@ class ServiceSettings(ConnectionSettings):
     # In-place retries of a batch whose store or broker call failed transiently, before parking it.
     transient_retry_attempts: int = Field(6, validation_alias=_common("transient_retry_attempts"))
     transient_retry_max_wait_s: float = Field(5.0, validation_alias=_common("transient_retry_max_wait_s"))
+    # How often each consumer's partitions are checked (lag, a position beyond the log end, a stall), and how long a
+    # committed offset may stand still with records waiting before /ready says the consumer is stalled.
+    consumer_watch_interval_s: float = Field(5.0, validation_alias=_common("consumer_watch_interval_s"))
+    consumer_stall_after_s: float = Field(60.0, validation_alias=_common("consumer_stall_after_s"))
+    # Each stage announces again, from the store, what the next stage should have had and has not (shared/reconcile):
+    # checked every `reconcile_interval_s`, for appeals at least `reconcile_after_s` past their last step.
+    reconcile_interval_s: float = Field(15.0, validation_alias=_common("reconcile_interval_s"))
+    reconcile_after_s: float = Field(30.0, validation_alias=_common("reconcile_after_s"))
 
     # "development" lets a service with staff endpoints start without a staff token (they then refuse everyone);
     # any other profile refuses to start without one.
@@ -84,7 +97,7 @@ class ServiceSettings(ConnectionSettings):
 
     @property
     def group_id(self) -> str:
-        return f"cityline-{self.service_name}"
+        return group_of(self.service_name)
 
     @property
     def producer_acks(self) -> int | str:
@@ -98,6 +111,13 @@ class StackSettings(BaseSettings):
 
     run_dir: Path = Path(".run")
     broker_port: int = 39092
+    # Where the embedded broker keeps topics and committed offsets. "memory" (the default): nothing survives a
+    # restart; the consumers start again from the earliest offset and the stages' reconciliation repairs from the
+    # store what was lost. "s3": Tansu's s3:// engine on a local S3 server under the run folder; it keeps records and
+    # committed offsets, but Tansu 0.6 hands out offsets from 0 again after a restart, overwriting stored records
+    # (docs/durable-broker.md), so it is not the default.
+    broker_storage: Literal["s3", "memory"] = "memory"
+    s3_port: int = 39094
     store_port: int = 37017
     # SecantusDB lives in its own virtual environment (GPL-2.0: the project only talks to it over the wire).
     secantusd: Path | None = None

@@ -76,6 +76,9 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
         service_env={
             "CITYLINE_INTAKE_REDRIVE_AFTER_S": "1",
             "CITYLINE_INTAKE_REDRIVE_INTERVAL_S": "1",
+            # Every stage's reconciliation (shared/reconcile.py) looks every second at appeals a second old.
+            "CITYLINE_RECONCILE_INTERVAL_S": "1",
+            "CITYLINE_RECONCILE_AFTER_S": "1",
             "CITYLINE_DISPATCHER_OVERDUE_CHECK_INTERVAL_S": "1",
             # Notices: retried after 0.2, 0.4, 0.8, 1, 1, ... s for about a minute, so an outage test is short.
             "CITYLINE_NOTIFIER_RETRY_BASE_S": "0.2",

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from services.classifier.language import Analysed
 from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Hit, Rule, RulesError, RuleSet, parse_rules
+from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
 from shared.contracts.intake import AppealRegistered
@@ -255,4 +256,14 @@ def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealCl
         event_id=event_id,
         occurred_at=now,
         classification=classification,
+    )
+
+
+def classified_from_records(appeal: dict, decision: dict) -> AppealClassified:
+    """The classified event as first published, rebuilt from the stored appeal and the stored decision."""
+    return AppealClassified(
+        event_id=decision["_id"],
+        occurred_at=decision["at"],
+        **registration_fields(appeal),
+        classification=Classification(**decision["classification"]),
     )

@@ -1,12 +1,18 @@
 """Wiring of the classifier: its rules (reloaded when the file changes) and handlers in the common service frame."""
 
+from datetime import datetime
+
 from faststream.asgi import AsgiFastStream
 
+from services.classifier.domain import classified_from_records
 from services.classifier.handlers import build_router
 from services.classifier.repository import MongoClassifierRepository
 from services.classifier.rulebook import RuleBook
 from services.classifier.settings import ClassifierSettings
+from shared.contracts import topics
 from shared.contracts.base import utcnow
+from shared.contracts.classifier import AppealClassified
+from shared.reconcile import reconciliation
 from shared.service import Periodic, Wiring, assemble
 
 
@@ -18,8 +24,23 @@ def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
         reload = Periodic(
             "rules reload", rules.reload_if_changed, settings.rules_reload_s, first_delay_s=settings.rules_reload_s
         )
-        router = build_router(settings, MongoClassifierRepository(store), rules, park_record, utcnow)
-        return Wiring(router, background=(reload,))
+        repo = MongoClassifierRepository(store)
+        router = build_router(settings, repo, rules, park_record, utcnow)
+
+        async def undispatched(before: datetime) -> list[AppealClassified]:
+            return [classified_from_records(appeal, decision) for appeal, decision in await repo.undispatched(before)]
+
+        # Decided, yet not written by the dispatcher although it has taken everything published before.
+        redrive = reconciliation(
+            settings,
+            router,
+            topic=topics.APPEALS_CLASSIFIED,
+            next_stage="dispatcher",
+            step="assignment",
+            missing=undispatched,
+            clock=utcnow,
+        )
+        return Wiring(router, background=(reload, redrive))
 
     return assemble(
         settings,

@@ -5,14 +5,16 @@ An insert, not an update of the appeal: the store's update path is the ceiling o
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.contracts.classifier import AppealClassified
-from shared.store import CLASSIFICATIONS, Store, insert_new
+from shared.store import APPEALS, CLASSIFICATIONS, Store, insert_new
 
 
 class ClassifierRepository(Protocol):
     async def save_classifications(self, events: Sequence[AppealClassified]) -> dict[str, dict]: ...
+    async def undispatched(self, before: datetime, limit: int = 1000) -> list[tuple[dict, dict]]: ...
 
 
 def classification_document(event: AppealClassified) -> dict[str, Any]:
@@ -38,3 +40,18 @@ class MongoClassifierRepository:
         ids = [documents[index]["_id"] for index in existing]
         cursor = self.store.db[CLASSIFICATIONS].find({"_id": {"$in": ids}})
         return {document["appeal_id"]: document async for document in cursor}
+
+    async def undispatched(self, before: datetime, limit: int = 1000) -> list[tuple[dict, dict]]:
+        """(appeal, decision) of appeals decided before `before` that the dispatcher has not written: still
+        `registered` on the appeal (served by the partial index `stalled`), their decision in `classifications`."""
+        appeals = (
+            await self.store.db[APPEALS]
+            .find({"status": "registered", "registered_at": {"$lt": before}})
+            .limit(limit)
+            .to_list()
+        )
+        if not appeals:
+            return []
+        by_id = {appeal["_id"]: appeal for appeal in appeals}
+        decisions = self.store.db[CLASSIFICATIONS].find({"appeal_id": {"$in": list(by_id)}, "at": {"$lt": before}})
+        return [(by_id[decision["appeal_id"]], decision) async for decision in decisions]

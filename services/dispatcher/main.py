@@ -4,10 +4,13 @@ from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.reconcile import UnnoticedAppeals
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
+from shared.contracts import topics
 from shared.contracts.base import utcnow
+from shared.reconcile import reconciliation
 from shared.service import Periodic, Wiring, assemble
 from shared.staff_auth import StaffAuth
 
@@ -25,7 +28,24 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
         desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff, settings)
-        return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
+        # Assigned or closed, yet without the resident's notice although the notifier took everything before.
+        unnoticed = UnnoticedAppeals(store)
+        redrives = [
+            reconciliation(
+                settings,
+                dispatcher.router,
+                topic=topic,
+                next_stage="notifier",
+                step=step,
+                missing=missing,
+                clock=utcnow,
+            )
+            for topic, step, missing in (
+                (topics.APPEALS_ASSIGNED, "assignment notice", unnoticed.assigned),
+                (topics.APPEALS_STATUS, "outcome notice", unnoticed.closed),
+            )
+        ]
+        return Wiring(dispatcher.router, background=[overdue_check, *redrives], http_app=desk)
 
     return assemble(
         settings,

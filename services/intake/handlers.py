@@ -27,6 +27,7 @@ from shared.contracts import topics
 from shared.contracts.intake import AppealRegistered, AppealSubmitted
 from shared.errors import PermanentError
 from shared.metrics import stage_appeals
+from shared.reconcile import count_reconciled
 from shared.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class Registered(NamedTuple):
 @dataclass(frozen=True)
 class IntakeHandlers:
     router: KafkaRouter
-    redrive_stalled: Callable[[timedelta], Awaitable[int]]
+    redrive_stalled: Callable[..., Awaitable[int]]
     register_submissions: Callable[[list[AppealSubmitted]], Awaitable[dict[str, Registered]]]
 
 
@@ -138,14 +139,19 @@ def build_router(
             valid.append(item.event)
         await register_submissions(valid)
 
-    async def redrive_stalled(older_than: timedelta) -> int:
-        """Announce again appeals still `registered` after `older_than`: their event may have been lost with
-        the broker (the embedded one keeps nothing across a restart). Downstream is idempotent."""
-        documents = await repo.stalled(before=clock() - older_than)
+    async def redrive_stalled(older_than: timedelta, consumed_before: datetime | None = None) -> int:
+        """Announce again appeals registered more than `older_than` ago and before `consumed_before` (the time
+        before which the classifier has taken everything published) that the classifier has not decided: their
+        event was lost (a broker that forgot its log) or never published. The event id is the registration's own,
+        so downstream's idempotent writes catch a repeat; an appeal merely queued is younger than the horizon."""
+        before = clock() - older_than
+        if consumed_before is not None:
+            before = min(before, consumed_before)
+        documents = await repo.stalled(before=before)
         if documents:
             await publish_keyed(appeal_registered, [registration_from_document(d) for d in documents])
             stage_appeals.labels("intake", "redriven").inc(len(documents))
-            logger.warning("announced %d stalled appeals again", len(documents))
+            count_reconciled("intake", "classification", [d["_id"] for d in documents])
         return len(documents)
 
     return IntakeHandlers(router, redrive_stalled, register_submissions)

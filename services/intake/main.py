@@ -10,8 +10,12 @@ from services.intake.repository import AppealReads, MongoIdempotencyKeys, MongoI
 from services.intake.settings import IntakeSettings
 from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
+from shared.contracts import topics
 from shared.contracts.base import utcnow
+from shared.contracts.topics import DEFAULT_PARTITIONS
+from shared.reconcile import ConsumedHorizon
 from shared.service import Periodic, Wiring, assemble
+from shared.settings import group_of
 from shared.staff_auth import StaffAuth
 
 
@@ -24,11 +28,21 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
         channels = load_channels(settings.channels_path)
         registry = ChannelRegistry(store)
         handlers = build_router(settings, MongoIntakeRepository(store), channels, park_record, utcnow, registry)
-        redrive = Periodic(
-            "redrive stalled appeals",
-            lambda: handlers.redrive_stalled(timedelta(seconds=settings.redrive_after_s)),
-            settings.redrive_interval_s,
+        # The classifier's own progress: only what it has taken and not decided was lost on the way.
+        classifier_progress = ConsumedHorizon(
+            settings.kafka_bootstrap_servers,
+            topics.APPEALS_REGISTERED,
+            (group_of("classifier"),),
+            utcnow,
+            DEFAULT_PARTITIONS,
         )
+
+        async def redrive() -> None:
+            consumed_before = await classifier_progress.advance()
+            if consumed_before is not None:
+                await handlers.redrive_stalled(timedelta(seconds=settings.redrive_after_s), consumed_before)
+
+        redriving = Periodic("redrive stalled appeals", redrive, settings.redrive_interval_s)
         api = create_api(
             register_submissions=handlers.register_submissions,
             registry=registry,
@@ -40,7 +54,7 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
             settings=settings,
             staff=staff,
         )
-        return Wiring(handlers.router, background=[redrive], http_app=api)
+        return Wiring(handlers.router, background=[redriving], http_app=api)
 
     return assemble(
         settings,

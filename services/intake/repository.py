@@ -7,7 +7,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import TransientError
-from shared.store import APPEALS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
+from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
 
 
 class IntakeRepository(Protocol):
@@ -51,9 +51,15 @@ class MongoIntakeRepository:
         return await cursor.to_list()
 
     async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-        """Appeals still `registered` since before `before` (served by the partial index `stalled`)."""
+        """Appeals still `registered` since before `before` (served by the partial index `stalled`) that the
+        classifier has no decision for (one it has, waiting for the dispatcher, is the classifier's to announce)."""
         cursor = self.store.db[APPEALS].find({"status": "registered", "registered_at": {"$lt": before}}).limit(limit)
-        return await cursor.to_list()
+        documents = await cursor.to_list()
+        if not documents:
+            return []
+        decided = self.store.db[CLASSIFICATIONS].find({"appeal_id": {"$in": [d["_id"] for d in documents]}})
+        classified = {decision["appeal_id"] async for decision in decided}
+        return [document for document in documents if document["_id"] not in classified]
 
 
 class IdempotencyKeys(Protocol):

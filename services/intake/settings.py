@@ -13,11 +13,11 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8000
     channels_path: Path = DEFAULT_CHANNELS
-    # Appeals still `registered` this long after registration are announced again (their event may have
-    # been lost with the broker); checked soon after start-up and then every `redrive_interval_s`. Longer
-    # than any backlog the pipeline clears, so appeals that are merely queued are not announced twice.
-    redrive_after_s: float = 300.0
-    redrive_interval_s: float = 60.0
+    # Appeals still `registered` and undecided this long after registration, and registered before the classifier
+    # had taken everything published (its committed offsets: a backlog moves that time back), are announced again:
+    # their event was lost with the broker or never published. Checked every `redrive_interval_s`.
+    redrive_after_s: float = 30.0
+    redrive_interval_s: float = 15.0
     # max_body_bytes (CITYLINE_INTAKE_MAX_BODY_BYTES, 64 KiB): an appeal is at most 5,000 characters of text.
     # Anonymous reads (status, Open311 lists) a minute from one client address; channels have their own limit, staff
     # none. Behind a proxy, let uvicorn take the client address from X-Forwarded-For (CITYLINE_FORWARDED_ALLOW_IPS).

@@ -13,17 +13,28 @@ CITYLINE = [sys.executable, "-m", "cityline.cli"]
 
 
 class RunningStack:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, **env: str) -> None:
         self.run_dir = run_dir
         self.ports = {
             name: free_port()
-            for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier", "sms_sink", "smtp_sink")
+            for name in (
+                "broker",
+                "s3",
+                "store",
+                "intake",
+                "classifier",
+                "dispatcher",
+                "notifier",
+                "sms_sink",
+                "smtp_sink",
+            )
         }
         self.env = {
             key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
         }
         self.env.update({f"CITYLINE_STACK_{name.upper()}_PORT": str(port) for name, port in self.ports.items()})
         self.env["CITYLINE_STACK_RUN_DIR"] = str(run_dir)
+        self.env.update(env)
         self.client_env = {
             **self.env,
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.ports['broker']}",
@@ -58,6 +69,10 @@ class RunningStack:
         code = self.process.wait(timeout=60)
         self.process.stdout.close()
         return code
+
+    def pid(self, process: str) -> int:
+        """The pid of one of the stack's processes (tansu, s3-server, secantusdb, intake, ...), from its pid file."""
+        return int((self.run_dir / "pids" / f"{process}.pid").read_text().strip())
 
     def crash(self) -> None:
         assert self.process is not None

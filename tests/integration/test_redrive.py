@@ -34,7 +34,7 @@ async def test_registered_appeal_whose_event_was_lost_is_announced_again(pipelin
     )
     try:
         appeal = await wait_until(
-            lambda: db.appeals.find_one({"_id": "9000001", "status": {"$in": ["assigned", "triage"]}}), timeout=30
+            lambda: db.appeals.find_one({"_id": "9000001", "status": {"$in": ["assigned", "triage"]}}), timeout=60
         )
         assert appeal["assignment"]["department"] == "lift_service"
         assert [entry["status"] for entry in appeal["history"]] == ["registered", "classified", "assigned"]
