@@ -95,6 +95,10 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
         for service in ("intake", "classifier", "dispatcher", "notifier"):
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
+        from cityline.console_setup import sign_in_hint
+
+        table.add_row("console (operators' screens)", f"http://127.0.0.1:{stack.service_port('console')}/")
+        table.add_row("console sign-in", sign_in_hint(stack.run_dir))
     table.add_row("logs", str(stack.run_dir / "logs"))
     table.add_row("residents' messages (SMS, e-mail, app webhooks)", f"{stack.outbox}/{{sms,mail,webhook}}")
     console.print(table)
@@ -386,10 +390,12 @@ def parser() -> argparse.ArgumentParser:
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
+    from cityline.users import add_parser as add_users_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
     add_notify_command(commands)
+    add_users_parser(commands)
     return root
 
 
