@@ -1,6 +1,7 @@
 """The appeal page: the caller, the history, the classification's explanation, the department and due date, the
 notices; and the next actions by role, each sent to the service that owns the appeal with the user's name."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -17,6 +18,8 @@ router = APIRouter(prefix="/appeals")
 AppealNumber = Annotated[str, PathParam(pattern=r"^\d{7,12}$")]
 Staff = Annotated[UserDoc, Depends(role_required("operator", "supervisor"))]
 # What each action may carry; the dispatcher records it in the appeal's history with the user's name.
+# The history entry each action becomes (the dispatcher's staff action kinds).
+ACTION_KINDS = {"note": "note", "escalate": "escalation", "callback": "callback"}
 ACTIONS = {
     "note": ("operator", "supervisor", "department"),
     "escalate": ("operator", "supervisor"),
@@ -41,6 +44,8 @@ def _page(request: Request, user: UserDoc, appeal: AppealDetail, status_code: in
         appeal=appeal,
         actions=[name for name, roles in ACTIONS.items() if user.role == "admin" or user.role in roles],
         may_triage=user.role in ("operator", "supervisor", "admin"),
+        # One key per form shown: sending the same form twice records the action once.
+        action_key=uuid.uuid4().hex,
         errors=context.pop("errors", {}),
         **context,
     )
@@ -91,6 +96,7 @@ async def act(
     appeal_id: AppealNumber,
     action: str,
     comment: Annotated[str, Form(max_length=2000)] = "",
+    action_key: Annotated[str, Form(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = "",
 ):
     if action not in ACTIONS:
         raise HTTPException(404, f"no action {action!r}")
@@ -99,7 +105,10 @@ async def act(
     appeal = await _visible(reads, appeal_id, user)
     if action == "note" and not comment.strip():
         return _page(request, user, appeal, status_code=422, errors={"note.comment": "form.text_required"})
-    outcome = await services.appeal_action(appeal_id, {"kind": action, "text": comment.strip(), "by": user.name})
+    request_id = action_key or uuid.uuid4().hex
+    outcome = await services.appeal_action(
+        appeal_id, {"kind": ACTION_KINDS[action], "text": comment.strip(), "by": user.name, "request_id": request_id}
+    )
     return _outcome(request, user, appeal, outcome, action)
 
 
