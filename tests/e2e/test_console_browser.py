@@ -210,4 +210,11 @@ def test_an_operator_registers_a_call_sees_it_assigned_and_finds_it_by_the_calle
     # On the desk, the same caller's number now brings up this open appeal first.
     page.get_by_role("link", name="Прийом дзвінка").click()
     page.get_by_label("Телефон").fill("0675551234")
-    expect(page.get_by_role("region", name="Заявник і місце").get_by_role("link", name=appeal_id)).to_be_visible()
+    caller = page.get_by_role("region", name="Заявник і місце")
+    expect(caller.get_by_role("link", name=appeal_id)).to_be_visible()
+    # ... and the operator adds this call to it instead of registering a duplicate.
+    page.get_by_label("Текст звернення").fill("Досі холодно, дзвонить удруге")
+    caller.get_by_role("button", name=f"Додати цей дзвінок до № {appeal_id}").click()
+    expect(caller.get_by_role("status")).to_contain_text(f"Дзвінок додано до звернення № {appeal_id}")
+    page.goto(f"/appeals/{appeal_id}")
+    expect(page.get_by_role("region", name="Історія")).to_contain_text("повторний дзвінок: Досі холодно")
