@@ -98,6 +98,10 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
         for service in ("intake", "classifier", "dispatcher", "notifier"):
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
+        from cityline.console_setup import sign_in_hint
+
+        table.add_row("console (operators' screens)", f"http://127.0.0.1:{stack.service_port('console')}/")
+        table.add_row("console sign-in", sign_in_hint(stack.run_dir))
     table.add_row("logs", str(stack.run_dir / "logs"))
     given_token = "$CITYLINE_STAFF_TOKEN (given)" if _given("CITYLINE_STAFF_TOKEN") else None
     table.add_row("staff token (Authorization: Bearer)", given_token or str(stack.staff_token_file))
@@ -395,12 +399,14 @@ def parser() -> argparse.ArgumentParser:
     from cityline.notify import add_notify_command
     from cityline.prometheus import add_parser as add_prometheus_parser
     from cityline.topics import add_parser as add_topics_parser
+    from cityline.users import add_parser as add_users_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
     add_notify_command(commands)
     add_topics_parser(commands)
     add_prometheus_parser(commands)
+    add_users_parser(commands)
     return root
 
 

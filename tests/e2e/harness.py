@@ -25,6 +25,7 @@ class RunningStack:
                 "classifier",
                 "dispatcher",
                 "notifier",
+                "console",
                 "sms_sink",
                 "smtp_sink",
             )
