@@ -36,6 +36,8 @@ class ServiceSettings(ConnectionSettings):
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # The staff/service token every service's HTTP desk for people requires (shared/staff_auth.py).
+    staff_token: SecretStr | None = Field(None, validation_alias=_common("staff_token"))
 
     # Consumer tuning. The embedded profile lowers the session timeout because Tansu completes a
     # group join only after about half of it (EMBEDDED_STACK.md, trap 5); real Kafka refuses < 6 s.

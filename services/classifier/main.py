@@ -1,13 +1,17 @@
-"""Wiring of the classifier: its rules (reloaded when the file changes) and handlers in the common service frame."""
+"""Wiring of the classifier: its rules (reloaded when the file changes), handlers and live preview in the common
+service frame."""
 
+from fastapi import Depends
 from faststream.asgi import AsgiFastStream
 
 from services.classifier.handlers import build_router
+from services.classifier.preview import build_preview_app
 from services.classifier.repository import MongoClassifierRepository
 from services.classifier.rulebook import RuleBook
 from services.classifier.settings import ClassifierSettings
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
+from shared.staff_auth import staff_token_check
 
 
 def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
@@ -19,7 +23,8 @@ def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
             "rules reload", rules.reload_if_changed, settings.rules_reload_s, first_delay_s=settings.rules_reload_s
         )
         router = build_router(settings, MongoClassifierRepository(store), rules, park_record, utcnow)
-        return Wiring(router, background=(reload,))
+        preview = build_preview_app(rules, dependencies=[Depends(staff_token_check(settings.staff_token))])
+        return Wiring(router, background=(reload,), http_app=preview)
 
     return assemble(
         settings,

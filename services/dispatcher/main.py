@@ -1,14 +1,18 @@
-"""Wiring of the dispatcher: its routing data, handlers, overdue check and triage desk in the common service frame."""
+"""Wiring of the dispatcher: its routing data, handlers, overdue check, triage desk and
+live preview in the common service frame."""
 
+from fastapi import Depends
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.preview import build_preview_router
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
+from shared.staff_auth import staff_token_check
 
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
@@ -22,6 +26,7 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
         desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, settings.operator_token)
+        desk.include_router(build_preview_router(routing, [Depends(staff_token_check(settings.staff_token))]))
         return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
 
     return assemble(
