@@ -18,7 +18,6 @@ from cityline.stack import EmbeddedStack, free_port
 from services.classifier.settings import DEFAULT_RULES
 from shared.settings import StackSettings
 
-
 STAFF_TOKEN = "integration-staff-token"
 
 
