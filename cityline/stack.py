@@ -9,6 +9,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from shared.settings import StackSettings
+from shared.staff_auth import STAFF_TOKEN_VARIABLE
 
 logger = logging.getLogger(__name__)
 
@@ -324,9 +326,28 @@ class EmbeddedStack:
             "CITYLINE_NOTIFIER_WEBHOOK_SECRETS": json.dumps({code: EMBEDDED_WEBHOOK_SECRET for code in apps}),
         }
 
+    @property
+    def staff_token_file(self) -> Path:
+        return self.run_dir / "staff-token"
+
+    def staff_token(self) -> str:
+        """The staff token the services and the console share: the one given in the environment, else the run
+        folder's, generated on first use and readable by its owner only."""
+        given = os.environ.get(STAFF_TOKEN_VARIABLE)
+        if given:
+            return given
+        path = self.staff_token_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def environment(self) -> dict[str, str]:
         env = {
             **os.environ,
+            STAFF_TOKEN_VARIABLE: self.staff_token(),
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "MONGODB_URI": self.store_uri,
             "CITYLINE_MONGODB_DATABASE": self.database,

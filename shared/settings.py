@@ -4,6 +4,7 @@ Nothing else in the project reads os.environ: main modules build settings once a
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,8 +37,6 @@ class ServiceSettings(ConnectionSettings):
     log_level: str = Field("INFO", validation_alias=_common("log_level"))
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # The staff/service token every service's HTTP desk for people requires (shared/staff_auth.py).
-    staff_token: SecretStr | None = Field(None, validation_alias=_common("staff_token"))
 
     # Consumer tuning. The embedded profile lowers the session timeout because Tansu completes a
     # group join only after about half of it (EMBEDDED_STACK.md, trap 5); real Kafka refuses < 6 s.
@@ -50,6 +49,13 @@ class ServiceSettings(ConnectionSettings):
     # In-place retries of a batch whose store or broker call failed transiently, before parking it.
     transient_retry_attempts: int = Field(6, validation_alias=_common("transient_retry_attempts"))
     transient_retry_max_wait_s: float = Field(5.0, validation_alias=_common("transient_retry_max_wait_s"))
+
+    # "development" lets a service with staff endpoints start without a staff token (they then refuse everyone);
+    # any other profile refuses to start without one.
+    profile: Literal["development", "production"] = Field("production", validation_alias=_common("profile"))
+    # The token staff tools (the console, scripts) send as `Authorization: Bearer <token>`; the same for every service.
+    # `cityline up` generates one into its run folder; compose and Kubernetes take it from a Secret.
+    staff_token: SecretStr | None = Field(None, validation_alias=_common("staff_token"))
 
     @property
     def group_id(self) -> str:

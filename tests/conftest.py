@@ -18,8 +18,6 @@ from cityline.stack import EmbeddedStack, free_port
 from services.classifier.settings import DEFAULT_RULES
 from shared.settings import StackSettings
 
-STAFF_TOKEN = "integration-staff-token"
-
 
 @dataclass
 class Servers:
@@ -92,8 +90,6 @@ def stack(tmp_path_factory) -> Iterator[EmbeddedStack]:
             "CITYLINE_NOTIFIER_CHANNEL_CACHE_S": "0",
             "CITYLINE_CLASSIFIER_RULES_PATH": str(classifier_rules),
             "CITYLINE_CLASSIFIER_RULES_RELOAD_S": "1",
-            # The services' desks for people (live preview, triage) want the staff token.
-            "CITYLINE_STAFF_TOKEN": STAFF_TOKEN,
         },
     )
     stack.start(with_services=False)

@@ -11,11 +11,13 @@ from services.classifier.rulebook import RuleBook
 from services.classifier.settings import ClassifierSettings
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
-from shared.staff_auth import staff_token_check
+from shared.staff_auth import StaffAuth
 
 
 def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
     settings = settings or ClassifierSettings()
+    # Before anything connects: without its staff token outside development the service refuses to start.
+    staff = StaffAuth.from_settings(settings)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         rules = RuleBook(settings.rules_path, taxonomy)
@@ -23,7 +25,7 @@ def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
             "rules reload", rules.reload_if_changed, settings.rules_reload_s, first_delay_s=settings.rules_reload_s
         )
         router = build_router(settings, MongoClassifierRepository(store), rules, park_record, utcnow)
-        preview = build_preview_app(rules, dependencies=[Depends(staff_token_check(settings.staff_token))])
+        preview = build_preview_app(rules, dependencies=[Depends(staff.required)])
         return Wiring(router, background=(reload,), http_app=preview)
 
     return assemble(

@@ -12,11 +12,13 @@ from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts.base import utcnow
 from shared.service import Periodic, Wiring, assemble
-from shared.staff_auth import staff_token_check
+from shared.staff_auth import StaffAuth
 
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
     settings = settings or DispatcherSettings()
+    # Before anything connects: without its staff token outside development the service refuses to start.
+    staff = StaffAuth.from_settings(settings)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
@@ -25,8 +27,8 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
             settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
-        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, settings.operator_token)
-        desk.include_router(build_preview_router(routing, [Depends(staff_token_check(settings.staff_token))]))
+        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff)
+        desk.include_router(build_preview_router(routing, [Depends(staff.required)]))
         return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
 
     return assemble(

@@ -1,7 +1,7 @@
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatcher.domain import LEGAL_MAX_DUE
@@ -26,10 +26,6 @@ class DispatcherSettings(ServiceSettings):
     # How often open appeals are checked against their due time.
     overdue_check_interval_s: float = Field(60.0, gt=0)
     overdue_check_batch: int = Field(5000, gt=0)
-
-    # Contact-center operators' triage desk (/v1/triage): with a token set, requests must carry
-    # `Authorization: Bearer <token>`; without one the desk is open (for a closed network or development only).
-    operator_token: SecretStr | None = None
 
     @field_validator("due_critical", "due_high", "due_normal", "due_low")
     @classmethod

@@ -1,20 +1,23 @@
 """The contact center's triage desk over HTTP: appeals waiting for a person, and the operator's decision.
 
+Staff only (shared.staff_auth): every request carries the staff token, and a decision is recorded under the person
+the console names in the actor header with it, never under a name from the body.
+
 Thin like a handler: read -> decide (domain.decide_triage) -> persist and publish through the dispatcher's own
 assignment path, so a decided appeal continues exactly as a routed one (task, incident, appeals.assigned).
 """
 
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query
-from pydantic import BaseModel, SecretStr
+from fastapi import Depends, FastAPI, HTTPException, Query
+from pydantic import BaseModel, Field
 
 from services.dispatcher.domain import Routing, TriageDecision, TriageProblem, decide_triage
 from services.dispatcher.repository import DispatcherRepository
 from shared.contracts.dispatcher import AppealAssigned, Assignment
+from shared.staff_auth import ACTOR_HEADER, StaffAuth, StaffCaller
 
 STATUS_CODES = {"not-found": 404, "conflict": 409, "invalid": 422}
 
@@ -36,6 +39,14 @@ class TriagePage(BaseModel):
     items: list[TriageItem]
     # Pass as `after` for the next page; null on the last page.
     next_after: str | None = None
+
+
+class TriageRequest(TriageDecision):
+    """The operator's decision as sent: who decides comes from the actor header sent with the staff token."""
+
+    operator: str | None = Field(
+        None, max_length=100, description=f"Optional; if given it must be the {ACTOR_HEADER} header's name."
+    )
 
 
 class TriageResult(BaseModel):
@@ -61,24 +72,30 @@ def _item(document: dict) -> TriageItem:
     )
 
 
+def _invalid(location: list[str], message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": location, "msg": message, "type": "value_error"}])
+
+
+def _decision_by(caller: StaffCaller, request: TriageRequest) -> TriageDecision:
+    """The decision under the authenticated person's name."""
+    if caller.actor is None:
+        raise _invalid(["header", ACTOR_HEADER], "required: the name of the person deciding, sent with the token")
+    if request.operator is not None and request.operator != caller.actor:
+        raise _invalid(["body", "operator"], f"is not the person of the {ACTOR_HEADER} header")
+    return TriageDecision(**request.model_dump(exclude={"operator"}), operator=caller.actor)
+
+
 def build_triage_app(
     repo: DispatcherRepository,
     routing: Routing,
     assign: Callable[[list[AppealAssigned]], Awaitable[list[AppealAssigned]]],
     clock: Callable[[], datetime],
-    operator_token: SecretStr | None = None,
+    staff: StaffAuth,
 ) -> FastAPI:
-    def operator(authorization: Annotated[str | None, Header()] = None) -> None:
-        if operator_token is None:
-            return
-        expected = f"Bearer {operator_token.get_secret_value()}"
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
-            raise HTTPException(401, "an operator token is required: Authorization: Bearer <token>")
-
     app = FastAPI(
         title="CityLine triage desk",
-        description="Contact-center operators decide appeals the dispatcher could not route.",
-        dependencies=[Depends(operator)],
+        description="Contact-center operators decide appeals the dispatcher could not route. Staff only.",
+        dependencies=[Depends(staff.required)],
     )
 
     @app.get("/v1/triage", response_model=TriagePage)
@@ -91,7 +108,10 @@ def build_triage_app(
         return TriagePage(items=items, next_after=items[-1].appeal_id if len(items) == limit else None)
 
     @app.post("/v1/triage/{appeal_id}", response_model=TriageResult)
-    async def decide(appeal_id: str, decision: TriageDecision) -> TriageResult:
+    async def decide(
+        appeal_id: str, request: TriageRequest, caller: Annotated[StaffCaller, Depends(staff.required)]
+    ) -> TriageResult:
+        decision = _decision_by(caller, request)
         documents = await repo.load_appeals([appeal_id])
         verdict = decide_triage(documents.get(appeal_id), decision, routing, clock())
         if isinstance(verdict, TriageProblem):

@@ -9,6 +9,7 @@ import json
 import random
 import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from shared.contracts.base import utcnow
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.intake import Address, AppealSubmitted
 from shared.settings import DEFAULT_TAXONOMY
+from shared.staff_auth import ACTOR_HEADER
 from shared.taxonomy import load_taxonomy
 from tests.integration.helpers import publish, read_topic, read_topics, store_client, wait_until
 
@@ -236,7 +238,20 @@ async def test_the_triage_desk_over_http_sends_the_appeal_on(pipeline):
     (event,) = await send(pipeline, [appeal("unclassified", text="Незрозуміле звернення про щось у дворі")])
     await stored(pipeline, event.appeal_id, status="triage")
     base = f"http://127.0.0.1:{pipeline.service_port('dispatcher')}"
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as anonymous:
+        # Staff only: no token, a wrong token, a wrong scheme.
+        refusals = [
+            await anonymous.get("/v1/triage"),
+            await anonymous.post(f"/v1/triage/{event.appeal_id}", json={"category": "gas", "operator": "Хтось"}),
+            await anonymous.get("/v1/triage", headers={"Authorization": "Bearer wrong"}),
+            await anonymous.post(
+                f"/v1/triage/{event.appeal_id}", json={"category": "gas"}, headers={"Authorization": "Bearer wrong"}
+            ),
+            await anonymous.get("/v1/triage", headers={"Authorization": f"Basic {pipeline.staff_token()}"}),
+        ]
+    assert [response.status_code for response in refusals] == [401] * 5
+    staff = {"Authorization": f"Bearer {pipeline.staff_token()}", ACTOR_HEADER: quote("Ірина")}
+    async with httpx.AsyncClient(base_url=base, timeout=10, headers=staff) as http:
         listed, after = [], None
         while True:
             page = (await http.get("/v1/triage", params={"limit": 200, **({"after": after} if after else {})})).json()
@@ -246,19 +261,20 @@ async def test_the_triage_desk_over_http_sends_the_appeal_on(pipeline):
                 break
         assert event.appeal_id in listed
 
-        refused = await http.post(f"/v1/triage/{event.appeal_id}", json={"category": "nope", "operator": "Ірина"})
+        refused = await http.post(f"/v1/triage/{event.appeal_id}", json={"category": "nope"})
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "category"]
         decided = await http.post(
             f"/v1/triage/{event.appeal_id}",
-            json={"category": "water_supply", "operator": "Ірина", "comment": "Йдеться про прорив труби"},
+            json={"category": "water_supply", "comment": "Йдеться про прорив труби"},
         )
         assert decided.status_code == 200, decided.text
         assert decided.json()["assignment"]["department"] == "kyivvodokanal"
-        again = await http.post(f"/v1/triage/{event.appeal_id}", json={"category": "gas", "operator": "Ірина"})
+        again = await http.post(f"/v1/triage/{event.appeal_id}", json={"category": "gas"})
         assert again.status_code == 409
 
     document = await stored(pipeline, event.appeal_id, status="assigned")
     assert document["classification"]["decided_by"] == "operator"
+    assert document["assignment"]["reason"].startswith("operator Ірина")  # the name the console signed in
     assert [entry["by"] for entry in document["history"][-2:]] == ["operator", "dispatcher"]
     tasks = await read_topic(
         pipeline.bootstrap,

@@ -7,12 +7,10 @@ import httpx
 import pytest
 
 from shared.contracts import topics
-from tests.conftest import STAFF_TOKEN
 from tests.integration.helpers import publish, store_client, submission, wait_until
 
 pytestmark = pytest.mark.integration
 
-STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
 TEXT = "Не прибирають сніг біля будинку, все у кризі, люди падають"
 ADDRESS = {"text": "вул. Липська, 5"}
 
@@ -21,9 +19,10 @@ async def test_the_preview_is_what_the_pipeline_decides(pipeline):
     body = submission(TEXT, channel="phone", address=ADDRESS)
     classifier = f"http://127.0.0.1:{pipeline.service_port('classifier')}"
     dispatcher = f"http://127.0.0.1:{pipeline.service_port('dispatcher')}"
+    staff = {"Authorization": f"Bearer {pipeline.staff_token()}"}
     async with httpx.AsyncClient(timeout=30) as http:
         refused = await http.post(f"{classifier}/v1/preview", json={"text": TEXT})
-        classified = await http.post(f"{classifier}/v1/preview", json={"text": TEXT, "language": "uk"}, headers=STAFF)
+        classified = await http.post(f"{classifier}/v1/preview", json={"text": TEXT, "language": "uk"}, headers=staff)
         assert classified.status_code == 200, classified.text
         classification = classified.json()["classification"]
         routed = await http.post(
@@ -35,10 +34,10 @@ async def test_the_preview_is_what_the_pipeline_decides(pipeline):
                 "received_at": body["received_at"],
                 "text": TEXT,
             },
-            headers=STAFF,
+            headers=staff,
         )
         assert routed.status_code == 200, routed.text
-        streets = await http.get(f"{dispatcher}/v1/streets", params={"q": "липс"}, headers=STAFF)
+        streets = await http.get(f"{dispatcher}/v1/streets", params={"q": "липс"}, headers=staff)
     assert refused.status_code == 401
     assignment = routed.json()["assignment"]
     assert (classification["category"], assignment["department"]) == ("snow_ice", "rda_pecherskyi")

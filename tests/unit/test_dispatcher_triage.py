@@ -11,6 +11,7 @@ from services.dispatcher.handlers import build_dispatcher
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts import topics
+from shared.staff_auth import ACTOR_HEADER, StaffAuth
 from tests.unit.fakes import NOW, FakeDispatcherRepository, classified_event, published
 
 
@@ -67,11 +68,16 @@ def test_a_department_decided_directly(routing):
     assert assigned.classification.category == "snow_ice"
 
 
-def desk(routing, parked, repo, token=None):
+TOKEN = "a-staff-token-of-enough-length-0123456789"
+# The console sends the signed-in person's name percent-encoded (HTTP headers are Latin-1).
+IRYNA = {"Authorization": f"Bearer {TOKEN}", ACTOR_HEADER: "%D0%86%D1%80%D0%B8%D0%BD%D0%B0"}
+
+
+def desk(routing, parked, repo, token=TOKEN):
     dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
     broker = KafkaBroker()
     broker.include_router(dispatcher.router)
-    app = build_triage_app(repo, routing, dispatcher.assign, lambda: NOW, token)
+    app = build_triage_app(repo, routing, dispatcher.assign, lambda: NOW, StaffAuth(SecretStr(token)))
     by_topic = {p.topic: p for p in dispatcher.router.publishers}
     return broker, app, by_topic
 
@@ -84,15 +90,18 @@ async def test_the_desk_lists_pages_and_decides(routing, parked):
 
     async with (
         TestKafkaBroker(broker),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t", headers=IRYNA) as client,
     ):
         first = (await client.get("/v1/triage", params={"limit": 2})).json()
         second = (await client.get("/v1/triage", params={"limit": 2, "after": first["next_after"]})).json()
-        decided = await client.post("/v1/triage/1000002", json={"category": "gas", "operator": "Ірина"})
+        decided = await client.post("/v1/triage/1000002", json={"category": "gas"})
         again = await client.post("/v1/triage/1000002", json={"category": "gas", "operator": "Ірина"})
-        missing = await client.post("/v1/triage/1000999", json={"category": "gas", "operator": "Ірина"})
-        invalid = await client.post("/v1/triage/1000001", json={"category": "nope", "operator": "Ірина"})
-        no_operator = await client.post("/v1/triage/1000001", json={"category": "gas"})
+        missing = await client.post("/v1/triage/1000999", json={"category": "gas"})
+        invalid = await client.post("/v1/triage/1000001", json={"category": "nope"})
+        someone_else = await client.post("/v1/triage/1000001", json={"category": "gas", "operator": "Петро"})
+        no_actor = await client.post(
+            "/v1/triage/1000001", json={"category": "gas", "operator": "Ірина"}, headers={ACTOR_HEADER: ""}
+        )
         tasks = published(by_topic["dept.kyivgaz.assignments"])
         announced = published(by_topic[topics.APPEALS_ASSIGNED])
         after = (await client.get("/v1/triage")).json()
@@ -103,20 +112,32 @@ async def test_the_desk_lists_pages_and_decides(routing, parked):
     assert again.status_code == 409 and "not waiting in triage" in again.json()["detail"]
     assert missing.status_code == 404
     assert invalid.status_code == 422 and invalid.json()["detail"][0]["loc"] == ["body", "category"]
-    assert no_operator.status_code == 422 and "operator" in str(no_operator.json()["detail"])
+    assert someone_else.status_code == 422 and someone_else.json()["detail"][0]["loc"] == ["body", "operator"]
+    assert no_actor.status_code == 400 and ACTOR_HEADER in no_actor.json()["detail"]
+    assert repo.documents["1000002"]["assignment"]["reason"].startswith("operator Ірина")
     assert [t["appeal_id"] for t in tasks] == ["1000002"] and [a["appeal_id"] for a in announced] == ["1000002"]
     history = repo.documents["1000002"]["history"]
     assert [(e["status"], e["by"]) for e in history[-2:]] == [("classified", "operator"), ("assigned", "dispatcher")]
     assert [i["appeal_id"] for i in after["items"]] == ["1000001", "1000003"]
 
 
-async def test_the_desk_wants_the_operator_token_when_one_is_set(routing, parked):
+async def test_the_desk_refuses_requests_without_the_staff_token_or_with_a_wrong_one(routing, parked):
     repo = FakeDispatcherRepository()
-    broker, app, _ = desk(routing, parked, repo, SecretStr("s3cret"))
+    in_triage(routing, repo)
+    broker, app, _ = desk(routing, parked, repo)
+    wrong = {"Authorization": "Bearer not-the-token", ACTOR_HEADER: "Ірина".encode()}
     async with (
         TestKafkaBroker(broker),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
-        assert (await client.get("/v1/triage")).status_code == 401
-        assert (await client.get("/v1/triage", headers={"Authorization": "Bearer wrong"})).status_code == 401
-        assert (await client.get("/v1/triage", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+        anonymous = [await client.get("/v1/triage"), await client.post("/v1/triage/1000001", json={"category": "gas"})]
+        wrong_token = [
+            await client.get("/v1/triage", headers=wrong),
+            await client.post("/v1/triage/1000001", json={"category": "gas"}, headers=wrong),
+        ]
+        other_scheme = await client.get("/v1/triage", headers={"Authorization": f"Basic {TOKEN}"})
+        allowed = await client.get("/v1/triage", headers=IRYNA)
+    assert [r.status_code for r in anonymous + wrong_token + [other_scheme]] == [401] * 5
+    assert all(r.headers["www-authenticate"].startswith("Bearer") for r in anonymous)
+    assert allowed.status_code == 200 and [i["appeal_id"] for i in allowed.json()["items"]] == ["1000001"]
+    assert repo.documents["1000001"]["status"] == "triage"
