@@ -310,10 +310,11 @@ def asyncapi_documents() -> dict[str, dict]:
     from services.notifier.settings import NotifierSettings
     from shared.settings import EMBEDDED_KAFKA
 
+    # The documents describe the events only: no staff token is needed to build the apps for them.
     apps = {
         "intake": intake(IntakeSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
-        "classifier": classifier(ClassifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
-        "dispatcher": dispatcher(DispatcherSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
+        "classifier": classifier(ClassifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
+        "dispatcher": dispatcher(DispatcherSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
         "notifier": notifier(NotifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
     }
     return {name: app.schema.to_specification().to_jsonable() for name, app in apps.items()}
