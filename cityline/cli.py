@@ -95,6 +95,10 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
         for service in ("intake", "classifier", "dispatcher", "notifier"):
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
+        from cityline.console_setup import sign_in_hint
+
+        table.add_row("console (operators' screens)", f"http://127.0.0.1:{stack.service_port('console')}/")
+        table.add_row("console sign-in", sign_in_hint(stack.run_dir))
     table.add_row("logs", str(stack.run_dir / "logs"))
     given_token = "$CITYLINE_STAFF_TOKEN (given)" if _given("CITYLINE_STAFF_TOKEN") else None
     table.add_row("staff token (Authorization: Bearer)", given_token or str(stack.staff_token_file))
@@ -389,10 +393,12 @@ def parser() -> argparse.ArgumentParser:
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
+    from cityline.users import add_parser as add_users_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
     add_notify_command(commands)
+    add_users_parser(commands)
     return root
 
 

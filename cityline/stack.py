@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "classifier", "dispatcher", "notifier")
+# `cityline up` also starts the operators' console; tests of the pipeline alone start SERVICES.
+WITH_CONSOLE = (*SERVICES, "console")
 # Signs the embedded stack's webhooks (to its own sink): a development value, never a production secret.
 EMBEDDED_WEBHOOK_SECRET = "cityline-embedded-webhook-secret"
 
@@ -413,7 +415,10 @@ class EmbeddedStack:
             self.create_topics()
             self.start_sinks()
             if with_services:
-                self.start_services()
+                from cityline.console_setup import prepare_console
+
+                self.service_env.update(prepare_console(self))
+                self.start_services(WITH_CONSOLE)
         except BaseException:
             self.stop()
             raise

@@ -80,6 +80,11 @@ class Store:
         # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
         await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
         await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
+        # --- the console: a caller's appeals by their number; a department's appeals, newest first.
+        await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
+        await appeals.create_index(
+            [("assignment.department", ASCENDING), ("received_at", ASCENDING)], name="department_newest"
+        )
 
     async def close(self) -> None:
         await self.client.close()

@@ -24,6 +24,7 @@ class DispatcherRepository(Protocol):
     async def open_past_due(self, now: datetime, limit: int) -> list[dict]: ...
     async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None: ...
     async def triage_page(self, limit: int, after: str | None) -> list[dict]: ...
+    async def record_staff_action(self, appeal_id: str, entry: HistoryEntry) -> bool | None: ...
 
 
 def status_update(changes: Sequence[StatusChange]) -> StageUpdate:
@@ -142,6 +143,17 @@ class MongoDispatcherRepository:
                 ],
                 ordered=False,
             )
+
+    async def record_staff_action(self, appeal_id: str, entry: HistoryEntry) -> bool | None:
+        """Add a staff member's entry to the appeal's history, once per entry id; its status stays as it is.
+        True: added now; False: added before (a repeated request); None: no such appeal."""
+        result = await self.store.db[APPEALS].update_one(
+            {"_id": appeal_id, "history.event_id": {"$ne": entry.event_id}},
+            {"$push": {"history": entry.document()}, "$set": {"updated_at": entry.at}},
+        )
+        if result.modified_count:
+            return True
+        return False if await self.store.db[APPEALS].count_documents({"_id": appeal_id}, limit=1) else None
 
     async def triage_page(self, limit: int, after: str | None) -> list[dict]:
         """Appeals waiting for an operator, oldest number first; `after`: the last appeal id of the previous page."""

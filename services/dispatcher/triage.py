@@ -9,13 +9,15 @@ assignment path, so a decided appeal continues exactly as a routed one (task, in
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatcher.domain import Routing, TriageDecision, TriageProblem, decide_triage
 from services.dispatcher.repository import DispatcherRepository
+from shared.appeals import HistoryEntry
+from shared.contracts.base import AppealId, derived_event_id
 from shared.contracts.dispatcher import AppealAssigned, Assignment
 from shared.staff_auth import ACTOR_HEADER, StaffAuth, StaffCaller
 
@@ -47,6 +49,24 @@ class TriageRequest(TriageDecision):
     operator: str | None = Field(
         None, max_length=100, description=f"Optional; if given it must be the {ACTOR_HEADER} header's name."
     )
+
+
+class StaffAction(BaseModel):
+    """A contact-center action on an appeal that changes no routing: recorded in its history with the person's name.
+
+    `note`: an internal note; `escalation`: raised to a supervisor by hand; `callback`: the resident was called back.
+    The same `request_id` is the same action: a repeated request adds nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["note", "escalation", "callback"]
+    text: str = Field(default="", max_length=2000)
+    by: str = Field(min_length=1, max_length=100)
+    request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class StaffActionResult(BaseModel):
+    appeal_id: str
+    recorded: bool = Field(description="False when this request_id was recorded before")
 
 
 class TriageResult(BaseModel):
@@ -122,5 +142,21 @@ def build_triage_app(
             raise HTTPException(STATUS_CODES[verdict.kind], detail)
         (assigned,) = await assign([verdict])
         return TriageResult(appeal_id=appeal_id, status=assigned.assignment.outcome, assignment=assigned.assignment)
+
+    @app.post("/v1/appeals/{appeal_id}/actions", response_model=StaffActionResult)
+    async def record_action(appeal_id: Annotated[AppealId, Path()], action: StaffAction) -> StaffActionResult:
+        if action.kind == "note" and not action.text.strip():
+            raise HTTPException(422, [{"loc": ["body", "text"], "msg": "a note needs its text", "type": "value_error"}])
+        entry = HistoryEntry(
+            status=action.kind,
+            at=clock(),
+            event_id=str(derived_event_id("staff-action", f"{appeal_id}:{action.request_id}")),
+            by=action.by,
+            note=action.text.strip(),
+        )
+        recorded = await repo.record_staff_action(appeal_id, entry)
+        if recorded is None:
+            raise HTTPException(404, f"appeal {appeal_id}: no such appeal")
+        return StaffActionResult(appeal_id=appeal_id, recorded=recorded)
 
     return app

@@ -17,7 +17,9 @@ class RunningStack:
         self.run_dir = run_dir
         self.ports = {
             name: free_port()
-            for name in ("broker", "store", "intake", "classifier", "dispatcher", "notifier", "sms_sink", "smtp_sink")
+            for name in (
+                "broker", "store", "intake", "classifier", "dispatcher", "notifier", "console", "sms_sink", "smtp_sink"
+            )
         }
         self.env = {
             key: value for key, value in os.environ.items() if key not in {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URI"}
