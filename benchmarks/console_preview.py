@@ -6,13 +6,15 @@ console calls them, over the real appeal texts of datasets/appeals (and a street
     .venv/bin/python -m benchmarks.console_preview --classifier http://127.0.0.1:8001 --dispatcher http://127.0.0.1:8002
         the running services (`cityline up`); the staff token is read from .run/staff-token unless --token is given
 
-Prints p50/p95/max in milliseconds of each call and of the whole preview (classify, then route). Target: the whole
-preview at most 50 ms at p95.
+Prints p50/p95/max in milliseconds of each call and of the whole preview (classify, then route), the load average,
+and the same-run reference: the two pure decide steps (`classify_text`, `route`) called directly on the same texts, so
+the share the HTTP layer adds is visible whatever the machine's load. Target: the whole preview at most 50 ms at p95.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -96,10 +98,48 @@ async def run(classifier: httpx.AsyncClient, dispatcher: httpx.AsyncClient, toke
                 (await dispatcher.get("/v1/streets", params={"q": typed}, headers=headers)).raise_for_status()
                 if round_number:
                     timings["streets"].append((time.perf_counter() - started) * 1000)
+    timings.update(pure_reference(items))
     print(f"{len(items)} appeal texts of datasets/appeals, {rounds} rounds after a warm-up")  # noqa: T201
     for name, samples in timings.items():
         if samples:
-            print(f"{name:14} {percentiles(samples)}")  # noqa: T201
+            print(f"{name:24} {percentiles(samples)}")  # noqa: T201
+    print("load average " + " ".join(f"{load:.2f}" for load in os.getloadavg()))  # noqa: T201
+
+
+def pure_reference(items: list[dict]) -> dict[str, list[float]]:
+    """The decide steps alone, in this process, on the same texts: what no HTTP layer can make faster."""
+    from services.classifier.domain import classify_text
+    from services.classifier.rulebook import read_rules
+    from services.classifier.settings import DEFAULT_RULES
+    from services.dispatcher.domain import load_routing, route
+    from services.dispatcher.preview import UNREGISTERED
+    from services.dispatcher.settings import DEFAULT_ROUTING
+    from shared.contracts.classifier import AppealClassified
+    from shared.settings import DEFAULT_TAXONOMY
+    from shared.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(DEFAULT_TAXONOMY)
+    rules, routing = read_rules(DEFAULT_RULES, taxonomy), load_routing(DEFAULT_ROUTING, taxonomy)
+    classify_ms, route_ms = [], []
+    for item in items:
+        started = time.perf_counter()
+        classification = classify_text(item["text"], rules)
+        middle = time.perf_counter()
+        now = utcnow()
+        appeal = AppealClassified(
+            appeal_id=UNREGISTERED,
+            channel="phone",
+            text=item["text"],
+            address={"text": item["address"]} if item["address"] else None,
+            received_at=now,
+            registered_at=now,
+            classification=classification,
+        )
+        route(appeal, routing, now)
+        ended = time.perf_counter()
+        classify_ms.append((middle - started) * 1000)
+        route_ms.append((ended - middle) * 1000)
+    return {"reference: classify_text": classify_ms, "reference: route": route_ms}
 
 
 def main() -> None:
