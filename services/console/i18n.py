@@ -4,11 +4,12 @@ Each file maps a key ("desk.title") to its text. Every language must have exactl
 `load_translations` says which file, line and key is wrong otherwise.
 """
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import Field, RootModel, ValidationError
 
 from shared.yamlfile import DataFileError, describe_errors, load_located
 
@@ -20,11 +21,6 @@ KEY_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"
 
 class TranslationFile(RootModel[dict[str, str]]):
     root: dict[str, str] = Field(min_length=1)
-
-
-class _Key(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    key: str = Field(pattern=KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -47,10 +43,15 @@ def _load_file(path: Path) -> tuple[dict[str, str], object]:
     data, locator = load_located(path.read_text(encoding="utf-8"), str(path))
     try:
         texts = TranslationFile.model_validate(data).root
-        for key in texts:
-            _Key(key=key)
     except ValidationError as error:
         raise DataFileError("\n".join(describe_errors(error, locator))) from None
+    bad = [
+        locator.error((key,), f"a key is dotted lower-case words ({KEY_PATTERN})")
+        for key in texts
+        if not re.match(KEY_PATTERN, key)
+    ]
+    if bad:
+        raise DataFileError("\n".join(bad))
     return texts, locator
 
 

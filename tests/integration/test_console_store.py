@@ -115,10 +115,10 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-async def _signed_in_operator(stack, client: httpx.AsyncClient) -> None:
+async def _signed_in_operator(stack, client: httpx.AsyncClient, role: str = "operator", department=None) -> None:
     store = _store(stack)
     try:
-        user, password = new_user(f"op-{uuid.uuid4().hex[:8]}", "operator", None, [])
+        user, password = new_user(f"op-{uuid.uuid4().hex[:8]}", role, department, [department])
         await UserRepository(store).add(user)
     finally:
         await store.close()
@@ -223,4 +223,37 @@ async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stac
         ]
     finally:
         await store.db[APPEALS].delete_one({"_id": appeal_id})
+        await store.close()
+
+
+async def test_a_department_user_sees_only_their_departments_appeals(stack):
+    store = _store(stack)
+    base = 6_000_000 + uuid.uuid4().int % 1_000_000 * 10
+    theirs, other = str(base), str(base + 1)
+    word = f"слово{uuid.uuid4().hex[:6]}"
+    await store.db[APPEALS].insert_many(
+        [
+            _appeal(
+                theirs, 3, text=f"Запах газу {word}", assignment={"department": "kyivgaz", "department_name": "Газ"}
+            ),
+            _appeal(
+                other,
+                2,
+                text=f"Прорвало трубу {word}",
+                assignment={"department": "kyivvodokanal", "department_name": "Водоканал"},
+            ),
+        ]
+    )
+    _app, client = _console(stack)
+    try:
+        async with client:
+            await _signed_in_operator(stack, client, role="department", department="kyivgaz")
+            assert (await client.get(f"/appeals/{theirs}")).status_code == 200
+            refused = await client.get(f"/appeals/{other}", headers={"Accept": "text/html"})
+            assert refused.status_code == 404 and "Прорвало трубу" not in refused.text
+            found = await client.get("/search", params={"q": word, "department": "kyivvodokanal"})
+            assert f">{theirs}<" in found.text and f">{other}<" not in found.text
+            assert (await client.get("/desk")).status_code == 403  # the call desk is for operators
+    finally:
+        await store.db[APPEALS].delete_many({"_id": {"$in": [theirs, other]}})
         await store.close()

@@ -121,6 +121,24 @@ def e164(phone: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@router.post("/add-to/{appeal_id}")
+async def add_to_open_appeal(
+    request: Request, user: Operator, services: ClientsDep, appeal_id: Annotated[str, PathParam(pattern=r"^\d{7,12}$")]
+):
+    """The caller is calling about an open appeal: what they say now goes into its history, not into a duplicate."""
+    submitted = await request.form()
+    key = str(submitted.get("idempotency_key") or "")[:56] or uuid.uuid4().hex
+    text = CallForm.from_form(submitted).value("text")
+    if not text:
+        return render(request, "partials/added.html", user, appeal_id=appeal_id, error_key="form.text_required")
+    # The desk's key for this call: adding it twice (a double click) records it once.
+    note = {"kind": "note", "text": f"повторний дзвінок: {text}"[:2000], "by": user.name, "request_id": f"add-{key}"}
+    outcome = await services.appeal_action(appeal_id, note)
+    if isinstance(outcome, Unavailable | Refused):
+        return render(request, "partials/added.html", user, appeal_id=appeal_id, error_key="caller.add_failed")
+    return render(request, "partials/added.html", user, appeal_id=appeal_id)
+
+
 @router.get("/caller")
 async def caller(request: Request, user: Operator, reads: AppealsDep, phone: str = "", address: str = ""):
     """The caller's appeals (open first) and open incidents at the place they name."""
