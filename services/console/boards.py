@@ -214,9 +214,7 @@ class BoardReads:
                             "$group": {
                                 "_id": "$assignment.department",
                                 "closed": {"$sum": 1},
-                                "on_time": {
-                                    "$sum": {"$cond": [{"$lte": ["$updated_at", "$assignment.due_at"]}, 1, 0]}
-                                },
+                                "on_time": {"$sum": {"$cond": [{"$lte": ["$updated_at", "$assignment.due_at"]}, 1, 0]}},
                             }
                         },
                     ]

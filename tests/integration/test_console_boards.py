@@ -17,6 +17,7 @@ from services.console.boards import BoardReads, ensure_board_indexes
 from services.console.department_updates import DepartmentUpdates
 from services.console.main import create_app
 from services.console.repository import UserRepository
+from services.console.routes.supervisor import LatestBoard
 from services.console.settings import ConsoleSettings
 from shared.contracts import topics
 from shared.contracts.base import utcnow
@@ -134,8 +135,9 @@ def _console(stack):
         mongodb_uri=stack.store_uri, mongodb_database=stack.database, kafka_bootstrap_servers=stack.bootstrap
     )
     app = create_app(settings)
-    # The router's lifespan is not run by the ASGI transport: the publisher it would open, opened here.
+    # The routers' lifespans are not run by the ASGI transport: what they would open, opened here.
     app.state.department_updates = DepartmentUpdates(settings)
+    app.state.supervisor_board = LatestBoard(BoardReads(app.state.store))
     return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console", timeout=60)
 
 
@@ -196,6 +198,10 @@ async def test_the_supervisor_sees_the_overdue_and_exports_what_is_shown(stack):
         await store.db[APPEALS].insert_one(late)
         async with client:
             await _signed_in(stack, client, "supervisor")
+            computing = await client.get("/supervisor")
+            assert "обчислюються" in computing.text and late["_id"] not in computing.text
+            assert (await client.get("/supervisor/export.csv")).status_code == 503
+            await app.state.supervisor_board.refresh()  # what the background job does every supervisor_refresh_s
             board = await client.get("/supervisor")
             assert board.status_code == 200 and late["_id"] in board.text
             exported = await client.get("/supervisor/export.csv")
