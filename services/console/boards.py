@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from pymongo import ASCENDING, DESCENDING
 
-from services.console.repository import SUMMARY_FIELDS, AppealSummary, _read, summary
+from services.console.repository import SUMMARY_FIELDS, AppealSummary, IncidentSummary, _read, summary
 from shared.store import APPEALS, INCIDENTS, Store
 
 # The appeal statuses of work in progress at a department, and of an appeal nobody has closed yet.
@@ -60,29 +60,14 @@ class TriageEntry:
     note: str
 
 
-@dataclass(frozen=True)
-class IncidentLine:
-    incident_id: str
-    category: str
-    location: str
-    department: str
-    count: int
-    lead_appeal_id: str
+class IncidentLine(IncidentSummary):
+    """An open incident as the boards list it: with its due time."""
+
     due_at: datetime
-    last_at: datetime
 
     @classmethod
-    def from_document(cls, document: dict[str, Any]) -> "IncidentLine":
-        return cls(
-            incident_id=document["_id"],
-            category=document["category"],
-            location=document["location"],
-            department=document["department"],
-            count=len(document.get("appeal_ids", ())),
-            lead_appeal_id=document["appeal_ids"][0],
-            due_at=document["due_at"],
-            last_at=document["last_at"],
-        )
+    def of(cls, document: dict[str, Any]) -> "IncidentLine":
+        return cls.from_document(document, due_at=document["due_at"])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -159,7 +144,7 @@ class BoardReads:
             .sort("due_at", ASCENDING)
             .limit(limit)
         )
-        return [IncidentLine.from_document(document) for document in await _read(cursor.to_list())]
+        return [IncidentLine.of(document) for document in await _read(cursor.to_list())]
 
     async def task(self, appeal_id: str) -> dict[str, Any] | None:
         """The fields a department report needs: the appeal's department, status and correlation id."""
@@ -229,7 +214,7 @@ class BoardReads:
         )
         incidents_cursor = self.store.db[INCIDENTS].find({"status": "open"}, {"texts": 0})
         incidents = [
-            IncidentLine.from_document(document)
+            IncidentLine.of(document)
             for document in await _read(incidents_cursor.sort("last_at", DESCENDING).limit(20).to_list())
         ]
         open_incidents = await _read(self.store.db[INCIDENTS].count_documents({"status": "open"}))
