@@ -5,16 +5,11 @@ import asyncio
 import sys
 from typing import Any
 
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from services.console.auth import hash_password
-from services.console.repository import ROLES, UserDoc, UserExists, UserRepository, one_time_password
-from shared.contracts.base import utcnow
-from shared.settings import ConnectionSettings
-from shared.store import Store
-from shared.taxonomy import cached_taxonomy
+# Every `cityline` command builds the parser: the console's modules (argon2, the store) load only for `users`.
+ROLES = ("operator", "supervisor", "department", "admin")
 
 console = Console()
 errors = Console(stderr=True)
@@ -46,8 +41,14 @@ def cmd_users(args: argparse.Namespace) -> int:
         return 2
 
 
-def new_user(name: str, role: str, department: str | None, department_codes: list[str]) -> tuple[UserDoc, str]:
-    """The user to store and their one-time password; UserError saying what is wrong."""
+def new_user(name: str, role: str, department: str | None, department_codes: list[str]) -> tuple[Any, str]:
+    """The user to store (a UserDoc) and their one-time password; UserError saying what is wrong."""
+    from pydantic import ValidationError
+
+    from services.console.auth import hash_password
+    from services.console.repository import UserDoc, one_time_password
+    from shared.contracts.base import utcnow
+
     if role == "department" and not department:
         raise UserError("a department user needs --department CODE")
     if role != "department" and department:
@@ -77,6 +78,12 @@ def new_user(name: str, role: str, department: str | None, department_codes: lis
 
 
 async def _users(args: argparse.Namespace) -> int:
+    from services.console.repository import UserExists, UserRepository
+    from shared.contracts.base import utcnow
+    from shared.settings import ConnectionSettings
+    from shared.store import Store
+    from shared.taxonomy import cached_taxonomy
+
     settings = ConnectionSettings()
     store = Store.from_settings(settings, app_name="cityline-cli")
     repo = UserRepository(store)
@@ -109,7 +116,7 @@ async def _users(args: argparse.Namespace) -> int:
         await store.close()
 
 
-def _table(users: list[UserDoc]) -> Table:
+def _table(users: list[Any]) -> Table:
     table = Table(title=f"console users ({len(users)})")
     table.add_column("name", no_wrap=True)
     for column in ("role", "department", "password", "created (UTC)", "disabled (UTC)"):

@@ -9,6 +9,7 @@ import hmac
 import math
 import secrets
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any
 
 from argon2 import PasswordHasher
@@ -25,8 +26,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FIRST_SIGN_IN_PATHS = frozenset({"/password", "/logout", "/language"})
 
 hasher = PasswordHasher()
-# Verified when the user name is unknown, so that a wrong name takes as long as a wrong password.
-_UNKNOWN_USER_HASH = hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _unknown_user_hash() -> str:
+    """Verified when the user name is unknown, so that a wrong name takes as long as a wrong password."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -35,7 +40,7 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: UserDoc | None, password: str) -> bool:
     try:
-        return hasher.verify(user.password_hash if user else _UNKNOWN_USER_HASH, password) and user is not None
+        return hasher.verify(user.password_hash if user else _unknown_user_hash(), password) and user is not None
     except (VerificationError, InvalidHashError):
         return False
 

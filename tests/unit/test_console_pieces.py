@@ -179,3 +179,10 @@ def test_passwords_are_checked_against_their_argon2_hash_only():
 )
 def test_after_sign_in_only_a_path_of_the_console_is_followed(target, safe):
     assert _safe_next(target) == safe
+
+
+def test_the_command_line_offers_the_consoles_roles():
+    from cityline.users import ROLES as COMMAND_LINE_ROLES
+    from services.console.repository import ROLES
+
+    assert COMMAND_LINE_ROLES == ROLES
