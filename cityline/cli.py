@@ -320,7 +320,7 @@ def asyncapi_documents() -> dict[str, dict]:
     # The documents describe the events only: no staff token is needed to build the apps for them.
     apps = {
         "intake": intake(IntakeSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
-        "classifier": classifier(ClassifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
+        "classifier": classifier(ClassifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
         "dispatcher": dispatcher(DispatcherSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
         "notifier": notifier(NotifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
     }

@@ -1,11 +1,14 @@
-"""Wiring of the classifier: its rules (reloaded when the file changes) and handlers in the common service frame."""
+"""Wiring of the classifier: its rules (reloaded when the file changes), handlers and live preview in the common
+service frame."""
 
 from datetime import datetime
 
+from fastapi import Depends
 from faststream.asgi import AsgiFastStream
 
 from services.classifier.domain import classified_from_records
 from services.classifier.handlers import build_router
+from services.classifier.preview import build_preview_app
 from services.classifier.repository import MongoClassifierRepository
 from services.classifier.rulebook import RuleBook
 from services.classifier.settings import ClassifierSettings
@@ -14,10 +17,13 @@ from shared.contracts.base import utcnow
 from shared.contracts.classifier import AppealClassified
 from shared.reconcile import reconciliation
 from shared.service import Periodic, Wiring, assemble
+from shared.staff_auth import StaffAuth
 
 
 def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
     settings = settings or ClassifierSettings()
+    # Before anything connects: without its staff token outside development the service refuses to start.
+    staff = StaffAuth.from_settings(settings)
 
     def wire(store, park_record, taxonomy) -> Wiring:
         rules = RuleBook(settings.rules_path, taxonomy)
@@ -40,7 +46,8 @@ def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
             missing=undispatched,
             clock=utcnow,
         )
-        return Wiring(router, background=(reload, redrive))
+        preview = build_preview_app(rules, dependencies=[Depends(staff.required)])
+        return Wiring(router, background=(reload, redrive), http_app=preview)
 
     return assemble(
         settings,

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from shared.channel_keys import KEY_HEADER
 from shared.contracts.classifier import Classification
 from shared.contracts.dispatcher import Assignment
+from shared.staff_auth import ACTOR_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +53,9 @@ class Street(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: str
-    district: str
-    district_name: str
+    # None: the street crosses districts and its house number does not settle which.
+    district: str | None = None
+    district_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,16 +194,21 @@ class ServiceClients:
 
     # ---- the dispatcher's staff desk ----
 
-    async def triage(self, appeal_id: str, decision: dict[str, Any]) -> dict[str, Any] | Refused | Unavailable:
-        return await self._staff_post(f"/v1/triage/{appeal_id}", decision, TRIAGE_FIELDS)
+    async def triage(
+        self, appeal_id: str, decision: dict[str, Any], actor: str | None = None
+    ) -> dict[str, Any] | Refused | Unavailable:
+        return await self._staff_post(f"/v1/triage/{appeal_id}", decision, TRIAGE_FIELDS, actor)
 
     async def appeal_action(self, appeal_id: str, action: dict[str, Any]) -> dict[str, Any] | Refused | Unavailable:
-        return await self._staff_post(f"/v1/appeals/{appeal_id}/actions", action, ACTION_FIELDS)
+        # The person acting travels as the staff door's actor header, which the desk records (and checks `by` against).
+        return await self._staff_post(f"/v1/appeals/{appeal_id}/actions", action, ACTION_FIELDS, action.get("by"))
 
     async def _staff_post(
-        self, path: str, body: dict[str, Any], fields: dict[tuple[str, ...], str]
+        self, path: str, body: dict[str, Any], fields: dict[tuple[str, ...], str], actor: str | None = None
     ) -> dict[str, Any] | Refused | Unavailable:
-        response = await self._call("dispatcher", self.dispatcher, "POST", path, json=body)
+        # The person acting, as the staff door reads it (percent-encoded: HTTP headers are Latin-1).
+        headers = {ACTOR_HEADER: quote(actor)} if actor else {}
+        response = await self._call("dispatcher", self.dispatcher, "POST", path, json=body, headers=headers)
         if isinstance(response, Unavailable):
             return response
         answer = _json(response)

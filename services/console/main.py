@@ -18,7 +18,7 @@ from services.console.clients import ServiceClients
 from services.console.metrics import RequestMetrics
 from services.console.pages import render
 from services.console.repository import AppealReads, UserRepository
-from services.console.routes import appeal, desk, health, search, sign_in
+from services.console.routes import appeal, department, desk, health, search, sign_in, supervisor, triage
 from services.console.settings import ConsoleSettings
 from shared.errors import TransientError
 from shared.metrics import registry
@@ -28,7 +28,7 @@ from shared.taxonomy import cached_taxonomy
 logger = logging.getLogger(__name__)
 
 # The screens, in the order of the navigation. A new screen: its module here, with `router` and `SCREENS`.
-ROUTES = (sign_in, desk, search, appeal, health)
+ROUTES = (sign_in, desk, search, appeal, triage, department, supervisor, health)
 SESSION_COOKIE = "cityline_console"
 
 

@@ -202,6 +202,19 @@ class IncidentSummary(BaseModel):
     lead_appeal_id: str
     last_at: datetime
 
+    @classmethod
+    def from_document(cls, document: dict[str, Any], **extra: Any) -> "IncidentSummary":
+        return cls(
+            incident_id=document["_id"],
+            category=document["category"],
+            location=document["location"],
+            department=document["department"],
+            count=len(document.get("appeal_ids", ())),
+            lead_appeal_id=document["appeal_ids"][0],
+            last_at=document["last_at"],
+            **extra,
+        )
+
 
 def _summary_fields(document: dict[str, Any]) -> dict[str, Any]:
     contact = document.get("contact") or {}
@@ -343,18 +356,7 @@ class AppealReads:
             .sort("last_at", DESCENDING)
             .limit(limit)
         )
-        return [
-            IncidentSummary(
-                incident_id=document["_id"],
-                category=document["category"],
-                location=document["location"],
-                department=document["department"],
-                count=len(document.get("appeal_ids", ())),
-                lead_appeal_id=document["appeal_ids"][0],
-                last_at=document["last_at"],
-            )
-            for document in await _read(cursor.to_list())
-        ]
+        return [IncidentSummary.from_document(document) for document in await _read(cursor.to_list())]
 
     async def appeal(self, appeal_id: str) -> AppealDetail | None:
         document = await _read(self.store.db[APPEALS].find_one({"_id": appeal_id}))

@@ -40,6 +40,8 @@ class ConsoleSettings(ServiceSettings):
     sign_in_attempts_per_ip: int = Field(20, ge=1)
     sign_in_window_s: int = Field(300, ge=1)
     page_size: int = Field(25, ge=1, le=200)
+    # The supervisor board's figures are computed in the background this often; the page shows the latest.
+    supervisor_refresh_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self) -> "ConsoleSettings":

@@ -1,9 +1,12 @@
-"""Wiring of the dispatcher: its routing data, handlers, overdue check and triage desk in the common service frame."""
+"""Wiring of the dispatcher: its routing data, handlers, overdue check, triage desk and
+live preview in the common service frame."""
 
+from fastapi import Depends
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.preview import build_preview_router
 from services.dispatcher.reconcile import UnnoticedAppeals
 from services.dispatcher.repository import MongoDispatcherRepository
 from services.dispatcher.settings import DispatcherSettings
@@ -28,6 +31,7 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
         )
         overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
         desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff, settings)
+        desk.include_router(build_preview_router(routing, [Depends(staff.required)]))
         # Assigned or closed, yet without the resident's notice although the notifier took everything before.
         unnoticed = UnnoticedAppeals(store)
         redrives = [

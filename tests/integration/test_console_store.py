@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from cityline.users import new_user
 from services.console.clients import ServiceClients
@@ -15,6 +16,7 @@ from services.console.repository import AppealQuery, AppealReads, UserExists, Us
 from services.console.settings import ConsoleSettings
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
+from shared.staff_auth import StaffAuth
 from shared.store import APPEALS, Store
 from shared.taxonomy import cached_taxonomy
 
@@ -197,10 +199,17 @@ async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stac
     async def no_assign(events):
         raise AssertionError("a staff action routes nothing")
 
-    desk = build_triage_app(MongoDispatcherRepository(store), routing, no_assign, utcnow)
+    token = "a-staff-token-of-enough-length-0123456789"
+    desk = build_triage_app(
+        MongoDispatcherRepository(store), routing, no_assign, utcnow, StaffAuth(SecretStr(token)), settings
+    )
     try:
         await store.db[APPEALS].insert_one(_appeal(appeal_id, 5))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=desk), base_url="http://dispatcher") as api:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=desk),
+            base_url="http://dispatcher",
+            headers={"Authorization": f"Bearer {token}", "X-CityLine-Actor": "olena"},
+        ) as api:
             action = {"kind": "callback", "text": "Пояснили строки", "by": "olena", "request_id": "req-12345678"}
             first = await api.post(f"/v1/appeals/{appeal_id}/actions", json=action)
             again = await api.post(f"/v1/appeals/{appeal_id}/actions", json=action)
@@ -209,6 +218,8 @@ async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stac
             assert empty.status_code == 422
             missing = await api.post("/v1/appeals/9999999/actions", json=action)
             assert missing.status_code == 404
+            impostor = await api.post(f"/v1/appeals/{appeal_id}/actions", json={**action, "by": "somebody-else"})
+            assert impostor.status_code == 422 and impostor.json()["detail"][0]["loc"] == ["body", "by"]
         document = await store.db[APPEALS].find_one({"_id": appeal_id})
         assert document["status"] == "assigned"  # a call-back changes no status
         assert [(e["status"], e["by"], e.get("note")) for e in document["history"][1:]] == [
