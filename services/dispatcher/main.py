@@ -1,10 +1,12 @@
 """Wiring of the dispatcher: its routing data, handlers, overdue check and triage desk in the common service frame."""
 
+from functools import partial
+
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
-from services.dispatcher.handlers import build_dispatcher
-from services.dispatcher.repository import MongoDispatcherRepository
+from services.dispatcher.handlers import Dependencies, Publishers, assign, build_router, check_overdue, provide
+from services.dispatcher.repository import MongoAssignments, MongoOverdue, MongoReports, MongoTriageDesk
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts.base import utcnow
@@ -13,18 +15,30 @@ from shared.service import Periodic, Wiring, assemble
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
     settings = settings or DispatcherSettings()
+    # The frame builds the broker after `wire`; the handlers' dependencies go on its context once it exists.
+    wired: list[tuple[Dependencies, Publishers]] = []
 
     def wire(store, park_record, taxonomy) -> Wiring:
         routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
-        repo = MongoDispatcherRepository(store)
-        dispatcher = build_dispatcher(
-            settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
+        deps = Dependencies(
+            assignments=MongoAssignments(store),
+            reports=MongoReports(store),
+            overdue=MongoOverdue(store),
+            routing=routing,
+            park=park_record,
+            clock=utcnow,
+            overdue_batch=settings.overdue_check_batch,
         )
-        overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
-        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, settings.operator_token)
-        return Wiring(dispatcher.router, background=[overdue_check], http_app=desk)
+        router, publishers = build_router(settings, taxonomy)
+        wired.append((deps, publishers))
+        interval = settings.overdue_check_interval_s
+        overdue_check = Periodic("overdue check", partial(check_overdue, deps, publishers), interval)
+        desk = build_triage_app(
+            MongoTriageDesk(store), routing, partial(assign, deps, publishers), utcnow, settings.operator_token
+        )
+        return Wiring(router, background=[overdue_check], http_app=desk)
 
-    return assemble(
+    app = assemble(
         settings,
         wire,
         title="CityLine dispatcher",
@@ -33,3 +47,6 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
             "incidents; applies departments' reports and tells residents; escalates overdue appeals."
         ),
     )
+    ((deps, publishers),) = wired
+    provide(app.broker, deps, publishers)  # type: ignore[arg-type]
+    return app

@@ -1,16 +1,13 @@
-"""Mass incidents: appeals of one category about one building (or street) grouped, the department told once, and a
-report on one of them applied to every appeal of the incident."""
+"""Mass incidents: appeals of one category about one building (or street) grouped, and the department told once
+per growth instead of once per appeal. A report on one appeal of an incident is applied to the others in reports."""
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.dispatcher.domain.config import Routing
-from services.dispatcher.domain.reports import StatusChange, judge_update
 from services.dispatcher.domain.routing import find_place
 from shared.contracts.base import derived_event_id
-from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import (
     AppealAssigned,
     IncidentTask,
@@ -38,44 +35,6 @@ class Incident:
     last_at: datetime
     due_at: datetime
     status: str = "open"
-
-    def document(self) -> dict:
-        return {
-            "_id": self.incident_id,
-            "key": self.key,
-            "department": self.department,
-            "category": self.category,
-            "location": self.location,
-            "district": self.district,
-            "address": self.address.model_dump(mode="python") if self.address else None,
-            "urgency": self.urgency,
-            "appeal_ids": list(self.appeal_ids),
-            "texts": list(self.texts),
-            "first_at": self.first_at,
-            "last_at": self.last_at,
-            "due_at": self.due_at,
-            "status": self.status,
-        }
-
-    @classmethod
-    def from_document(cls, document: dict) -> "Incident":
-        address = document.get("address")
-        return cls(
-            incident_id=document["_id"],
-            key=document["key"],
-            department=document["department"],
-            category=document["category"],
-            location=document["location"],
-            district=document.get("district"),
-            address=Address(**address) if address else None,
-            urgency=document["urgency"],
-            appeal_ids=tuple(document["appeal_ids"]),
-            texts=tuple(document.get("texts", ())),
-            first_at=document["first_at"],
-            last_at=document["last_at"],
-            due_at=document["due_at"],
-            status=document.get("status", "open"),
-        )
 
     def task(self, routing: Routing) -> IncidentTask:
         return IncidentTask(
@@ -191,54 +150,3 @@ def group_incidents(
         result.append(decision.model_copy(update={"assignment": assignment}))
     announced = [incident.task(routing) for incident in changed.values() if len(incident.appeal_ids) > 1]
     return Grouping(result, list(changed.values()), frozenset(joined), announced)
-
-
-def fan_out(
-    update: DepartmentUpdate,
-    siblings: Mapping[str, tuple[AppealAssigned, str, frozenset[str]]],
-    routing: Routing,
-    now: datetime,
-) -> list[StatusChange]:
-    """A department's report on one appeal of an incident, applied to each other appeal of the incident as if it had
-    been reported on that appeal: judged by the same rules, so an appeal now at another department, or one that cannot
-    take the change, is left alone, and one that already took it (a redelivery) is not changed twice. A misrouted
-    report reroutes every appeal of the incident. `siblings`: appeal id -> (appeal as assigned, status, applied ids)."""
-    changes = []
-    for appeal_id, (appeal, status, applied) in sorted(siblings.items()):
-        if appeal_id == update.appeal_id:
-            continue
-        reported = update.model_copy(update={"appeal_id": appeal_id, "event_id": incident_report_id(update, appeal_id)})
-        verdict = judge_update(reported, appeal, status, applied, routing, now)
-        if isinstance(verdict, StatusChange):
-            changes.append(replace(verdict, caused_by=str(update.event_id)))
-    return changes
-
-
-def incident_report_id(update: DepartmentUpdate, appeal_id: str) -> uuid.UUID:
-    """The id of a report as applied to another appeal of its incident: the same for a redelivery."""
-    return derived_event_id("incident-report", f"{update.event_id}:{appeal_id}")
-
-
-def fanned_out_before(
-    update: DepartmentUpdate, siblings: Mapping[str, tuple[AppealAssigned, str, frozenset[str]]], now: datetime
-) -> list[StatusChange]:
-    """For a redelivered report: the changes it made to the incident's other appeals earlier, to announce again (a
-    reroute is announced again by the reroute path)."""
-    if update.status == "misrouted":
-        return []
-    changes = []
-    for appeal_id, (_, _, applied) in sorted(siblings.items()):
-        event_id = str(incident_report_id(update, appeal_id))
-        if appeal_id != update.appeal_id and event_id in applied:
-            changes.append(
-                StatusChange(
-                    appeal_id,
-                    update.status,
-                    now,
-                    event_id,
-                    update.department,
-                    update.comment,
-                    caused_by=str(update.event_id),
-                )
-            )
-    return changes

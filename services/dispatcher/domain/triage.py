@@ -5,9 +5,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.dispatcher.documents import AppealDoc
 from services.dispatcher.domain.config import UNCLASSIFIED, Routing
 from services.dispatcher.domain.routing import route
-from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, Urgency
 from shared.contracts.dispatcher import (
@@ -36,7 +36,7 @@ class TriageProblem:
 
 
 def decide_triage(
-    document: dict | None, decision: TriageDecision, routing: Routing, now: datetime
+    document: AppealDoc | None, decision: TriageDecision, routing: Routing, now: datetime
 ) -> AppealAssigned | TriageProblem:
     """The appeal assigned as the operator decided, re-entering the normal flow through route()."""
     taxonomy = routing.taxonomy
@@ -50,20 +50,20 @@ def decide_triage(
         return TriageProblem("invalid", f"unknown department {decision.department!r}", "department")
     if document is None:
         return TriageProblem("not-found", "no such appeal")
-    if document.get("status") != "triage" or not document.get("classification"):
-        return TriageProblem("conflict", f"the appeal is {document.get('status')}, not waiting in triage")
-    before = document["classification"]
-    category = decision.category or before["category"]
+    before = document.classification
+    if document.status != "triage" or before is None:
+        return TriageProblem("conflict", f"the appeal is {document.status}, not waiting in triage")
+    category = decision.category or before.category
     if decision.department is None and category == UNCLASSIFIED:
         return TriageProblem("invalid", "the appeal is unclassified: give its category or a department", "category")
-    decision_id = derived_event_id("operator", f"{document['_id']}:{len(document.get('history', []))}")
+    decision_id = derived_event_id("operator", f"{document.appeal_id}:{len(document.history)}")
     classified = AppealClassified(
-        **registration_fields(document),
+        **document.registration(),
         event_id=decision_id,
         occurred_at=now,
         classification=Classification(
             category=category,
-            urgency=decision.urgency or before["urgency"],
+            urgency=decision.urgency or before.urgency,
             confidence=1.0,
             ruleset=f"operator:{decision.operator}",
             decided_by="operator",
