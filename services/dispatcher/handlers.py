@@ -260,9 +260,15 @@ def build_router(settings: ServiceSettings, taxonomy: Taxonomy) -> tuple[KafkaRo
     batch_subscriber(router, topics.APPEALS_CLASSIFIED, settings=settings, title="appeals.classified:dispatcher")(
         on_appeals_classified
     )
-    batch_subscriber(router, topics.DEPARTMENT_UPDATES, settings=settings, title="dept.updates:dispatcher")(
-        on_department_updates
-    )
+    # A consumer group of its own: two members of one group rejoin together at every rebalance, and a member busy
+    # with a long batch of appeals then loses the batch's commit and handles it again.
+    batch_subscriber(
+        router,
+        topics.DEPARTMENT_UPDATES,
+        settings=settings,
+        group_id=f"{settings.group_id}-reports",
+        title="dept.updates:dispatcher",
+    )(on_department_updates)
     return router, Publishers.declare(router, taxonomy)
 
 
