@@ -127,7 +127,10 @@ async def _ready_consumer(bootstrap: str, topic: str, *, latest: bool) -> AIOKaf
     return consumer
 
 
-async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: bool = False) -> Result:
+async def measure_pipeline(
+    bootstrap: str, count: int, rate: float, addresses: bool = False, wait_s: float = 60.0
+) -> Result:
+    """`wait_s`: how long without a new assignment before the run gives up on the rest."""
     run = uuid.uuid4().hex[:8]
     consumer = await _ready_consumer(bootstrap, topics.APPEALS_ASSIGNED, latest=True)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024)
@@ -157,7 +160,7 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: b
 
     async def receive_all(progress: Progress, task) -> None:
         prefix = f"bench-{run}-"
-        idle_deadline = time.monotonic() + 60
+        idle_deadline = time.monotonic() + wait_s
         while len(arrived_at) < count and time.monotonic() < idle_deadline:
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             now = time.perf_counter()
@@ -168,7 +171,7 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: b
                     if correlation.startswith(prefix) and correlation not in arrived_at:
                         arrived_at[correlation] = now
                         appeal_ids.append(event["appeal_id"])
-                        idle_deadline = time.monotonic() + 60
+                        idle_deadline = time.monotonic() + wait_s
             progress.update(task, completed=len(arrived_at))
 
     try:
@@ -303,12 +306,13 @@ async def run_bench(
     raw: bool,
     addresses: bool = False,
     notify: bool = True,
+    wait_s: float = 60.0,
 ) -> int:
     bootstrap = connection.kafka_bootstrap_servers
     mode = f"paced at {rate:g}/s" if rate else "as fast as intake takes them"
     console.print(f"Pushing {count} appeals through {bootstrap} ({mode})…")
     load_before = os.getloadavg()
-    result = await measure_pipeline(bootstrap, count, rate, addresses)
+    result = await measure_pipeline(bootstrap, count, rate, addresses, wait_s)
     table = Table(title=f"cityline bench -n {count}" + (f" --rate {rate:g}" if rate else ""))
     table.add_column("measure")
     table.add_column("value", justify="right")

@@ -262,6 +262,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raw=not args.no_raw,
             addresses=args.addresses,
             notify=not args.no_notices,
+            wait_s=args.wait,
         )
     )
 
@@ -369,6 +370,9 @@ def parser() -> argparse.ArgumentParser:
         "--addresses", action="store_true", help="give appeals building addresses, so mass incidents form"
     )
     bench.add_argument("--no-notices", action="store_true", help="do not wait for the notifier's notices")
+    bench.add_argument(
+        "--wait", type=float, default=60.0, metavar="SECONDS", help="give up after this long without an assignment"
+    )
     bench.add_argument(
         "--idle",
         type=float,
