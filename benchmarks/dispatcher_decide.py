@@ -1,4 +1,5 @@
-"""The dispatcher's decide step alone (no broker, no store): routing with the street gazetteer, and incident grouping.
+"""The dispatcher's decide step alone (no broker, no store): routing with the street gazetteer, incident grouping, and
+the whole batch decision of a classified batch (route, group, check against what the store holds).
 
     .venv/bin/python -m benchmarks.dispatcher_decide [-n 20000]
 
@@ -12,7 +13,9 @@ import random
 import time
 import uuid
 
+from services.dispatcher.documents import AppealDoc
 from services.dispatcher.domain import group_incidents, load_routing, route
+from services.dispatcher.domain.assignments import AssignmentSnapshot, decide_assignments, route_batch
 from services.dispatcher.settings import DEFAULT_ROUTING
 from shared.contracts.base import utcnow
 from shared.contracts.classifier import AppealClassified, Classification
@@ -20,6 +23,7 @@ from shared.contracts.intake import Address
 from shared.settings import DEFAULT_TAXONOMY
 from shared.taxonomy import load_taxonomy
 
+BATCH = 500  # the handlers' batch size (CITYLINE_BATCH_MAX_RECORDS)
 TEXTS = [
     "Третій день немає гарячої води в квартирі",
     "Не працює ліфт у під'їзді, Троєщина",
@@ -77,14 +81,27 @@ def main() -> None:
     routed = time.perf_counter() - started
 
     started = time.perf_counter()
-    for start in range(0, len(decisions), 500):  # the handler's batch size
-        group_incidents(decisions[start : start + 500], {}, routing, now)
+    for start in range(0, len(decisions), BATCH):
+        group_incidents(decisions[start : start + BATCH], {}, routing, now)
     grouped = time.perf_counter() - started
+
+    # The handler's whole decision per batch, every appeal known to the store and none assigned yet.
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for start in range(0, len(events), BATCH):
+        chunk = events[start : start + BATCH]
+        batch = route_batch(chunk, routing, now)
+        snapshot = AssignmentSnapshot({e.appeal_id: AppealDoc(_id=e.appeal_id) for e in chunk})
+        decide_assignments(batch, snapshot, routing, now)
+    decided, decided_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
     located = sum(1 for d in decisions if d.assignment.district)
     found = f"district found for {located / args.n:.0%}"
     print(f"route(): {args.n / routed:,.0f} appeals/s ({routed * 1e6 / args.n:.0f} µs each); {found}")  # noqa: T201
     print(f"group_incidents(): {args.n / grouped:,.0f} appeals/s ({grouped * 1e6 / args.n:.0f} µs each)")  # noqa: T201
+    print(  # noqa: T201
+        f"route_batch() + decide_assignments() per batch of {BATCH}: {args.n / decided:,.0f} appeals/s "
+        f"({decided * 1e6 / args.n:.0f} µs each, {decided_cpu * 1e6 / args.n:.0f} µs CPU)"
+    )
 
 
 if __name__ == "__main__":

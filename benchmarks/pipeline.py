@@ -9,16 +9,21 @@ store, so the pipeline is judged as a share of what its parts can carry.
 Then the notifier's side, from the store: the run's notices by state, notices sent per second, how long after the
 last assignment every notice was out, and the whole system's appeals per second counted up to the last notice
 (`--no-notices` skips it).
+
+`--idle S` pushes nothing: it measures the CPU the stack's processes (found by their pid files) use over S seconds.
 """
 
 import asyncio
 import json
+import os
 import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
+import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
@@ -122,7 +127,10 @@ async def _ready_consumer(bootstrap: str, topic: str, *, latest: bool) -> AIOKaf
     return consumer
 
 
-async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: bool = False) -> Result:
+async def measure_pipeline(
+    bootstrap: str, count: int, rate: float, addresses: bool = False, wait_s: float = 60.0
+) -> Result:
+    """`wait_s`: how long without a new assignment before the run gives up on the rest."""
     run = uuid.uuid4().hex[:8]
     consumer = await _ready_consumer(bootstrap, topics.APPEALS_ASSIGNED, latest=True)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1024 * 1024)
@@ -157,7 +165,7 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: b
 
     async def receive_all(progress: Progress, task) -> None:
         prefix = f"bench-{run}-"
-        idle_deadline = time.monotonic() + 60
+        idle_deadline = time.monotonic() + wait_s
         while len(arrived_at) < count and time.monotonic() < idle_deadline:
             batches = await consumer.getmany(timeout_ms=100, max_records=5000)
             now = time.perf_counter()
@@ -168,7 +176,7 @@ async def measure_pipeline(bootstrap: str, count: int, rate: float, addresses: b
                     if correlation.startswith(prefix) and correlation not in arrived_at:
                         arrived_at[correlation] = now
                         appeal_ids.append(event["appeal_id"])
-                        idle_deadline = time.monotonic() + 60
+                        idle_deadline = time.monotonic() + wait_s
             progress.update(task, completed=len(arrived_at))
 
     try:
@@ -303,16 +311,20 @@ async def run_bench(
     raw: bool,
     addresses: bool = False,
     notify: bool = True,
+    wait_s: float = 60.0,
 ) -> int:
     bootstrap = connection.kafka_bootstrap_servers
     mode = f"paced at {rate:g}/s" if rate else "as fast as intake takes them"
     console.print(f"Pushing {count} appeals through {bootstrap} ({mode})…")
-    result = await measure_pipeline(bootstrap, count, rate, addresses)
+    load_before = os.getloadavg()
+    result = await measure_pipeline(bootstrap, count, rate, addresses, wait_s)
     table = Table(title=f"cityline bench -n {count}" + (f" --rate {rate:g}" if rate else ""))
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("appeals through intake -> assigned", f"{result.appeals} of {count}")
     table.add_row("end-to-end appeals/s", f"{result.rate:,.0f}")
+    load_after = os.getloadavg()
+    table.add_row("load average (1 min) before -> after the pipeline", f"{load_before[0]:.1f} -> {load_after[0]:.1f}")
     for q in (50, 95, 99):
         table.add_row(f"latency intake -> assigned p{q}", f"{result.percentile(q):,.0f} ms")
     notices = None
@@ -341,3 +353,66 @@ async def run_bench(
     console.print(table)
     notices_out = notices is None or notices.out_after_last_assigned_s is not None
     return 0 if result.appeals == count and notices_out else 1
+
+
+@dataclass(frozen=True)
+class IdleProcess:
+    name: str
+    pid: int
+    cpu_s: float  # user + system seconds, its children included, over the window
+
+    def share_of_a_core(self, seconds: float) -> float:
+        return self.cpu_s / seconds if seconds else 0.0
+
+
+def stack_processes(run_dir: Path) -> dict[str, psutil.Process]:
+    """The stack's processes by name, from the pid files `cityline up` writes (broker, store, sinks, services)."""
+    found: dict[str, psutil.Process] = {}
+    for pid_file in sorted((run_dir / "pids").glob("*.pid")):
+        try:
+            found[pid_file.stem] = psutil.Process(int(pid_file.read_text().strip()))
+        except (ValueError, psutil.NoSuchProcess):
+            continue
+    return found
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+async def measure_idle(run_dir: Path, seconds: float) -> tuple[float, list[IdleProcess]]:
+    """CPU the stack's processes use over `seconds` while nothing is sent to it; returns the window actually measured
+    (wall clock) and each process's CPU seconds in it."""
+    processes = stack_processes(run_dir)
+    before = {name: _cpu_seconds(process) for name, process in processes.items()}
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - started
+    measured = []
+    for name, process in processes.items():
+        try:
+            measured.append(IdleProcess(name, process.pid, _cpu_seconds(process) - before[name]))
+        except psutil.NoSuchProcess:
+            continue
+    return elapsed, measured
+
+
+async def run_idle(run_dir: Path, seconds: float) -> int:
+    if not stack_processes(run_dir):
+        console.print(f"[red]no running stack found under {run_dir}/pids: start it with `cityline up`")
+        return 1
+    console.print(f"Measuring the idle stack's CPU for {seconds:g} s (nothing is sent)…")
+    load_before = os.getloadavg()
+    elapsed, measured = await measure_idle(run_dir, seconds)
+    table = Table(title=f"cityline bench --idle {seconds:g}")
+    table.add_column("process")
+    table.add_column("pid", justify="right")
+    table.add_column("CPU, % of one core", justify="right")
+    for item in sorted(measured, key=lambda item: -item.cpu_s):
+        table.add_row(item.name, str(item.pid), f"{item.share_of_a_core(elapsed):.1%}")
+    total = sum(item.cpu_s for item in measured) / elapsed
+    table.add_row("the whole stack", "", f"{total:.1%}")
+    table.add_row("load average before (1/5/15 min)", "", " / ".join(f"{value:.1f}" for value in load_before))
+    console.print(table)
+    return 0

@@ -259,8 +259,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from benchmarks.pipeline import run_bench
+    from benchmarks.pipeline import run_bench, run_idle
 
+    if args.idle:
+        return asyncio.run(run_idle(StackSettings().run_dir.resolve(), args.idle))
     return asyncio.run(
         run_bench(
             ConnectionSettings(),
@@ -269,6 +271,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raw=not args.no_raw,
             addresses=args.addresses,
             notify=not args.no_notices,
+            wait_s=args.wait,
         )
     )
 
@@ -378,6 +381,18 @@ def parser() -> argparse.ArgumentParser:
         "--addresses", action="store_true", help="give appeals building addresses, so mass incidents form"
     )
     bench.add_argument("--no-notices", action="store_true", help="do not wait for the notifier's notices")
+    bench.add_argument(
+        "--wait", type=float, default=60.0, metavar="SECONDS", help="give up after this long without an assignment"
+    )
+    bench.add_argument(
+        "--idle",
+        type=float,
+        nargs="?",
+        const=60.0,
+        default=0,
+        metavar="SECONDS",
+        help="send nothing: measure the CPU of the stack's processes over SECONDS (60 when not given)",
+    )
     bench.set_defaults(func=cmd_bench)
 
     dlq = commands.add_parser("dlq", help="list what the services parked, or send it back once the cause is fixed")

@@ -64,11 +64,15 @@ async def raw_records(msg: StreamMessage[Any]) -> Any:
     return list(raw) if isinstance(raw, tuple | list) else [raw]
 
 
-def batch_subscriber(router: KafkaRouter | KafkaBroker, *topics: str, settings: ServiceSettings, **kwargs: Any):
+def batch_subscriber(
+    router: KafkaRouter | KafkaBroker, *topics: str, settings: ServiceSettings, group_id: str = "", **kwargs: Any
+):
+    """`group_id`: the subscriber's own consumer group, when a service has several subscribers (default: the
+    service's group)."""
     return router.subscriber(
         *topics,
         batch=True,
-        group_id=settings.group_id,
+        group_id=group_id or settings.group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
         max_records=settings.batch_max_records,

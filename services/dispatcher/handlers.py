@@ -1,6 +1,16 @@
-"""Dispatcher: subscribe to appeals.classified and dept.updates -> decide (route, group incidents, judge the report)
--> persist -> publish the assignment and the department's task or incident, and each appeal's status change.
-A periodic check escalates open appeals past their due time."""
+"""Dispatcher: one subscriber per topic, each the same four calls: load (one read phase) -> decide (pure) -> apply
+(one bulk, idempotent write phase) -> publish (then refusals go to the dead-letter topic).
+
+- appeals.classified: route each appeal, group mass incidents, store classification and assignment, announce the
+  assignment and give the department its task (or the incident).
+- dept.updates: judge departments' reports against the appeal's state, apply them (to every appeal of an incident),
+  tell residents, send misrouted appeals on.
+- every `overdue_check_interval_s`: escalate open appeals past their due time.
+
+The handlers are module-level; what they use comes from the broker's context (`provide`), named by the Annotated
+types below. The subscribers themselves are declared in `build_router`: their batch and consumer options come from
+settings and there is one publisher per department of the taxonomy, both known only once main has read them.
+"""
 
 import asyncio
 import logging
@@ -8,27 +18,19 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from faststream.kafka import KafkaRouter
+from faststream import Context
+from faststream.kafka import KafkaBroker, KafkaRouter
 
-from services.dispatcher.domain import (
-    Refusal,
-    Routing,
-    StatusChange,
-    assigned_from_document,
-    department_task,
-    escalation,
-    fan_out,
-    fanned_out_before,
-    group_incidents,
-    incident_key,
-    judge_update,
-    overdue_by_department,
-    rerouted_event_id,
-    route,
-    status_event,
+from services.dispatcher.domain import Routing, escalation, overdue_by_department
+from services.dispatcher.domain.assignments import (
+    decide_assignments,
+    route_batch,
+    routed_decisions,
 )
+from services.dispatcher.domain.outcome import Announcements, Refused
+from services.dispatcher.domain.reports import decide_reports
 from services.dispatcher.metrics import (
     assignments,
     department_updates,
@@ -37,10 +39,9 @@ from services.dispatcher.metrics import (
     observe_assigned,
     overdue,
 )
-from services.dispatcher.repository import DispatcherRepository
-from shared.appeals import as_stored
+from services.dispatcher.repository import AssignmentRepository, OverdueRepository, ReportRepository
 from shared.broker import batch_subscriber, publish_keyed
-from shared.consuming import ParkRecord, accept
+from shared.consuming import Accepted, ParkRecord, accept
 from shared.contracts import topics
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
@@ -48,266 +49,199 @@ from shared.contracts.dispatcher import (
     AppealAssigned,
     AppealEscalated,
     AppealStatusChanged,
-    Assignment,
     DepartmentTask,
     IncidentTask,
 )
 from shared.errors import PermanentError
 from shared.metrics import stage_appeals
 from shared.settings import ServiceSettings
+from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Dispatcher:
-    """The dispatcher's router and what its background job and HTTP desk share with the handlers."""
+class Dependencies:
+    """What the dispatcher's handlers, its overdue check and its triage desk use, set once on the broker's context."""
 
-    router: KafkaRouter
-    # Store the decisions and announce them (assignment, task or incident): the one way into a department's queue.
-    assign: Callable[[list[AppealAssigned]], Any]
-    check_overdue: Callable[[], Any]
-
-
-def build_router(
-    settings: ServiceSettings,
-    repo: DispatcherRepository,
-    routing: Routing,
-    park_record: ParkRecord,
-    clock: Callable[[], datetime],
-) -> KafkaRouter:
-    return build_dispatcher(settings, repo, routing, park_record, clock).router
+    assignments: AssignmentRepository
+    reports: ReportRepository
+    overdue: OverdueRepository
+    routing: Routing
+    park: ParkRecord
+    clock: Callable[[], datetime]
+    overdue_batch: int = 5000
 
 
-def build_dispatcher(
-    settings: ServiceSettings,
-    repo: DispatcherRepository,
-    routing: Routing,
-    park_record: ParkRecord,
-    clock: Callable[[], datetime],
-    overdue_batch: int = 5000,
-) -> Dispatcher:
-    router = KafkaRouter()
+CONTEXT_KEY = "dispatcher"
+AssignmentsDep = Annotated[AssignmentRepository, Context(f"{CONTEXT_KEY}.assignments")]
+ReportsDep = Annotated[ReportRepository, Context(f"{CONTEXT_KEY}.reports")]
+RoutingDep = Annotated[Routing, Context(f"{CONTEXT_KEY}.routing")]
+ParkDep = Annotated[ParkRecord, Context(f"{CONTEXT_KEY}.park")]
+ClockDep = Annotated[Callable[[], datetime], Context(f"{CONTEXT_KEY}.clock")]
+PUBLISHERS_KEY = "dispatcher_publishers"
+PublishersDep = Annotated["Publishers", Context(PUBLISHERS_KEY)]
 
-    def publisher(topic: str, schema: type, description: str) -> Any:
-        return router.publisher(topic, batch=True, title=topic, description=description, schema=schema)
 
-    appeal_assigned = publisher(
-        topics.APPEALS_ASSIGNED,
-        AppealAssigned,
-        "Which department handles the appeal and by when; the notifier and anyone may listen.",
-    )
-    department_tasks = {
-        code: publisher(
-            topics.department_assignments(code),
-            DepartmentTask,
-            f"Tasks for {routing.taxonomy.department_name(code)}. Deduplicate on event_id.",
+# ---- the subscribers ------------------------------------------------------------------------------------------------
+
+
+async def on_appeals_classified(
+    records: list[Any],
+    repo: AssignmentsDep,
+    routing: RoutingDep,
+    park: ParkDep,
+    clock: ClockDep,
+    publishers: PublishersDep,
+) -> None:
+    accepted = await accept(records, AppealClassified, park)
+    if not accepted:
+        return
+    now = clock()
+    # Routed first: the places the appeals group by say which open incidents the read phase needs.
+    batch = route_batch([item.event for item in accepted], routing, now)
+    snapshot = await repo.load(batch)
+    decision = decide_assignments(batch, snapshot, routing, now)
+    await repo.apply(decision.writes)
+    await publishers.publish(decision.events)
+    await park_refused(decision.refusals, accepted, park)
+    incidents_grouped.inc(decision.joined)
+    stage_appeals.labels("dispatcher", "new").inc(len(decision.events.assigned))
+    observe_assigned(decision.events.assigned)
+
+
+async def on_department_updates(
+    records: list[Any],
+    repo: ReportsDep,
+    routing: RoutingDep,
+    park: ParkDep,
+    clock: ClockDep,
+    publishers: PublishersDep,
+) -> None:
+    accepted = await accept(records, DepartmentUpdate, park)
+    if not accepted:
+        return
+    updates = [item.event for item in accepted]
+    snapshot = await repo.load(updates)
+    decision = decide_reports(updates, snapshot, routing, clock())
+    await repo.apply(decision.writes)
+    await publishers.publish(decision.events)
+    await park_refused(decision.refusals, accepted, park)
+    for status, verdict in decision.verdicts:
+        department_updates.labels(status, verdict).inc()
+
+
+async def park_refused(refusals: Sequence[Refused], accepted: Sequence[Accepted], park: ParkRecord) -> None:
+    records = {str(item.event.event_id): item.record for item in accepted}
+    for refused in refusals:
+        await park(records[refused.event_id], PermanentError(refused.refusal.reason, refused.refusal.detail))
+
+
+# ---- the overdue check and the triage desk's way in ------------------------------------------------------------------
+
+
+async def check_overdue(deps: Dependencies, publishers: "Publishers") -> list[AppealEscalated]:
+    """Escalate open appeals past their due time (publish, then mark, so none is lost) and count them."""
+    now = deps.clock()
+    due = await deps.overdue.load(now, deps.overdue_batch)
+    counts = overdue_by_department(due, now)
+    for code in deps.routing.department_codes:
+        overdue.labels(code).set(counts.get(code, 0))
+    events = [event for appeal in due if (event := escalation(appeal, now)) is not None]
+    if events:
+        await publish_keyed(publishers.escalated, events)
+        await deps.overdue.apply(events)
+        for event in events:
+            escalations.labels(event.department).inc()
+        logger.info("escalated %d overdue appeals", len(events))
+    return events
+
+
+async def assign(deps: Dependencies, publishers: "Publishers", decisions: list[AppealAssigned]) -> list[AppealAssigned]:
+    """Decisions made elsewhere (an operator's, in triage) through the same four steps as a classified appeal: the
+    one way into a department's queue. Returns the assignments as published."""
+    batch = routed_decisions(decisions, deps.routing)
+    snapshot = await deps.assignments.load(batch)
+    decision = decide_assignments(batch, snapshot, deps.routing, deps.clock())
+    await deps.assignments.apply(decision.writes)
+    await publishers.publish(decision.events)
+    incidents_grouped.inc(decision.joined)
+    return decision.events.assigned
+
+
+# ---- what is published ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Publishers:
+    """The dispatcher's publishers: appeals.assigned, each department's tasks and incidents, appeals.status and
+    appeals.escalated. Each batch of one kind goes out keyed by appeal (or incident), after its write."""
+
+    assigned: Any
+    tasks: dict[str, Any]
+    incidents: dict[str, Any]
+    status: Any
+    escalated: Any
+
+    @classmethod
+    def declare(cls, router: KafkaRouter, taxonomy: Taxonomy) -> "Publishers":
+        def publisher(topic: str, schema: type, description: str) -> Any:
+            return router.publisher(topic, batch=True, title=topic, description=description, schema=schema)
+
+        codes = taxonomy.department_codes()
+        return cls(
+            assigned=publisher(
+                topics.APPEALS_ASSIGNED,
+                AppealAssigned,
+                "Which department handles the appeal and by when; the notifier and anyone may listen.",
+            ),
+            tasks={
+                code: publisher(
+                    topics.department_assignments(code),
+                    DepartmentTask,
+                    f"Tasks for {taxonomy.department_name(code)}. Deduplicate on event_id.",
+                )
+                for code in codes
+            },
+            incidents={
+                code: publisher(
+                    topics.department_incidents(code),
+                    IncidentTask,
+                    f"Mass incidents for {taxonomy.department_name(code)}: appeals about one place, keyed by "
+                    "incident_id; keep the latest per incident_id (count grows as appeals join).",
+                )
+                for code in codes
+            },
+            status=publisher(
+                topics.APPEALS_STATUS,
+                AppealStatusChanged,
+                "Each appeal's change after a department's report (one per appeal, incidents fanned out).",
+            ),
+            escalated=publisher(
+                topics.APPEALS_ESCALATED,
+                AppealEscalated,
+                "Open appeals past their due time, once per appeal and due time.",
+            ),
         )
-        for code in routing.taxonomy.department_codes()
-    }
-    department_incidents = {
-        code: publisher(
-            topics.department_incidents(code),
-            IncidentTask,
-            f"Mass incidents for {routing.taxonomy.department_name(code)}: appeals about one place, keyed by "
-            "incident_id; keep the latest per incident_id (count grows as appeals join).",
-        )
-        for code in routing.taxonomy.department_codes()
-    }
-    appeal_status = publisher(
-        topics.APPEALS_STATUS,
-        AppealStatusChanged,
-        "Each appeal's change after a department's report (one per appeal, incidents fanned out).",
-    )
-    appeal_escalated = publisher(
-        topics.APPEALS_ESCALATED, AppealEscalated, "Open appeals past their due time, once per appeal and due time."
-    )
 
-    async def publish_assignments(
-        decisions: list[AppealAssigned],
-        joined: frozenset[str] = frozenset(),
-        incidents: Sequence[IncidentTask] = (),
-    ) -> None:
-        """Everyone hears of each decision on appeals.assigned; the department gets a task, or for an appeal that
-        joined an incident, the incident."""
+    async def publish(self, events: Announcements) -> None:
+        """Assignments, each department's tasks and incidents together; then residents' status changes in waves, each
+        appeal at most once per wave, so an appeal changed twice in one batch is heard of in order."""
         tasks_by_department: dict[str, list[DepartmentTask]] = defaultdict(list)
-        for decision in decisions:
-            if decision.appeal_id not in joined:
-                tasks_by_department[decision.assignment.department].append(department_task(decision, routing))
-            assignments.labels(decision.assignment.department, decision.assignment.outcome).inc()
+        for task in events.tasks:
+            tasks_by_department[task.department].append(task)
         incidents_by_department: dict[str, list[IncidentTask]] = defaultdict(list)
-        for incident in incidents:
+        for incident in events.incidents:
             incidents_by_department[incident.department].append(incident)
         await asyncio.gather(
-            publish_keyed(appeal_assigned, decisions),
-            *(publish_keyed(department_tasks[department], tasks) for department, tasks in tasks_by_department.items()),
-            *(publish_keyed(department_incidents[code], grown) for code, grown in incidents_by_department.items()),
+            publish_keyed(self.assigned, events.assigned),
+            *(publish_keyed(self.tasks[code], tasks) for code, tasks in tasks_by_department.items()),
+            *(publish_keyed(self.incidents[code], grown) for code, grown in incidents_by_department.items()),
         )
-
-    async def assign(decisions: list[AppealAssigned], accepted: list | None = None) -> list[AppealAssigned]:
-        """Group into incidents, persist, publish. `accepted`: the records the decisions came from, parallel to
-        them, so an appeal the store does not know is parked (None: decisions made on an appeal read from the store).
-        """
-        keys = [incident_key(decision, routing) for decision in decisions]
-        places = sorted({found[0] for found in keys if found is not None})
-        open_incidents = await repo.open_incidents(places) if places else {}
-        grouping = group_incidents(decisions, open_incidents, routing, clock(), keys)
-        # The incident first: a redelivery then finds its appeal in it and decides the same way.
-        await repo.save_incidents(grouping.incidents)
-        decisions = grouping.assigned
-        stored = await repo.save_assignments(decisions)
-        if stored is not None and accepted is not None:
-            decisions = await as_stored(decisions, stored, accepted, park_record, "assignment", Assignment)
-        incidents_grouped.inc(len(grouping.joined))
-        await publish_assignments(decisions, grouping.joined, grouping.announced)
-        return decisions
-
-    # One consumer for both topics: one group join, records told apart by topic.
-    @batch_subscriber(
-        router,
-        topics.APPEALS_CLASSIFIED,
-        topics.DEPARTMENT_UPDATES,
-        settings=settings,
-        title="appeals.classified+dept.updates:dispatcher",
-    )
-    async def on_dispatcher_input(records: list[Any]) -> None:
-        await on_appeals_classified([r for r in records if r.topic == topics.APPEALS_CLASSIFIED])
-        await on_department_updates([r for r in records if r.topic == topics.DEPARTMENT_UPDATES])
-
-    async def on_appeals_classified(records: list[Any]) -> None:
-        accepted = await accept(records, AppealClassified, park_record)
-        if not accepted:
-            return
-        now = clock()
-        decisions = [route(item.event, routing, now).assigned for item in accepted]
-        decisions = await assign(decisions, accepted)
-        stage_appeals.labels("dispatcher", "new").inc(len(decisions))
-        observe_assigned(decisions)
-
-    async def on_department_updates(records: list[Any]) -> None:
-        accepted = await accept(records, DepartmentUpdate, park_record)
-        if not accepted:
-            return
-        now = clock()
-        documents = await repo.load_appeals(sorted({item.event.appeal_id for item in accepted}))
-        appeals = {appeal_id: _Tracked.of(document) for appeal_id, document in documents.items()}
-        changes: list[StatusChange] = []
-        reroutes: list[AppealAssigned] = []
-        statuses: list[AppealStatusChanged] = []
-        repeats: list[DepartmentUpdate] = []
-        for item in accepted:
-            tracked = appeals.get(item.event.appeal_id, _Tracked.missing())
-            verdict = judge_update(item.event, tracked.appeal, tracked.status, tracked.applied, routing, now)
-            if isinstance(verdict, Refusal):
-                await park_record(item.record, PermanentError(verdict.reason, verdict.detail))
-            elif verdict is None:
-                # Applied before (a redelivery): announced again in case the first announcement was lost. A reroute
-                # only while it is the appeal's latest change (a later reroute has its own announcement).
-                assert tracked.appeal is not None
-                if item.event.status != "misrouted":
-                    repeated = StatusChange(
-                        item.event.appeal_id,
-                        item.event.status,
-                        now,
-                        str(item.event.event_id),
-                        item.event.department,
-                        item.event.comment,
-                    )
-                    statuses.append(status_event(repeated, tracked.appeal))
-                    repeats.append(item.event)
-                elif tracked.last_event_id == str(item.event.event_id):
-                    reroutes.append(tracked.appeal.model_copy(update={"event_id": rerouted_event_id(item.event)}))
-            else:
-                changes.append(verdict)
-                tracked.apply(verdict)
-                assert tracked.appeal is not None
-                statuses.append(status_event(verdict, tracked.appeal))
-                if verdict.reroute is not None:
-                    reroutes.append(verdict.reroute)
-            department_updates.labels(item.event.status, type(verdict).__name__ if verdict else "repeated").inc()
-        reports = {str(item.event.event_id): item.event for item in accepted}
-        fanned_out, announced_again = await incident_changes(
-            [(reports[c.event_id], c) for c in changes], repeats, appeals, now
-        )
-        reroutes += [change.reroute for change in fanned_out if change.reroute is not None]
-        statuses += [
-            status_event(change, appeals[change.appeal_id].appeal)  # type: ignore[arg-type]
-            for change in (*fanned_out, *announced_again)
-        ]
-        await repo.save_status_changes(changes + fanned_out)
-        # One announcement per appeal, its latest: publish_keyed sends each appeal once.
-        await publish_assignments(list({appeal.appeal_id: appeal for appeal in reroutes}.values()))
-        # Every status in order: an appeal reported on twice in one batch is published in two waves.
-        for wave in _waves(statuses):
-            await publish_keyed(appeal_status, wave)
-
-    async def incident_changes(
-        judged: list[tuple[DepartmentUpdate, StatusChange]],
-        repeats: list[DepartmentUpdate],
-        appeals: dict[str, "_Tracked"],
-        now: datetime,
-    ) -> tuple[list[StatusChange], list[StatusChange]]:
-        """A report on one appeal of an incident applies to the incident's other appeals; a final one closes it.
-        Returns the new changes, and those a redelivered report made before (to announce again)."""
-        reports = [*((update, change.appeal_id) for update, change in judged), *((u, u.appeal_id) for u in repeats)]
-        incident_of = {appeal_id: appeals[appeal_id].incident_id for _, appeal_id in reports}
-        wanted = sorted({incident_id for incident_id in incident_of.values() if incident_id})
-        if not wanted:
-            return [], []
-        incidents = await repo.load_incidents(wanted)
-        others = sorted(
-            {appeal_id for incident in incidents.values() for appeal_id in incident.appeal_ids} - set(appeals)
-        )
-        for appeal_id, document in (await repo.load_appeals(others)).items() if others else ():
-            appeals[appeal_id] = _Tracked.of(document)
-
-        def siblings(incident_id: str | None) -> dict[str, tuple[AppealAssigned, str, frozenset[str]]]:
-            incident = incidents.get(incident_id or "")
-            members = incident.appeal_ids if incident else ()
-            return {
-                appeal_id: (tracked.appeal, tracked.status, tracked.applied)
-                for appeal_id in members
-                if (tracked := appeals.get(appeal_id)) is not None and tracked.appeal is not None
-            }
-
-        added: list[StatusChange] = []
-        closed: dict[str, set[str]] = defaultdict(set)
-        for update, change in judged:
-            incident_id = incident_of[change.appeal_id]
-            if incident_id not in incidents:
-                continue
-            for sibling_change in fan_out(update, siblings(incident_id), routing, now):
-                appeals[sibling_change.appeal_id].apply(sibling_change)
-                added.append(sibling_change)
-            # Final, or its appeals went elsewhere: later appeals about the place start a new incident.
-            if update.status in ("resolved", "rejected", "misrouted"):
-                closed[update.status].add(incident_id)  # type: ignore[arg-type]
-        for status, incident_ids in closed.items():
-            await repo.close_incidents(sorted(incident_ids), status, now)
-        again = [
-            change
-            for update in repeats
-            for change in fanned_out_before(update, siblings(incident_of[update.appeal_id]), now)
-        ]
-        return added, again
-
-    async def check_overdue() -> list[AppealEscalated]:
-        """Escalate open appeals past their due time (publish, then mark, so none is lost) and count them."""
-        now = clock()
-        documents = await repo.open_past_due(now, overdue_batch)
-        counts = overdue_by_department(documents, now)
-        for code in routing.department_codes:
-            overdue.labels(code).set(counts.get(code, 0))
-        events = [event for document in documents if (event := escalation(document, now)) is not None]
-        if events:
-            await publish_keyed(appeal_escalated, events)
-            await repo.mark_escalated(events)
-            for event in events:
-                escalations.labels(event.department).inc()
-            logger.info("escalated %d overdue appeals", len(events))
-        return events
-
-    return Dispatcher(router, assign, check_overdue)
+        for wave in _waves(events.statuses):
+            await publish_keyed(self.status, wave)
+        for assigned in events.assigned:
+            assignments.labels(assigned.assignment.department, assigned.assignment.outcome).inc()
 
 
 def _waves(events: list[AppealStatusChanged]) -> list[list[AppealStatusChanged]]:
@@ -323,33 +257,30 @@ def _waves(events: list[AppealStatusChanged]) -> list[list[AppealStatusChanged]]
     return waves
 
 
-@dataclass
-class _Tracked:
-    """An appeal's state while one batch of reports is judged in order."""
+# ---- wiring ---------------------------------------------------------------------------------------------------------
 
-    appeal: AppealAssigned | None
-    status: str
-    applied: frozenset[str]
-    last_event_id: str
 
-    @property
-    def incident_id(self) -> str | None:
-        return self.appeal.assignment.incident_id if self.appeal else None
+def build_router(settings: ServiceSettings, taxonomy: Taxonomy) -> tuple[KafkaRouter, "Publishers"]:
+    """The subscribers, one per topic, and the publishers. Subscriber options come from settings and there is a
+    publisher per department of the taxonomy, so this runs once main has them (a module-level router would read the
+    environment at import)."""
+    router = KafkaRouter()
+    batch_subscriber(router, topics.APPEALS_CLASSIFIED, settings=settings, title="appeals.classified:dispatcher")(
+        on_appeals_classified
+    )
+    # A consumer group of its own: two members of one group rejoin together at every rebalance, and a member busy
+    # with a long batch of appeals then loses the batch's commit and handles it again.
+    batch_subscriber(
+        router,
+        topics.DEPARTMENT_UPDATES,
+        settings=settings,
+        group_id=f"{settings.group_id}-reports",
+        title="dept.updates:dispatcher",
+    )(on_department_updates)
+    return router, Publishers.declare(router, taxonomy)
 
-    @classmethod
-    def of(cls, document: dict) -> "_Tracked":
-        history = document.get("history", [])
-        applied = frozenset(entry["event_id"] for entry in history)
-        appeal = assigned_from_document(document) if document.get("assignment") else None
-        return cls(appeal, document["status"], applied, history[-1]["event_id"] if history else "")
 
-    @classmethod
-    def missing(cls) -> "_Tracked":
-        return cls(None, "", frozenset(), "")
-
-    def apply(self, change: StatusChange) -> None:
-        self.status = change.status
-        self.applied = self.applied | {change.event_id}
-        self.last_event_id = change.event_id
-        if change.reroute is not None:
-            self.appeal = change.reroute
+def provide(broker: KafkaBroker, deps: Dependencies, publishers: "Publishers") -> None:
+    """Put what the handlers use on the broker's context."""
+    broker.context.set_global(CONTEXT_KEY, deps)
+    broker.context.set_global(PUBLISHERS_KEY, publishers)

@@ -1,14 +1,16 @@
-"""Wiring of the dispatcher: its routing data, handlers, overdue check, triage desk and
-live preview in the common service frame."""
+"""Wiring of the dispatcher: its routing data, handlers, overdue check, reconciliation, triage desk and live preview
+in the common service frame."""
+
+from functools import partial
 
 from fastapi import Depends
 from faststream.asgi import AsgiFastStream
 
 from services.dispatcher.domain import load_routing
-from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.handlers import Dependencies, Publishers, assign, build_router, check_overdue, provide
 from services.dispatcher.preview import build_preview_router
 from services.dispatcher.reconcile import UnnoticedAppeals
-from services.dispatcher.repository import MongoDispatcherRepository
+from services.dispatcher.repository import MongoAssignments, MongoOverdue, MongoReports, MongoTriageDesk
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts import topics
@@ -20,38 +22,43 @@ from shared.staff_auth import StaffAuth
 
 def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
     settings = settings or DispatcherSettings()
-    # Before anything connects: without its staff token outside development the service refuses to start.
     staff = StaffAuth.from_settings(settings)
+    # The frame builds the broker after `wire`; the handlers' dependencies go on its context once it exists.
+    wired: list[tuple[Dependencies, Publishers]] = []
 
     def wire(store, park_record, taxonomy) -> Wiring:
         routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
-        repo = MongoDispatcherRepository(store)
-        dispatcher = build_dispatcher(
-            settings, repo, routing, park_record, utcnow, overdue_batch=settings.overdue_check_batch
+        deps = Dependencies(
+            assignments=MongoAssignments(store),
+            reports=MongoReports(store),
+            overdue=MongoOverdue(store),
+            routing=routing,
+            park=park_record,
+            clock=utcnow,
+            overdue_batch=settings.overdue_check_batch,
         )
-        overdue_check = Periodic("overdue check", dispatcher.check_overdue, settings.overdue_check_interval_s)
-        desk = build_triage_app(repo, routing, dispatcher.assign, utcnow, staff, settings)
+        router, publishers = build_router(settings, taxonomy)
+        wired.append((deps, publishers))
+        interval = settings.overdue_check_interval_s
+        overdue_check = Periodic("overdue check", partial(check_overdue, deps, publishers), interval)
+        desk = build_triage_app(
+            MongoTriageDesk(store), routing, partial(assign, deps, publishers), utcnow, staff, settings
+        )
         desk.include_router(build_preview_router(routing, [Depends(staff.required)]))
         # Assigned or closed, yet without the resident's notice although the notifier took everything before.
         unnoticed = UnnoticedAppeals(store)
         redrives = [
             reconciliation(
-                settings,
-                dispatcher.router,
-                topic=topic,
-                next_stage="notifier",
-                step=step,
-                missing=missing,
-                clock=utcnow,
+                settings, router, topic=topic, next_stage="notifier", step=step, missing=missing, clock=utcnow
             )
             for topic, step, missing in (
                 (topics.APPEALS_ASSIGNED, "assignment notice", unnoticed.assigned),
                 (topics.APPEALS_STATUS, "outcome notice", unnoticed.closed),
             )
         ]
-        return Wiring(dispatcher.router, background=[overdue_check, *redrives], http_app=desk)
+        return Wiring(router, background=[overdue_check, *redrives], http_app=desk)
 
-    return assemble(
+    app = assemble(
         settings,
         wire,
         title="CityLine dispatcher",
@@ -60,3 +67,6 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
             "incidents; applies departments' reports and tells residents; escalates overdue appeals."
         ),
     )
+    ((deps, publishers),) = wired
+    provide(app.broker, deps, publishers)  # type: ignore[arg-type]
+    return app

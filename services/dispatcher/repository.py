@@ -1,41 +1,56 @@
-"""The dispatcher's write: classification and assignment onto the appeal together, in one update, once."""
+"""The dispatcher's store access, one repository per subscriber: `load` (the one read phase of a batch) and `apply`
+(its one write phase: bulk, unordered, idempotent), mapping the typed documents of services/dispatcher/documents.py.
 
+Every write onto an appeal carries the id of the event it stands for and is filtered on its absence from the
+history, so a redelivered batch changes nothing; incident writes are additive for the same reason.
+"""
+
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from pymongo import UpdateOne
+from pymongo import UpdateMany, UpdateOne
 
+from services.dispatcher.documents import AppealDoc, IncidentDoc
 from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
-from shared.appeals import HistoryEntry, StageUpdate, apply_stage_updates
+from services.dispatcher.domain.assignments import AssignmentSnapshot, AssignmentWrites, RoutedBatch
+from services.dispatcher.domain.reports import ReportSnapshot, ReportWrites
+from shared.appeals import HistoryEntry, StageUpdate, as_operation
+from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated
 from shared.store import APPEALS, INCIDENTS, Store
 
 
+class AssignmentRepository(Protocol):
+    async def load(self, batch: RoutedBatch) -> AssignmentSnapshot: ...
+    async def apply(self, writes: AssignmentWrites) -> None: ...
+
+
+class ReportRepository(Protocol):
+    async def load(self, updates: Sequence[DepartmentUpdate]) -> ReportSnapshot: ...
+    async def apply(self, writes: ReportWrites) -> None: ...
+
+
+class OverdueRepository(Protocol):
+    async def load(self, now: datetime, limit: int) -> list[AppealDoc]: ...
+    async def apply(self, escalated: Sequence[AppealEscalated]) -> None: ...
+
+
 class DispatcherRepository(Protocol):
-    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None: ...
-    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, dict]: ...
-    async def save_status_changes(self, changes: Sequence[StatusChange]) -> None: ...
-    async def open_incidents(self, keys: Sequence[str]) -> dict[str, Incident]: ...
-    async def save_incidents(self, incidents: Sequence[Incident]) -> None: ...
-    async def load_incidents(self, incident_ids: Sequence[str]) -> dict[str, Incident]: ...
-    async def close_incidents(self, incident_ids: Sequence[str], status: str, at: datetime) -> None: ...
-    async def open_past_due(self, now: datetime, limit: int) -> list[dict]: ...
-    async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None: ...
+    """What the triage desk reads: appeals by id, and the page of appeals waiting for an operator."""
+
+    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, AppealDoc]: ...
     async def triage_page(self, limit: int, after: str | None) -> list[dict]: ...
     async def record_staff_action(self, appeal_id: str, entry: HistoryEntry) -> bool | None: ...
 
 
-def status_update(changes: Sequence[StatusChange]) -> StageUpdate:
-    """One appeal's changes of one batch in one update: its history gains an entry per report."""
-    reroutes = [change.reroute for change in changes if change.reroute is not None]
-    fields = {"assignment": reroutes[-1].assignment.model_dump(mode="python")} if reroutes else {}
-    entries = tuple(HistoryEntry(c.status, c.at, c.event_id, c.by, c.note) for c in changes)
-    return StageUpdate(appeal_id=changes[0].appeal_id, fields=fields, entries=entries)
+# ---- documents and updates ------------------------------------------------------------------------------------------
 
 
 def assignment_update(event: AppealAssigned) -> StageUpdate:
+    """Classification and assignment onto the appeal together, in one update, with the two history entries."""
     assignment, classification = event.assignment, event.classification
     return StageUpdate(
         appeal_id=event.appeal_id,
@@ -62,87 +77,160 @@ def assignment_update(event: AppealAssigned) -> StageUpdate:
     )
 
 
-class MongoDispatcherRepository:
+def status_update(changes: Sequence[StatusChange]) -> StageUpdate:
+    """One appeal's changes of one batch in one update: its history gains an entry per report."""
+    reroutes = [change.reroute for change in changes if change.reroute is not None]
+    fields = {"assignment": reroutes[-1].assignment.model_dump(mode="python")} if reroutes else {}
+    entries = tuple(HistoryEntry(c.status, c.at, c.event_id, c.by, c.note) for c in changes)
+    return StageUpdate(appeal_id=changes[0].appeal_id, fields=fields, entries=entries)
+
+
+def status_updates(changes: Sequence[StatusChange]) -> list[StageUpdate]:
+    by_appeal: dict[str, list[StatusChange]] = defaultdict(list)
+    for change in changes:
+        by_appeal[change.appeal_id].append(change)
+    return [status_update(group) for group in by_appeal.values()]
+
+
+def incident_document(incident: Incident) -> dict[str, Any]:
+    return IncidentDoc(**{name: getattr(incident, name) for name in Incident.__dataclass_fields__}).model_dump(
+        mode="python", by_alias=True, exclude={"closed_at"}
+    )
+
+
+def incident_of(document: dict[str, Any]) -> Incident:
+    stored = IncidentDoc.model_validate(document)
+    return Incident(**{name: getattr(stored, name) for name in Incident.__dataclass_fields__})
+
+
+# What grows as appeals join an incident; everything else is set once, when it opens.
+_GROWN = {"appeal_ids", "texts", "last_at", "due_at", "urgency"}
+
+
+def incident_upsert(incident: Incident) -> UpdateOne:
+    """Additive, so a redelivery or a second dispatcher instance adds its appeals rather than overwriting."""
+    document = incident_document(incident)
+    return UpdateOne(
+        {"_id": incident.incident_id},
+        {
+            "$setOnInsert": {k: v for k, v in document.items() if k not in _GROWN | {"_id"}},
+            "$addToSet": {"appeal_ids": {"$each": document["appeal_ids"]}},
+            "$max": {"last_at": incident.last_at},
+            "$min": {"due_at": incident.due_at},
+            "$set": {"texts": document["texts"], "urgency": incident.urgency},
+        },
+        upsert=True,
+    )
+
+
+# The appeal as routing a classified event needs it: whether this assignment is written already, and the stored one.
+_ASSIGNMENT_STATE = {"assignment": 1, "history": 1}
+
+
+# What the overdue check needs of an appeal to escalate it.
+_OVERDUE = {"status": 1, "assignment": 1, "classification": 1, "correlation_id": 1, "escalated_due_at": 1}
+
+
+class _Appeals:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None:
-        """None when all were assigned now; else the stored assignment of every known appeal of the batch."""
-        return await apply_stage_updates(self.store, [assignment_update(e) for e in events], projection=["assignment"])
+    async def find(self, appeal_ids: Sequence[str], projection: dict[str, int] | None = None) -> dict[str, AppealDoc]:
+        if not appeal_ids:
+            return {}
+        cursor = self.store.db[APPEALS].find({"_id": {"$in": list(appeal_ids)}}, projection)
+        return {document["_id"]: AppealDoc.model_validate(document) async for document in cursor}
 
-    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, dict]:
-        cursor = self.store.db[APPEALS].find({"_id": {"$in": list(appeal_ids)}})
-        return {document["_id"]: document async for document in cursor}
+    async def write(self, updates: Sequence[StageUpdate]) -> None:
+        if updates:
+            await self.store.db[APPEALS].bulk_write([as_operation(update) for update in updates], ordered=False)
 
-    async def save_status_changes(self, changes: Sequence[StatusChange]) -> None:
-        by_appeal: dict[str, list[StatusChange]] = defaultdict(list)
-        for change in changes:
-            by_appeal[change.appeal_id].append(change)
-        await apply_stage_updates(self.store, [status_update(group) for group in by_appeal.values()], projection=[])
+    async def write_incidents(self, operations: Sequence[UpdateOne | UpdateMany]) -> None:
+        if operations:
+            await self.store.db[INCIDENTS].bulk_write(list(operations), ordered=False)
+
+
+class MongoAssignments(_Appeals):
+    async def load(self, batch: RoutedBatch) -> AssignmentSnapshot:
+        """The batch's appeals and the open incidents of its places, read together."""
+        appeals, incidents = await asyncio.gather(
+            self.find(batch.appeal_ids, _ASSIGNMENT_STATE), self.open_incidents(batch.places)
+        )
+        return AssignmentSnapshot(appeals, incidents)
 
     async def open_incidents(self, keys: Sequence[str]) -> dict[str, Incident]:
         """The latest open incident of each place key."""
-        cursor = self.store.db[INCIDENTS].find({"key": {"$in": list(keys)}, "status": "open"})
+        if not keys:
+            return {}
         found: dict[str, Incident] = {}
-        async for document in cursor:
-            incident = Incident.from_document(document)
+        async for document in self.store.db[INCIDENTS].find({"key": {"$in": list(keys)}, "status": "open"}):
+            incident = incident_of(document)
             if incident.key not in found or found[incident.key].last_at < incident.last_at:
                 found[incident.key] = incident
         return found
 
-    async def save_incidents(self, incidents: Sequence[Incident]) -> None:
-        """Additive, so a redelivery or a second dispatcher instance adds its appeals rather than overwriting."""
-        if not incidents:
-            return
-        operations = []
-        for incident in incidents:
-            document = incident.document()
-            grown = {"appeal_ids", "texts", "last_at", "due_at", "urgency"}
-            operations.append(
-                UpdateOne(
-                    {"_id": incident.incident_id},
-                    {
-                        "$setOnInsert": {k: v for k, v in document.items() if k not in grown | {"_id"}},
-                        "$addToSet": {"appeal_ids": {"$each": document["appeal_ids"]}},
-                        "$max": {"last_at": incident.last_at},
-                        "$min": {"due_at": incident.due_at},
-                        "$set": {"texts": document["texts"], "urgency": incident.urgency},
-                    },
-                    upsert=True,
-                )
+    async def apply(self, writes: AssignmentWrites) -> None:
+        # The incident first: a redelivery after a crash in between then finds its appeal in it and decides the same.
+        await self.write_incidents([incident_upsert(incident) for incident in writes.incidents])
+        await self.write([assignment_update(assigned) for assigned in writes.assignments])
+
+
+class MongoReports(_Appeals):
+    async def load(self, updates: Sequence[DepartmentUpdate]) -> ReportSnapshot:
+        """The reported appeals, their incidents, and the incidents' other appeals."""
+        appeals = await self.find(sorted({update.appeal_id for update in updates}))
+        wanted = sorted({a.assignment.incident_id for a in appeals.values() if a.assignment} - {None})
+        if not wanted:
+            return ReportSnapshot(appeals, {})
+        cursor = self.store.db[INCIDENTS].find({"_id": {"$in": wanted}})
+        incidents = {document["_id"]: incident_of(document) async for document in cursor}
+        others = {appeal_id for incident in incidents.values() for appeal_id in incident.appeal_ids} - set(appeals)
+        return ReportSnapshot({**appeals, **await self.find(sorted(others))}, incidents)
+
+    async def apply(self, writes: ReportWrites) -> None:
+        closes = [
+            UpdateMany(
+                {"_id": {"$in": incident_ids}, "status": "open"}, {"$set": {"status": status, "closed_at": writes.at}}
             )
-        await self.store.db[INCIDENTS].bulk_write(operations, ordered=False)
+            for status, incident_ids in writes.closed_incidents.items()
+        ]
+        await asyncio.gather(self.write(status_updates(writes.changes)), self.write_incidents(closes))
 
-    async def load_incidents(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
-        cursor = self.store.db[INCIDENTS].find({"_id": {"$in": list(incident_ids)}})
-        return {document["_id"]: Incident.from_document(document) async for document in cursor}
 
-    async def close_incidents(self, incident_ids: Sequence[str], status: str, at: datetime) -> None:
-        if incident_ids:
-            await self.store.db[INCIDENTS].update_many(
-                {"_id": {"$in": list(incident_ids)}, "status": "open"}, {"$set": {"status": status, "closed_at": at}}
+class MongoOverdue(_Appeals):
+    async def load(self, now: datetime, limit: int) -> list[AppealDoc]:
+        """Open appeals past their due time, at most `limit` of each open status.
+
+        One query per status, an equality on `status` and a range on the due time, so the store walks the
+        `open_by_due` index over what is due only: SecantusDB answers `status: {$in: [...]}` with a scan of the whole
+        collection, which grows with every appeal ever stored."""
+        found = await asyncio.gather(
+            *(
+                self.store.db[APPEALS]
+                .find({"status": status, "assignment.due_at": {"$lt": now}}, _OVERDUE, limit=limit)
+                .to_list()
+                for status in OPEN_STATUSES
             )
-
-    async def open_past_due(self, now: datetime, limit: int) -> list[dict]:
-        cursor = self.store.db[APPEALS].find(
-            {"status": {"$in": list(OPEN_STATUSES)}, "assignment.due_at": {"$lt": now}},
-            {"status": 1, "assignment": 1, "classification": 1, "correlation_id": 1, "escalated_due_at": 1},
-            limit=limit,
         )
-        return [document async for document in cursor]
+        return [AppealDoc.model_validate(document) for documents in found for document in documents]
 
-    async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None:
-        if events:
+    async def apply(self, escalated: Sequence[AppealEscalated]) -> None:
+        if escalated:
             await self.store.db[APPEALS].bulk_write(
                 [
                     UpdateOne(
                         {"_id": event.appeal_id, "assignment.due_at": event.due_at},
                         {"$set": {"escalated_due_at": event.due_at, "escalated_at": event.occurred_at}},
                     )
-                    for event in events
+                    for event in escalated
                 ],
                 ordered=False,
             )
+
+
+class MongoTriageDesk(_Appeals):
+    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, AppealDoc]:
+        return await self.find(appeal_ids)
 
     async def record_staff_action(self, appeal_id: str, entry: HistoryEntry) -> bool | None:
         """Add a staff member's entry to the appeal's history, once per entry id; its status stays as it is.

@@ -187,7 +187,7 @@ async def test_desk_errors_sit_beside_their_fields_and_nothing_is_sent(stack):
 
 async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stack):
     from services.dispatcher.domain import load_routing
-    from services.dispatcher.repository import MongoDispatcherRepository
+    from services.dispatcher.repository import MongoTriageDesk
     from services.dispatcher.settings import DispatcherSettings
     from services.dispatcher.triage import build_triage_app
 
@@ -201,7 +201,7 @@ async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stac
 
     token = "a-staff-token-of-enough-length-0123456789"
     desk = build_triage_app(
-        MongoDispatcherRepository(store), routing, no_assign, utcnow, StaffAuth(SecretStr(token)), settings
+        MongoTriageDesk(store), routing, no_assign, utcnow, StaffAuth(SecretStr(token)), settings
     )
     try:
         await store.db[APPEALS].insert_one(_appeal(appeal_id, 5))

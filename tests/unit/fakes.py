@@ -8,7 +8,6 @@ event id and reads back what is stored, the notifier's insert-once by `_id`.
 import copy
 import dataclasses
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,12 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
-from services.dispatcher.repository import assignment_update, status_update
+from services.dispatcher.documents import AppealDoc
+from services.dispatcher.domain import OPEN_STATUSES, Incident, Routing, StatusChange
+from services.dispatcher.domain.assignments import AssignmentSnapshot, AssignmentWrites, RoutedBatch
+from services.dispatcher.domain.reports import ReportSnapshot, ReportWrites
+from services.dispatcher.handlers import Dependencies
+from services.dispatcher.repository import assignment_update, status_updates
 from services.notifier.repository import unsent_selector
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
@@ -188,12 +191,12 @@ def registered_document(event: AppealRegistered) -> dict[str, Any]:
 
 
 class FakeDispatcherRepository:
-    """DispatcherRepository: the stage updates of shared.appeals on dicts, each applied once per event id.
+    """The dispatcher's repositories on dicts, as the store holds its documents: `assignments`, `reports` and
+    `overdue` (each `load` and `apply`) and the triage desk's reads, all over the same appeals and incidents.
 
-    Like `apply_stage_updates`: an update is keyed on its (last) outgoing event id. `save_assignments` returns
-    None when every update applied, otherwise a dict (empty when no appeal of the batch exists) with the stored
-    assignment of every appeal of the batch that exists. `save_status_changes` merges each appeal's changes
-    with `status_update`, as MongoDispatcherRepository does. `appeals=None` means every appeal exists.
+    Like the Mongo adapters: every read maps documents to AppealDoc; an appeal's write is the stage update of
+    shared.appeals, applied once per (last) event id (`apply_stage_update`); a batch's reports are merged per appeal
+    with `status_update`; incidents are saved additively. `appeals=None` means every appeal exists.
     """
 
     def __init__(self, appeals: Iterable[str] | None = None) -> None:
@@ -204,6 +207,9 @@ class FakeDispatcherRepository:
         self.saved: list[AppealAssigned] = []
         self.status_calls: list[list[StatusChange]] = []
         self.incidents: dict[str, Incident] = {}
+        self.assignments = _FakeAssignments(self)
+        self.reports = _FakeReports(self)
+        self.overdue = _FakeOverdue(self)
 
     def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
         """An appeal that already holds an assignment, written for `event_id`."""
@@ -214,7 +220,7 @@ class FakeDispatcherRepository:
             "history": [{"status": "assigned", "at": NOW, "event_id": str(event_id), "by": "dispatcher"}],
         }
 
-    def seed_assigned(self, assigned: AppealAssigned) -> dict[str, Any]:
+    def seed_assigned(self, assigned: AppealAssigned) -> AppealDoc:
         """A whole appeal as the store holds it once intake registered it and the dispatcher assigned it."""
         registered = AppealRegistered.model_validate(
             {
@@ -224,71 +230,92 @@ class FakeDispatcherRepository:
         )
         self.documents[assigned.appeal_id] = registered_document(registered)
         apply_stage_update(self.documents, assignment_update(assigned))
-        return self.documents[assigned.appeal_id]
+        return AppealDoc.model_validate(self.documents[assigned.appeal_id])
 
-    async def save_assignments(self, events: Sequence[AppealAssigned]) -> dict[str, dict] | None:
-        matched = 0
-        for event in events:
-            if self.every_appeal_exists:
-                self.documents.setdefault(event.appeal_id, {"_id": event.appeal_id, "history": []})
-            if apply_stage_update(self.documents, assignment_update(event)):
-                self.saved.append(event)
-                matched += 1
-        if matched == len(events):
-            return None
-        stored = {}
-        for event in events:
-            document = self.documents.get(event.appeal_id)
-            if document is not None:
-                stored[event.appeal_id] = {key: document[key] for key in ("_id", "assignment") if key in document}
-        return stored
+    def find(self, appeal_ids: Iterable[str]) -> dict[str, AppealDoc]:
+        known = [appeal_id for appeal_id in appeal_ids if appeal_id in self.documents]
+        return {appeal_id: AppealDoc.model_validate(copy.deepcopy(self.documents[appeal_id])) for appeal_id in known}
 
-    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, dict]:
-        return {i: copy.deepcopy(self.documents[i]) for i in appeal_ids if i in self.documents}
+    def dependencies(self, routing: Routing, park: Any, clock: Any = lambda: NOW) -> Dependencies:
+        """What the dispatcher's handlers use, over this fake."""
+        return Dependencies(self.assignments, self.reports, self.overdue, routing, park, clock)
 
-    async def save_status_changes(self, changes: Sequence[StatusChange]) -> None:
-        self.status_calls.append(list(changes))
-        by_appeal: dict[str, list[StatusChange]] = defaultdict(list)
-        for change in changes:
-            by_appeal[change.appeal_id].append(change)
-        for group in by_appeal.values():
-            apply_stage_update(self.documents, status_update(group))
+    # the triage desk's reads
+    async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, AppealDoc]:
+        return self.find(appeal_ids)
 
-    # incidents, as MongoDispatcherRepository keeps them: additive saves, open ones found by place key
-    async def open_incidents(self, keys: Sequence[str]) -> dict[str, Incident]:
-        return {i.key: i for i in self.incidents.values() if i.key in keys and i.status == "open"}
+    async def triage_page(self, limit: int, after: str | None) -> list[dict[str, Any]]:
+        waiting = sorted(i for i, d in self.documents.items() if d.get("status") == "triage" and i > (after or ""))
+        return [copy.deepcopy(self.documents[i]) for i in waiting[:limit]]
 
-    async def save_incidents(self, incidents: Sequence[Incident]) -> None:
-        stored = self.incidents
-        for incident in incidents:
+
+@dataclass
+class _FakeAssignments:
+    """AssignmentRepository: the batch's appeals and the open incidents of its places; incidents, then appeals."""
+
+    repo: FakeDispatcherRepository
+
+    async def load(self, batch: RoutedBatch) -> AssignmentSnapshot:
+        if self.repo.every_appeal_exists:
+            for appeal_id in batch.appeal_ids:
+                self.repo.documents.setdefault(appeal_id, {"_id": appeal_id, "history": []})
+        places = set(batch.places)
+        incidents = {i.key: i for i in self.repo.incidents.values() if i.key in places and i.status == "open"}
+        return AssignmentSnapshot(self.repo.find(batch.appeal_ids), incidents)
+
+    async def apply(self, writes: AssignmentWrites) -> None:
+        stored = self.repo.incidents
+        for incident in writes.incidents:
             before = stored.get(incident.incident_id)
             if before is not None:
                 ids = (*before.appeal_ids, *(a for a in incident.appeal_ids if a not in before.appeal_ids))
                 incident = dataclasses.replace(incident, appeal_ids=ids, status=before.status)
             stored[incident.incident_id] = incident
+        for event in writes.assignments:
+            if apply_stage_update(self.repo.documents, assignment_update(event)):
+                self.repo.saved.append(event)
 
-    async def load_incidents(self, incident_ids: Sequence[str]) -> dict[str, Incident]:
-        return {i: self.incidents[i] for i in incident_ids if i in self.incidents}
 
-    async def close_incidents(self, incident_ids: Sequence[str], status: str, at: datetime) -> None:
-        for incident_id in incident_ids:
-            self.incidents[incident_id] = dataclasses.replace(self.incidents[incident_id], status=status)
+@dataclass
+class _FakeReports:
+    """ReportRepository: the reported appeals, their incidents and the incidents' other appeals; the changes merged
+    per appeal, the closed incidents' status set."""
 
-    async def open_past_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        found = [
-            copy.deepcopy(d)
-            for d in self.documents.values()
+    repo: FakeDispatcherRepository
+
+    async def load(self, updates: Sequence[DepartmentUpdate]) -> ReportSnapshot:
+        appeals = self.repo.find({update.appeal_id for update in updates})
+        wanted = {a.assignment.incident_id for a in appeals.values() if a.assignment and a.assignment.incident_id}
+        incidents = {i: self.repo.incidents[i] for i in wanted if i in self.repo.incidents}
+        others = {appeal_id for incident in incidents.values() for appeal_id in incident.appeal_ids} - set(appeals)
+        return ReportSnapshot({**appeals, **self.repo.find(others)}, incidents)
+
+    async def apply(self, writes: ReportWrites) -> None:
+        self.repo.status_calls.append(list(writes.changes))
+        for update in status_updates(writes.changes):
+            apply_stage_update(self.repo.documents, update)
+        for status, incident_ids in writes.closed_incidents.items():
+            for incident_id in incident_ids:
+                self.repo.incidents[incident_id] = dataclasses.replace(self.repo.incidents[incident_id], status=status)
+
+
+@dataclass
+class _FakeOverdue:
+    """OverdueRepository: open appeals past their due time, at most `limit`; escalations marked on the appeal."""
+
+    repo: FakeDispatcherRepository
+
+    async def load(self, now: datetime, limit: int) -> list[AppealDoc]:
+        due = [
+            i
+            for i, d in self.repo.documents.items()
             if d.get("status") in OPEN_STATUSES and d.get("assignment") and d["assignment"]["due_at"] < now
         ]
-        return found[:limit]
+        return list(self.repo.find(due[:limit]).values())
 
-    async def mark_escalated(self, events: Sequence[AppealEscalated]) -> None:
-        for event in events:
-            self.documents[event.appeal_id]["escalated_due_at"] = event.due_at
-
-    async def triage_page(self, limit: int, after: str | None) -> list[dict[str, Any]]:
-        waiting = sorted(i for i, d in self.documents.items() if d.get("status") == "triage" and i > (after or ""))
-        return [copy.deepcopy(self.documents[i]) for i in waiting[:limit]]
+    async def apply(self, escalated: Sequence[AppealEscalated]) -> None:
+        for event in escalated:
+            self.repo.documents[event.appeal_id]["escalated_due_at"] = event.due_at
 
 
 class FakeNotifierRepository:

@@ -9,7 +9,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from pydantic import ValidationError
 
 from services.dispatcher.domain import rerouted_event_id, route
-from services.dispatcher.handlers import build_router
+from services.dispatcher.handlers import build_router, provide
 from services.dispatcher.settings import DispatcherSettings
 from shared.contracts import topics
 from shared.contracts.base import derived_event_id
@@ -31,13 +31,13 @@ from tests.unit.fakes import (
 )
 
 CONTACT = ResidentContact(name="Олена", phone=PHONE)
-DISPATCHER_INPUT = (topics.APPEALS_CLASSIFIED, topics.DEPARTMENT_UPDATES)
 
 
 def make_service(repo, routing, parked):
-    router = build_router(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    router, publishers = build_router(DispatcherSettings(), routing.taxonomy)
     broker = KafkaBroker()
     broker.include_router(router)
+    provide(broker, repo.dependencies(routing, parked), publishers)
     by_topic = {publisher.topic: publisher for publisher in router.publishers}
     return broker, by_topic
 
@@ -218,12 +218,14 @@ async def test_a_redelivered_and_a_new_appeal_in_one_batch(routing, parked):
     assert parked.items == []
 
 
-async def test_a_failing_store_stops_the_batch_before_anything_is_published(routing, parked):
-    class FailingRepository(FakeDispatcherRepository):
-        async def save_assignments(self, events):
-            raise TransientError("store unavailable")
+async def store_unavailable(writes) -> None:
+    raise TransientError("store unavailable")
 
-    broker, by_topic = make_service(FailingRepository(), routing, parked)
+
+async def test_a_failing_store_stops_the_batch_before_anything_is_published(routing, parked):
+    repo = FakeDispatcherRepository()
+    repo.assignments.apply = store_unavailable
+    broker, by_topic = make_service(repo, routing, parked)
 
     async with TestKafkaBroker(broker) as br:
         with pytest.raises(TransientError):
@@ -483,7 +485,7 @@ async def test_a_repeated_misrouted_report_announces_the_same_reroute_again(rout
     assert parked.items == []
 
 
-async def test_a_batch_of_classified_appeals_and_department_reports_handles_both(routing, parked):
+async def test_classified_appeals_and_department_reports_each_have_their_subscriber(routing, parked):
     repo = FakeDispatcherRepository()
     assigned_appeal(routing, repo, appeal_id="1000001")
     broker, by_topic = make_service(repo, routing, parked)
@@ -497,9 +499,13 @@ async def test_a_batch_of_classified_appeals_and_department_reports_handles_both
     ]
 
     async with TestKafkaBroker(broker) as br:
-        # One record batch from both topics, as the consumer of the two topics hands it over.
-        (subscriber,) = [s for s in br.subscribers if {t.name for t in s.topics} >= set(DISPATCHER_INPUT)]
-        await subscriber.process_message(records)
+        # One subscriber per topic, each handed its own records of the batch.
+        inputs = {topics.APPEALS_CLASSIFIED, topics.DEPARTMENT_UPDATES}
+        consumers = [s for s in br.subscribers if {t.name for t in s.topics} & inputs]
+        assert sorted(tuple(t.name for t in s.topics) for s in consumers) == [(t,) for t in sorted(inputs)]
+        subscribers = {s.topics[0].name: s for s in consumers}
+        for topic in (topics.APPEALS_CLASSIFIED, topics.DEPARTMENT_UPDATES):
+            await subscribers[topic].process_message([r for r in records if r.topic == topic])
 
         announced = {
             e["appeal_id"]: e["assignment"]["department"] for e in published(by_topic[topics.APPEALS_ASSIGNED])
@@ -517,11 +523,8 @@ async def test_a_batch_of_classified_appeals_and_department_reports_handles_both
 
 
 async def test_a_failing_store_stops_a_batch_of_reports_before_anything_is_published(routing, parked):
-    class FailingRepository(FakeDispatcherRepository):
-        async def save_status_changes(self, changes):
-            raise TransientError("store unavailable")
-
-    repo = FailingRepository()
+    repo = FakeDispatcherRepository()
+    repo.reports.apply = store_unavailable
     assigned_appeal(routing, repo)
     broker, by_topic = make_service(repo, routing, parked)
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
+from services.dispatcher.documents import AppealDoc
 from services.dispatcher.domain import (
-    Incident,
     escalation,
     fan_out,
     group_incidents,
@@ -14,7 +14,8 @@ from services.dispatcher.domain import (
     overdue_by_department,
     route,
 )
-from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.handlers import build_router, check_overdue, provide
+from services.dispatcher.repository import incident_document, incident_of
 from services.dispatcher.settings import DispatcherSettings
 from shared.contracts import topics
 from shared.contracts.dispatcher import AppealEscalated, AppealStatusChanged, IncidentTask
@@ -147,15 +148,27 @@ def test_a_misrouted_incident_is_rerouted_as_a_whole(routing):
 # ---- deadlines -------------------------------------------------------------------------------------------------
 
 
-def document(status="assigned", due_at=NOW - timedelta(hours=1), **extra):
+def stored(status="assigned", due_at=NOW - timedelta(hours=1), **extra) -> dict:
+    """An appeal as the overdue check reads it."""
     return {
         "_id": "1000001",
         "status": status,
         "correlation_id": "c-1",
-        "assignment": {"department": "kyivgaz", "department_name": "Київгаз", "due_at": due_at, "district": None},
-        "classification": {"category": "gas", "urgency": "critical"},
+        "assignment": {
+            "department": "kyivgaz",
+            "department_name": "Київгаз",
+            "due_at": due_at,
+            "district": None,
+            "outcome": "assigned",
+            "reason": "gas -> kyivgaz",
+        },
+        "classification": {"category": "gas", "urgency": "critical", "confidence": 0.9},
         **extra,
     }
+
+
+def document(status="assigned", due_at=NOW - timedelta(hours=1), **extra) -> AppealDoc:
+    return AppealDoc.model_validate(stored(status, due_at, **extra))
 
 
 def test_an_open_appeal_past_its_due_time_is_escalated_once_per_due_time():
@@ -178,17 +191,17 @@ def test_overdue_counted_by_department():
 
 async def test_the_overdue_check_publishes_escalations_and_marks_them(routing, parked):
     repo = FakeDispatcherRepository()
-    repo.documents["1000001"] = document()
-    repo.documents["1000002"] = {**document(), "_id": "1000002", "status": "resolved"}
-    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    repo.documents["1000001"] = stored()
+    repo.documents["1000002"] = {**stored(), "_id": "1000002", "status": "resolved"}
+    router, publishers = build_router(DispatcherSettings(), routing.taxonomy)
     broker = KafkaBroker()
-    broker.include_router(dispatcher.router)
-    escalated = next(p for p in dispatcher.router.publishers if p.topic == topics.APPEALS_ESCALATED)
+    broker.include_router(router)
+    deps = repo.dependencies(routing, parked)
 
     async with TestKafkaBroker(broker):
-        first = await dispatcher.check_overdue()
-        second = await dispatcher.check_overdue()
-        messages = published(escalated)
+        first = await check_overdue(deps, publishers)
+        second = await check_overdue(deps, publishers)
+        messages = published(publishers.escalated)
 
     assert [e.appeal_id for e in first] == ["1000001"] and second == []
     assert [m["appeal_id"] for m in messages] == ["1000001"]
@@ -206,10 +219,11 @@ def lift_appeals_service(routing, parked, count: int):
     for number in numbers:
         registered = registered_event(appeal_id=number, address=Address(text=BUILDING))
         repo.documents[number] = registered_document(registered)
-    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    router, publishers = build_router(DispatcherSettings(), routing.taxonomy)
     broker = KafkaBroker()
-    broker.include_router(dispatcher.router)
-    by_topic = {p.topic: p for p in dispatcher.router.publishers}
+    broker.include_router(router)
+    provide(broker, repo.dependencies(routing, parked), publishers)
+    by_topic = {p.topic: p for p in router.publishers}
     appeals = [
         classified_event("elevators", "high", appeal_id=number, address_text=BUILDING).model_dump(mode="json")
         for number in numbers
@@ -250,7 +264,7 @@ async def test_the_department_gets_the_incident_and_every_resident_hears_the_res
 
 def test_incident_documents_round_trip(routing):
     incident = group_incidents([assigned(routing)], {}, routing, NOW).incidents[0]
-    assert Incident.from_document(incident.document()) == incident
+    assert incident_of(incident_document(incident)) == incident
 
 
 async def test_a_misrouted_incident_goes_to_the_suggested_department_whole_and_is_closed(routing, parked):

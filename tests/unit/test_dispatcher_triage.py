@@ -1,13 +1,15 @@
 """The triage desk in memory: its decision (pure) and its HTTP answers, with the dispatcher's own assignment path on
 TestKafkaBroker and a fake repository."""
 
+from functools import partial
+
 import httpx
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from pydantic import SecretStr
 
 from services.dispatcher.domain import TriageDecision, TriageProblem, decide_triage, route
-from services.dispatcher.handlers import build_dispatcher
+from services.dispatcher.handlers import assign, build_router
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts import topics
@@ -74,13 +76,12 @@ IRYNA = {"Authorization": f"Bearer {TOKEN}", ACTOR_HEADER: "%D0%86%D1%80%D0%B8%D
 
 
 def desk(routing, parked, repo, token=TOKEN):
-    dispatcher = build_dispatcher(DispatcherSettings(), repo, routing, parked, lambda: NOW)
+    router, publishers = build_router(DispatcherSettings(), routing.taxonomy)
     broker = KafkaBroker()
-    broker.include_router(dispatcher.router)
-    app = build_triage_app(
-        repo, routing, dispatcher.assign, lambda: NOW, StaffAuth(SecretStr(token)), DispatcherSettings()
-    )
-    by_topic = {p.topic: p for p in dispatcher.router.publishers}
+    broker.include_router(router)
+    assign_here = partial(assign, repo.dependencies(routing, parked), publishers)
+    app = build_triage_app(repo, routing, assign_here, lambda: NOW, StaffAuth(SecretStr(token)), DispatcherSettings())
+    by_topic = {p.topic: p for p in router.publishers}
     return broker, app, by_topic
 
 

@@ -7,21 +7,22 @@ import pytest
 from pymongo import UpdateOne
 
 from services.classifier.domain import classify
+from services.dispatcher.documents import AppealDoc
 from services.dispatcher.domain import (
     ALLOWED_FROM,
     Refusal,
     StatusChange,
-    assigned_from_document,
     judge_update,
     rerouted_event_id,
     route,
 )
-from services.dispatcher.repository import MongoDispatcherRepository, assignment_update, status_update
+from services.dispatcher.domain.reports import ReportWrites
+from services.dispatcher.repository import MongoReports, MongoTriageDesk, assignment_update, status_update
 from services.intake.domain import register
 from shared.appeals import HistoryEntry, as_operation
 from shared.contracts.base import derived_event_id
 from shared.contracts.intake import AppealSubmitted
-from shared.store import APPEALS
+from shared.store import APPEALS, INCIDENTS
 from tests.unit.fakes import (
     NOW,
     RECEIVED,
@@ -253,7 +254,7 @@ def test_a_reroute_has_a_deterministic_event_id(routing):
     assert other.reroute.event_id != first.reroute.event_id
 
 
-# --- assigned_from_document --------------------------------------------------------------------
+# --- AppealDoc.as_assigned --------------------------------------------------------------------
 
 
 def stored_appeal(rules, routing, text: str = "Сильний запах газу в під'їзді", **payload):
@@ -267,6 +268,10 @@ def stored_appeal(rules, routing, text: str = "Сильний запах газ�
     return documents["1000042"], assigned
 
 
+def as_assigned(document: dict):
+    return AppealDoc.model_validate(document).as_assigned()
+
+
 def test_the_fake_registered_document_has_the_shape_intake_stores():
     submission = AppealSubmitted.model_validate(submission_payload())
     intake = register(submission, "1000001", NOW).document
@@ -278,7 +283,7 @@ def test_an_assigned_appeal_is_rebuilt_from_its_document(rules, routing):
     document, assigned = stored_appeal(rules, routing)
     assert (document["status"], document["assignment"]["department"]) == ("assigned", "kyivgaz")
 
-    rebuilt = assigned_from_document(document)
+    rebuilt = as_assigned(document)
 
     assert rebuilt == assigned
     assert rebuilt.contact is not None and rebuilt.contact == assigned.contact
@@ -288,7 +293,7 @@ def test_a_triaged_appeal_without_contact_or_address_is_rebuilt_from_its_documen
     document, assigned = stored_appeal(rules, routing, text="Просто текст без сенсу", contact=None, address=None)
     assert document["status"] == "triage" and document["contact"] is None and document["correlation_id"]
 
-    assert assigned_from_document(document) == assigned
+    assert as_assigned(document) == assigned
 
 
 def test_reports_after_the_assignment_do_not_change_the_appeal_as_last_assigned(rules, routing):
@@ -300,7 +305,7 @@ def test_reports_after_the_assignment_do_not_change_the_appeal_as_last_assigned(
     assert apply_stage_update({"1000042": document}, status_update(reports))
     assert document["status"] == "in_progress"
 
-    assert assigned_from_document(document) == assigned
+    assert as_assigned(document) == assigned
 
 
 def test_after_a_reroute_the_document_gives_the_new_assignment(rules, routing):
@@ -309,7 +314,7 @@ def test_after_a_reroute_the_document_gives_the_new_assignment(rules, routing):
     change = judge_update(update, assigned, "assigned", frozenset(), routing, LATER)
     assert apply_stage_update({"1000042": document}, status_update([change]))
 
-    rebuilt = assigned_from_document(document)
+    rebuilt = as_assigned(document)
 
     assert rebuilt.assignment == change.reroute.assignment
     assert rebuilt.occurred_at == LATER
@@ -394,7 +399,7 @@ def test_a_reroute_followed_by_a_report_still_sets_the_assignment(routing):
     assert [entry.status for entry in update.entries] == ["triage", "resolved"]
 
 
-# --- MongoDispatcherRepository, on a recording stand-in for the collection -------------------------
+# --- the dispatcher's repositories, on a recording stand-in for the collection -------------------------
 
 
 class _Result:
@@ -424,21 +429,21 @@ class _Collection:
         self.writes.append((operations, ordered))
         return _Result(len(operations))
 
-    def find(self, *args):
+    def find(self, *args, **kwargs):
         self.finds.append(args)
         return _Cursor(self.documents)
 
 
 class _Store:
     def __init__(self, documents: list[dict] | None = None) -> None:
-        self.collections = {APPEALS: _Collection(documents or [])}
+        self.collections = {APPEALS: _Collection(documents or []), INCIDENTS: _Collection([])}
 
     @property
     def db(self):
         return self.collections
 
 
-async def test_save_status_changes_writes_one_merged_update_per_appeal():
+async def test_applying_reports_writes_one_merged_update_per_appeal():
     store = _Store()
     at = datetime(2026, 2, 1, tzinfo=UTC)
     changes = [
@@ -447,7 +452,7 @@ async def test_save_status_changes_writes_one_merged_update_per_appeal():
         StatusChange("1000001", "resolved", at, "a2", "kyivgaz", ""),
     ]
 
-    await MongoDispatcherRepository(store).save_status_changes(changes)
+    await MongoReports(store).apply(ReportWrites(changes, {}, at))
 
     ((operations, ordered),) = store.db[APPEALS].writes
     assert ordered is False
@@ -457,19 +462,19 @@ async def test_save_status_changes_writes_one_merged_update_per_appeal():
     ]
 
 
-async def test_save_status_changes_of_nothing_writes_nothing():
+async def test_applying_no_reports_writes_nothing():
     store = _Store()
 
-    await MongoDispatcherRepository(store).save_status_changes([])
+    await MongoReports(store).apply(ReportWrites([], {}, NOW))
 
-    assert store.db[APPEALS].writes == []
+    assert store.db[APPEALS].writes == [] and store.db[INCIDENTS].writes == []
 
 
 async def test_load_appeals_finds_the_documents_by_id():
     documents = [{"_id": "1000001", "status": "assigned"}, {"_id": "1000002", "status": "resolved"}]
     store = _Store(documents)
 
-    loaded = await MongoDispatcherRepository(store).load_appeals(("1000001", "1000002", "1000003"))
+    loaded = await MongoTriageDesk(store).load_appeals(("1000001", "1000002", "1000003"))
 
-    assert loaded == {"1000001": documents[0], "1000002": documents[1]}
-    assert store.db[APPEALS].finds == [({"_id": {"$in": ["1000001", "1000002", "1000003"]}},)]
+    assert loaded == {document["_id"]: AppealDoc.model_validate(document) for document in documents}
+    assert store.db[APPEALS].finds == [({"_id": {"$in": ["1000001", "1000002", "1000003"]}}, None)]

@@ -9,7 +9,6 @@ from pydantic import ValidationError
 from pymongo import UpdateOne
 from pymongo.errors import AutoReconnect, OperationFailure
 
-from services.dispatcher.repository import MongoDispatcherRepository
 from shared.appeals import HistoryEntry, StageUpdate, apply_stage_updates, as_operation, as_stored
 from shared.broker import PUBLISH_CHUNK, group_by_partition, partition_for, publish_keyed
 from shared.consuming import Accepted, accept
@@ -365,15 +364,6 @@ async def test_apply_stage_updates_of_only_unknown_appeals_is_an_empty_dict_not_
 
     assert stored is not None
     assert stored == {}
-
-
-async def test_the_dispatcher_repository_keeps_the_contract():
-    all_applied = MongoDispatcherRepository(OneCollectionStore(AppealsCollection(matched=1, documents=[])))
-    none_known = MongoDispatcherRepository(OneCollectionStore(AppealsCollection(matched=0, documents=[])))
-    events = [assigned_event(appeal_id="1000001")]
-
-    assert await all_applied.save_assignments(events) is None
-    assert await none_known.save_assignments(events) == {}
 
 
 STORED_ASSIGNMENT = Assignment(
