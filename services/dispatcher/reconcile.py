@@ -9,9 +9,9 @@ looked at: older ones were looked at by earlier runs.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from services.dispatcher.domain import StatusChange, assigned_from_document, status_event
+from services.dispatcher.documents import AppealDoc
+from services.dispatcher.domain import StatusChange, status_event
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.store import APPEALS, NOTIFICATIONS, Store
 
@@ -25,24 +25,24 @@ def notice_keys(appeal_id: str, step: str) -> list[str]:
     return [f"{appeal_id}:{kind}" for kind in NOTICE_KINDS.get(step, (step,))]
 
 
-def step_of(document: dict[str, Any]) -> str:
-    if document["status"] in ASSIGNED:
-        return document["assignment"]["outcome"]
-    return document["status"]
+def step_of(appeal: AppealDoc) -> str:
+    if appeal.status in ASSIGNED and appeal.assignment is not None:
+        return appeal.assignment.outcome
+    return appeal.status
 
 
-def closed_event(document: dict[str, Any]) -> AppealStatusChanged:
+def closed_event(appeal: AppealDoc, assigned: AppealAssigned) -> AppealStatusChanged:
     """The status event of the appeal's closing report, as first published."""
-    last = document["history"][-1]
+    last = appeal.history[-1]
     change = StatusChange(
-        appeal_id=document["_id"],
-        status=last["status"],
-        at=last["at"],
-        event_id=last["event_id"],
-        by=last["by"],
-        note=last.get("note", ""),
+        appeal_id=appeal.appeal_id,
+        status=last.status,
+        at=last.at,
+        event_id=last.event_id,
+        by=last.by,
+        note=last.note,
     )
-    return status_event(change, assigned_from_document(document))
+    return status_event(change, assigned)
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,23 @@ class UnnoticedAppeals:
     lookback: timedelta = timedelta(hours=1)
     limit: int = 1000
 
-    async def find(self, statuses: Sequence[str], before: datetime) -> list[dict[str, Any]]:
-        """Appeals in `statuses` last changed in [before - lookback, before) whose notice for that step is missing."""
+    async def find(self, statuses: Sequence[str], before: datetime) -> list[tuple[AppealDoc, AppealAssigned]]:
+        """Appeals in `statuses` last changed in [before - lookback, before) whose notice for that step is missing,
+        each with its assignment as first published."""
         query = {"status": {"$in": list(statuses)}, "updated_at": {"$lt": before, "$gte": before - self.lookback}}
-        documents = await self.store.db[APPEALS].find(query).limit(self.limit).to_list()
-        wanted = {document["_id"]: notice_keys(document["_id"], step_of(document)) for document in documents}
+        found = [
+            AppealDoc.model_validate(d) for d in await self.store.db[APPEALS].find(query).limit(self.limit).to_list()
+        ]
+        appeals = [(appeal, assigned) for appeal in found if (assigned := appeal.as_assigned()) is not None]
+        wanted = {appeal.appeal_id: notice_keys(appeal.appeal_id, step_of(appeal)) for appeal, _ in appeals}
         keys = [key for keys in wanted.values() for key in keys]
         recorded = {notice["_id"] async for notice in self.store.db[NOTIFICATIONS].find({"_id": {"$in": keys}}, {})}
-        return [document for document in documents if not recorded.intersection(wanted[document["_id"]])]
+        return [
+            (appeal, assigned) for appeal, assigned in appeals if not recorded.intersection(wanted[appeal.appeal_id])
+        ]
 
     async def assigned(self, before: datetime) -> list[AppealAssigned]:
-        return [assigned_from_document(document) for document in await self.find(ASSIGNED, before)]
+        return [assigned for _, assigned in await self.find(ASSIGNED, before)]
 
     async def closed(self, before: datetime) -> list[AppealStatusChanged]:
-        return [closed_event(document) for document in await self.find(CLOSED, before)]
+        return [closed_event(appeal, assigned) for appeal, assigned in await self.find(CLOSED, before)]
