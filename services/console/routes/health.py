@@ -1,4 +1,6 @@
-"""/health: the console answers, and whether the store does (the other services have their own /health)."""
+"""/health and /ready, as every service answers them: alive, and able to serve (the store answers in time)."""
+
+import asyncio
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -6,14 +8,23 @@ from pymongo.errors import PyMongoError
 
 router = APIRouter()
 
+# /ready waits this long for the store: an orchestrator's probe must not hang.
+READY_PROBE_TIMEOUT_S = 1.5
+
 
 @router.get("/health", include_in_schema=False)
-async def health(request: Request) -> JSONResponse:
+async def health() -> JSONResponse:
+    """Alive: the process answers. What it waits for is /ready's business."""
+    return JSONResponse({"service": "console", "status": "alive"})
+
+
+@router.get("/ready", include_in_schema=False)
+async def ready(request: Request) -> JSONResponse:
+    reasons = []
     try:
-        await request.app.state.store.db.command("ping")
-        store = "ok"
-    except PyMongoError:
-        store = "unavailable"
-    ready = store == "ok"
-    body = {"service": "console", "status": "ok" if ready else "starting", "ready": ready, "store": store}
-    return JSONResponse(body, status_code=200 if ready else 503)
+        await asyncio.wait_for(request.app.state.store.db.command("ping"), READY_PROBE_TIMEOUT_S)
+    except (PyMongoError, TimeoutError):
+        reasons.append(f"the store does not answer within {READY_PROBE_TIMEOUT_S} s")
+    body = {"service": "console", "ready": not reasons, "reasons": reasons}
+    headers = {"retry-after": "5"} if reasons else {}
+    return JSONResponse(body, status_code=503 if reasons else 200, headers=headers)
