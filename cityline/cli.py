@@ -104,7 +104,7 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
         table.add_row("console sign-in", sign_in_hint(stack.run_dir))
     table.add_row("logs", str(stack.run_dir / "logs"))
     given_token = "$CITYLINE_STAFF_TOKEN (given)" if _given("CITYLINE_STAFF_TOKEN") else None
-    table.add_row("staff token (Authorization: Bearer)", given_token or str(stack.staff_token_file))
+    table.add_row("staff token", given_token or str(stack.staff_token_file))
     table.add_row("residents' messages (SMS, e-mail, app webhooks)", f"{stack.outbox}/{{sms,mail,webhook}}")
     console.print(table)
     console.print('Try: [bold]cityline submit "Немає гарячої води" --channel web[/bold] in another shell.')

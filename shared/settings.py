@@ -85,7 +85,7 @@ class ServiceSettings(ConnectionSettings):
     # HTTP APIs (shared.http_guard): each request's store and broker work within the deadline, else 503 with
     # Retry-After; request bodies up to the size and within the time, else 413 / 408; the request line and headers
     # within their time of the connection (or of the last answer on it), else 408 and closed.
-    http_deadline_s: float = Field(1.5, gt=0, validation_alias=_common("http_deadline_s"))
+    http_deadline_s: float = Field(1.0, gt=0, validation_alias=_common("http_deadline_s"))
     max_body_bytes: int = Field(64 * 1024, gt=0)
     http_body_timeout_s: float = Field(10.0, gt=0, validation_alias=_common("http_body_timeout_s"))
     http_header_timeout_s: float = Field(10.0, gt=0, validation_alias=_common("http_header_timeout_s"))

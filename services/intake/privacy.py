@@ -76,9 +76,12 @@ RULES = (
 _PHONE_LIKE = re.compile(r"(?<![\w.,/])\+?\d[\d\s()\-]{7,}\d(?![\w])")
 _LOCAL_PHONE = re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{2}(?![\w-])")
 _MIN_PHONE_DIGITS = 9
+_MIN_LOCAL_DIGITS = 7
 
 
 def _phones_masked(text: str) -> str:
+    if sum(char.isdigit() for char in text) < _MIN_LOCAL_DIGITS:
+        return text  # no phone number fits: spare the matcher, the dearest step here
     spans = [(match.start, match.end) for match in PhoneNumberMatcher(text, "UA", leniency=Leniency.VALID)]
     for match in _PHONE_LIKE.finditer(text):
         if sum(char.isdigit() for char in match.group()) >= _MIN_PHONE_DIGITS:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from cityline.dlq import list_parked, replay
+from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts import topics
 from shared.deadletter import ERROR_HEADER, ORIGIN_HEADER, REASON_HEADER
 from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
@@ -22,6 +23,7 @@ async def test_parked_appeal_is_replayed_and_registered(pipeline):
     # What the dead-letter middleware leaves when the store stayed down past every retry.
     body = submission("Яма на дорозі, пробив колесо", external_id="replay-me-1")
     producer_headers = [
+        (CHANNEL_HEADER, b"web"),  # the channel's own header, kept with the record
         (REASON_HEADER, b"transient-exhausted"),
         (ERROR_HEADER, b"ServerSelectionTimeoutError: store unreachable"),
         (ORIGIN_HEADER, b"appeals.intake/0/7"),
