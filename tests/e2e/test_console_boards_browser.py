@@ -212,5 +212,5 @@ def test_an_operator_triages_by_keyboard(
     expect(page.get_by_role("status")).to_have_text(f"Рішення щодо звернення {second} передано диспетчеру.")
     expect(page.get_by_role("listitem").filter(has_text=second)).to_have_count(0, timeout=SLOW_MS)
     page.goto(f"/appeals/{second}")
-    expect(page.get_by_text("ПрАТ «Київгаз»")).to_be_visible(timeout=SLOW_MS)
+    expect(page.get_by_role("definition").filter(has_text="ПрАТ «Київгаз»")).to_be_visible(timeout=SLOW_MS)
     expect(page.get_by_role("region", name="Історія")).to_contain_text(operator)
