@@ -476,3 +476,18 @@ def test_a_lease_outlives_two_missed_heartbeats():
     assert NotifierSettings(delivery_lease_s=3).heartbeat_s == 0.75
     with pytest.raises(ValidationError, match="delivery_heartbeat_s"):
         NotifierSettings(delivery_lease_s=6, delivery_heartbeat_s=3)
+
+
+async def test_a_send_that_fails_during_the_stop_is_released_too(repo, templates, taxonomy, clock, dead_letters):
+    async def broker_stopped(event) -> None:
+        raise RuntimeError("the broker is stopped")
+
+    refusing = RecordingTransport(DeliveryError("http-400", "bad number", permanent=True))
+    job = Deliverer(repo, {"sms": refusing}, POLICY, clock, broker_stopped, lease_s=TAKEOVER_S)
+    await job.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
+
+    await job.stop(grace_s=5)  # its dead letter cannot be published: the batch is left unsettled
+
+    [batch] = repo.deliveries.values()
+    assert batch["lease_until"] == clock.now
+    assert repo.view("1000001:registered")["state"] == "pending"
