@@ -111,15 +111,20 @@ class Deliverer:
         after the lease. A message whose request was cut off may have reached the gateway: it goes again, under the
         same key."""
         self._stopping = True
+        # Also what ends by an error during the grace period (a dead letter the stopped broker cannot take, a store
+        # write that failed): not settled, it is released with the rest. The store leaves alone what was settled.
+        at_stop = self.held()
         working = list(self._tasks)
         unfinished: set[asyncio.Task] = set()
         if working:
             _, unfinished = await asyncio.wait(working, timeout=grace_s)
         # Read before the cancellation, which drops the cancelled work from what this process holds.
-        held, counts = self.held(), (sum(self._batches.values()), sum(len(keys) for keys in self._claims.values()))
+        cut_off = self.held()
+        counts = (sum(self._batches.values()), sum(len(keys) for keys in self._claims.values()))
         for task in unfinished:
             task.cancel()
         await asyncio.gather(*unfinished, return_exceptions=True)
+        held = at_stop | cut_off
         if not held:
             return
         async with self._holding:
@@ -129,7 +134,7 @@ class Deliverer:
         released.labels("claim").inc(counts[1])
         logger.warning(
             "stopping: released %d delivery batches (%d notices) and %d claimed notices to other senders",
-            len(held.deliveries),
+            len(cut_off.deliveries),
             counts[0],
             counts[1],
         )

@@ -44,6 +44,9 @@ class Held:
     def __bool__(self) -> bool:
         return bool(self.deliveries or self.claims)
 
+    def __or__(self, other: "Held") -> "Held":
+        return Held(tuple(dict.fromkeys([*self.deliveries, *other.deliveries])), {**self.claims, **other.claims})
+
 
 class NotifierRepository(Protocol):
     async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]: ...

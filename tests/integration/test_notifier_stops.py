@@ -32,13 +32,14 @@ from tests.integration.helpers import store_client, wait_until
 from tests.integration.test_notifier import (
     control_sms_sink,
     managed_process,
-    messages_of,
     new_appeal_id,
     notices_of,
+    outbox,
     status_changed,
 )
 
-pytestmark = pytest.mark.integration
+# Each test starts two notifier processes and waits for them to join: on a busy machine that alone can take minutes.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 logger = logging.getLogger(__name__)
 
 # The session's stack shortens the notifier's lease and timeouts for its other tests; these run with the defaults.
@@ -157,12 +158,19 @@ def repeats_of(pipeline, appeal_ids: list[str]) -> Counter:
     return Counter(key for key in found if key in keys)
 
 
+def messages_per_notice(pipeline, appeal_ids: list[str]) -> Counter:
+    """How many messages the residents got, per notice key (the outbox read once)."""
+    keys = {f"{appeal_id}:resolved" for appeal_id in appeal_ids}
+    return Counter(message["key"] for message in outbox(pipeline) if message["key"] in keys)
+
+
 async def delivery_state(pipeline, appeal_ids: list[str]) -> dict[str, Any]:
     """What a failed wait reports: notices by state and attempts, messages per notice, repeats at the gateway."""
     notices = await notices_of(pipeline, appeal_ids)
+    received = messages_per_notice(pipeline, appeal_ids)
     return {
         "notices": Counter((n["state"], n["attempts"], n.get("reason", "")) for n in notices),
-        "messages": Counter(len(messages_of(pipeline, appeal_id)) for appeal_id in appeal_ids),
+        "messages": Counter(received[f"{appeal_id}:resolved"] for appeal_id in appeal_ids),
         "repeats": sum(repeats_of(pipeline, appeal_ids).values()),
     }
 
@@ -175,7 +183,8 @@ async def wait_delivered(pipeline, appeal_ids: list[str], condition, timeout: fl
 
 
 async def all_sent_once(pipeline, appeal_ids: list[str]) -> bool:
-    if any(len(messages_of(pipeline, appeal_id)) != 1 for appeal_id in appeal_ids):
+    received = messages_per_notice(pipeline, appeal_ids)
+    if any(received[f"{appeal_id}:resolved"] != 1 for appeal_id in appeal_ids):
         return False
     notices = await notices_of(pipeline, appeal_ids)
     return len(notices) == len(appeal_ids) and all(n["state"] == "sent" for n in notices)
@@ -290,10 +299,12 @@ async def test_a_notifier_stopped_under_a_burst_leaves_nothing_waiting_for_a_lea
     record_property("sigterm_to_exit_s", round(exited_s, 2))
     record_property("sigterm_to_all_sent_s", round(sent_s, 2))
     logger.warning(
-        "SIGTERM under a burst of 600: exited %.1f s and all sent once %.1f s after SIGTERM; gateway repeats %d; %s",
+        "SIGTERM under a burst of 600: exited %.1f s and all sent once %.1f s after SIGTERM; gateway repeats %d; "
+        "notices by (attempts, last failure) %s; %s",
         exited_s,
         sent_s,
         repeats,
+        dict(Counter((n["attempts"], n.get("reason", "")) for n in notices)),
         next((line for line in log.splitlines() if "released" in line), ""),
     )
     assert other.process.poll() is None

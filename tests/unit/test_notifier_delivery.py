@@ -253,13 +253,19 @@ class HangingTransport:
             raise self.result
 
 
+async def stuck_sender(repo, templates, taxonomy, clock, dead_letters) -> tuple[HangingTransport, Deliverer, dict]:
+    """A sender that handed off one notice and hangs in its request: its transport, itself and its open batch."""
+    stuck = HangingTransport()
+    sender = deliverer(repo, stuck, clock, dead_letters)
+    await sender.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
+    [batch] = repo.deliveries.values()
+    return stuck, sender, batch
+
+
 async def test_a_batch_whose_sender_never_settled_is_taken_over_after_its_lease(
     repo, templates, taxonomy, clock, dead_letters
 ):
-    stuck = HangingTransport()
-    first = deliverer(repo, stuck, clock, dead_letters)
-    await first.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
-    [batch] = repo.deliveries.values()
+    stuck, first, batch = await stuck_sender(repo, templates, taxonomy, clock, dead_letters)
     assert (batch["keys"], batch["lease_until"]) == (["1000001:registered"], NOW + timedelta(seconds=TAKEOVER_S))
     sms = RecordingTransport()
     job = deliverer(repo, sms, clock, dead_letters)
@@ -363,10 +369,7 @@ async def test_a_dropped_store_connection_while_settling_is_tried_again(template
 async def test_the_heartbeat_keeps_a_slow_send_its_own_and_a_dead_senders_batch_is_taken_over_a_lease_later(
     repo, templates, taxonomy, clock, dead_letters
 ):
-    slow = HangingTransport()
-    first = deliverer(repo, slow, clock, dead_letters)
-    await first.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
-    [batch] = repo.deliveries.values()
+    slow, first, batch = await stuck_sender(repo, templates, taxonomy, clock, dead_letters)
     assert batch["owner"] == first.owner
     other = RecordingTransport()
     successor = deliverer(repo, other, clock, dead_letters)
@@ -476,3 +479,18 @@ def test_a_lease_outlives_two_missed_heartbeats():
     assert NotifierSettings(delivery_lease_s=3).heartbeat_s == 0.75
     with pytest.raises(ValidationError, match="delivery_heartbeat_s"):
         NotifierSettings(delivery_lease_s=6, delivery_heartbeat_s=3)
+
+
+async def test_a_send_that_fails_during_the_stop_is_released_too(repo, templates, taxonomy, clock, dead_letters):
+    async def broker_stopped(event) -> None:
+        raise RuntimeError("the broker is stopped")
+
+    refusing = RecordingTransport(DeliveryError("http-400", "bad number", permanent=True))
+    job = Deliverer(repo, {"sms": refusing}, POLICY, clock, broker_stopped, lease_s=TAKEOVER_S)
+    await job.record_and_hand_off(notices(templates, taxonomy, ResidentContact(phone=PHONE)))
+
+    await job.stop(grace_s=5)  # its dead letter cannot be published: the batch is left unsettled
+
+    [batch] = repo.deliveries.values()
+    assert batch["lease_until"] == clock.now
+    assert repo.view("1000001:registered")["state"] == "pending"
