@@ -43,7 +43,8 @@ class RunningStack:
         }
         self.process: subprocess.Popen | None = None
 
-    def up(self, *options: str, timeout: float = 90) -> str:
+    # Four services start in well under a minute on a quiet machine; a shared, loaded one needs minutes.
+    def up(self, *options: str, timeout: float = 240) -> str:
         self.process = subprocess.Popen(
             [*CITYLINE, "up", *options], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )

@@ -41,7 +41,7 @@ def log_lines(running, service: str) -> list[dict]:
 
 def test_up_with_prometheus_and_logs_that_are_json_with_ids_and_never_show_a_contact_in_full(running):
     running.env["CITYLINE_PROMETHEUS_PORT"] = str(prometheus_port := free_port())
-    banner = running.up("--prometheus", timeout=240)  # four services starting on a loaded machine
+    banner = running.up("--prometheus")
     # `--prometheus`: Prometheus beside the stack, its address printed, CityLine's rules loaded, every service scraped.
     prometheus = f"http://127.0.0.1:{prometheus_port}"
     assert prometheus in banner
