@@ -53,7 +53,7 @@ class ServiceSettings(ConnectionSettings):
     http_port: int = 8000
 
     # Consumer tuning. The embedded profile lowers the session timeout because Tansu completes a
-    # group join only after about half of it (EMBEDDED_STACK.md, trap 5); real Kafka refuses < 6 s.
+    # group join only after about half of it; real Kafka refuses < 6 s.
     kafka_session_timeout_ms: int = Field(10_000, validation_alias=_common("kafka_session_timeout_ms"))
     kafka_heartbeat_interval_ms: int = Field(3_000, validation_alias=_common("kafka_heartbeat_interval_ms"))
     # Tansu holds a fetch for this long even when data is waiting (trap 6): keep it short.

@@ -171,7 +171,8 @@ DUPLICATE_KEY = 11000
 async def insert_new(collection: Any, documents: list[dict[str, Any]]) -> list[int]:
     """Insert documents whose unique keys are idempotency keys; returns the indexes that existed already.
 
-    A duplicate key is a redelivery, not a failure (EMBEDDED_STACK.md, trap 11); any other write error is.
+    A duplicate key (code 11000 per failed item of the bulk write) is a redelivery, not a failure; any other write
+    error is.
     """
     if not documents:
         return []
