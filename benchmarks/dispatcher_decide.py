@@ -4,8 +4,8 @@ the whole batch decision of a classified batch (route, group, check against what
     .venv/bin/python -m benchmarks.dispatcher_decide [-n 20000]
 
 Appeals carry realistic addresses (a gazetteer street and house number, a neighbourhood in the text, or none), so
-the figure includes finding the district. Compare with the store's update rate (EMBEDDED_STACK.md): the decide step
-should be a small share of a batch's time.
+the figure includes finding the district. Compare with the store's update rate (about 2.6-2.9 k updates/s on the
+embedded store): the decide step should be a small share of a batch's time.
 """
 
 import argparse

@@ -420,7 +420,7 @@ class EmbeddedStack:
             **self.service_env,
         }
         if not self.kafka_bootstrap_servers:
-            # Tansu completes a group join after about half the session timeout (EMBEDDED_STACK.md, trap 5).
+            # Tansu completes a group join after about half the session timeout.
             env.setdefault("CITYLINE_KAFKA_SESSION_TIMEOUT_MS", "2000")
             env.setdefault("CITYLINE_KAFKA_HEARTBEAT_INTERVAL_MS", "300")
         return env

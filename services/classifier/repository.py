@@ -1,7 +1,8 @@
 """The classifier's write: each decision inserted once into `classifications`.
 
 An insert, not an update of the appeal: the store's update path is the ceiling of the whole system
-(an updated document costs the embedded store about 0.35 ms of its one core, an insert far less), so the dispatcher writes classification and assignment onto the appeal together.
+(an updated document costs the embedded store about 0.35 ms of its one core, an insert far less), so the
+dispatcher writes classification and assignment onto the appeal together.
 """
 
 from collections.abc import Sequence
