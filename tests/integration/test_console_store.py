@@ -200,9 +200,7 @@ async def test_staff_actions_are_recorded_once_in_the_history_with_the_name(stac
         raise AssertionError("a staff action routes nothing")
 
     token = "a-staff-token-of-enough-length-0123456789"
-    desk = build_triage_app(
-        MongoTriageDesk(store), routing, no_assign, utcnow, StaffAuth(SecretStr(token)), settings
-    )
+    desk = build_triage_app(MongoTriageDesk(store), routing, no_assign, utcnow, StaffAuth(SecretStr(token)), settings)
     try:
         await store.db[APPEALS].insert_one(_appeal(appeal_id, 5))
         async with httpx.AsyncClient(
