@@ -90,8 +90,9 @@ def prepare_console(stack: Any) -> dict[str, str]:
 
         settings = ConnectionSettings(mongodb_uri=stack.store_uri, mongodb_database=stack.database)
         store = Store.from_settings(settings, app_name="cityline-up")
+        # No index building here: the services build theirs as they start; these are a few reads and writes of
+        # small collections.
         try:
-            await store.ensure_indexes()
             return await _phone_key(store, kept), await _first_admin(store)
         finally:
             await store.close()
