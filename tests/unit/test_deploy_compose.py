@@ -122,8 +122,21 @@ def test_prometheus_loads_the_projects_rules_and_finds_every_replica() -> None:
     assert mounts("prometheus")["/etc/prometheus/cityline"] == str(ROOT / "deploy" / "prometheus")
     config = yaml.safe_load((ROOT / "deploy" / "compose" / "prometheus.yml").read_text())
     assert all(path.startswith("/etc/prometheus/cityline/") for path in config["rule_files"])
-    (scrape,) = config["scrape_configs"]
-    (discovery,) = scrape["dns_sd_configs"]
-    assert set(discovery["names"]) == set(SERVICES)
-    assert discovery["port"] == 8080
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == set(SERVICES)
+    for name, job in jobs.items():
+        (discovery,) = job["dns_sd_configs"]
+        assert (discovery["names"], discovery["port"]) == ([name], 8080)
+        assert {"target_label": "system", "replacement": "cityline"} in job["relabel_configs"]
     assert {"/etc/grafana/provisioning", "/var/lib/grafana/dashboards"} <= set(mounts("grafana"))
+
+
+def test_promtool_accepts_the_compose_prometheus_config() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool (Debian package prometheus, deploy/ci/debian-packages.txt) is not installed")
+    config = ROOT / "deploy" / "compose" / "prometheus.yml"
+    result = subprocess.run(
+        [promtool, "check", "config", "--syntax-only", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
