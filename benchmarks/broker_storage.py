@@ -1,4 +1,4 @@
-"""The embedded broker's throughput on its durable engine (Tansu on s3:// over the local s3rver) against its memory
+"""The embedded broker's throughput on its s3:// engine (over the local s3rver) against its memory
 engine, measured in the same run: produce N records of 500 B with acks=all, then consume them all in a group.
 
     .venv/bin/python -m benchmarks.broker_storage --messages 20000      (or: make bench-broker)

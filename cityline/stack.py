@@ -489,9 +489,9 @@ class EmbeddedStack:
     def restart_crashed(self) -> list[str]:
         """Start again any process that died, in start order (the S3 server before the broker); returns their names.
 
-        The store reopens its data, and so does the durable broker. A broker on the memory engine comes back empty:
-        the topics are created again, the services' consumers find their committed offsets beyond the new log ends
-        and start again from the earliest offset, and each stage's reconciliation announces again what was lost.
+        The store reopens its data. A broker on the memory engine comes back empty: the topics are created again, the
+        consumers rejoin new groups and read from the earliest offset (a position beyond a new log's end is reset
+        there), and each stage's reconciliation announces again what was lost with it.
         """
         restarted = []
         for managed in self.processes:
