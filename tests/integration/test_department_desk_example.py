@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.contracts import topics
-from tests.integration.helpers import publish, store_client, submission, wait_until
+from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +38,7 @@ async def test_the_example_desk_accepts_its_departments_task(pipeline, lift_desk
     client = store_client(pipeline.store_uri)
     try:
         body = submission("Ліфт не працює третій день, застрягли сусіди", address={"text": "вул. Драйзера, 8"})
-        await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+        await submit_appeals(pipeline.bootstrap, [body])
         appeals = client[pipeline.database].appeals
         assigned = await wait_until(
             lambda: appeals.find_one(

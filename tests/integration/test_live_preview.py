@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from shared.contracts import topics
-from tests.integration.helpers import publish, store_client, submission, wait_until
+from tests.integration.helpers import store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +42,7 @@ async def test_the_preview_is_what_the_pipeline_decides(pipeline):
     assert (classification["category"], assignment["department"]) == ("snow_ice", "rda_pecherskyi")
     assert streets.json()["items"][0]["district"] == "pecherskyi"
 
-    await publish(pipeline.bootstrap, topics.APPEALS_INTAKE, [body])
+    await submit_appeals(pipeline.bootstrap, [body])
     client = store_client(pipeline.store_uri)
     try:
         appeal = await wait_until(

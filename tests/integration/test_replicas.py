@@ -25,7 +25,7 @@ from cityline.replicas import ReplicaSet, stack_of_its_own
 from cityline.stack import EmbeddedStack
 from cityline.topics import topic_partitions
 from shared.contracts import topics
-from tests.integration.helpers import publish, read_topics, store_client, submission, wait_until
+from tests.integration.helpers import read_topics, store_client, submission, submit_appeals, wait_until
 from tests.integration.test_pipeline_flow import TEXTS
 
 pytestmark = pytest.mark.integration
@@ -86,7 +86,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         logger.info("%s after %.1f s (%d appeals, 2 replicas each)", what, time.monotonic() - started, APPEALS)
 
     try:
-        await publish(stack.bootstrap, topics.APPEALS_INTAKE, bodies[:half])
+        await submit_appeals(stack.bootstrap, bodies[:half])
 
         # Both replicas of each service hold partitions and do part of the work.
         async def both_working(service: str) -> list[float]:
@@ -104,7 +104,7 @@ async def test_two_replicas_of_every_service_share_the_work_and_survive_losing_o
         killed = [replicas.of(service)[0] for service in SERVICES]
         for replica in killed:
             replica.kill()
-        await publish(stack.bootstrap, topics.APPEALS_INTAKE, bodies[half:])
+        await submit_appeals(stack.bootstrap, bodies[half:])
         survivors = [replicas.of(service)[1] for service in SERVICES]
 
         await wait_until(lambda: appeals_done(db, keys), timeout=600, interval=1.0)
