@@ -5,9 +5,6 @@ SECANTUS_VENV := .venv-secantus
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SECANTUS_STAMP := $(SECANTUS_VENV)/.installed
-# The local S3 server the embedded broker keeps its data in (npm package s3rver, pinned with its whole tree).
-S3_SERVER := deploy/embedded/s3
-S3_STAMP := $(S3_SERVER)/node_modules/.installed
 
 .PHONY: install run test test-unit test-integration test-e2e lint bench bench-classifier bench-broker asyncapi clean
 
@@ -23,12 +20,7 @@ $(SECANTUS_STAMP): deploy/embedded/secantus-constraints.txt
 	$(SECANTUS_VENV)/bin/pip install --quiet -c deploy/embedded/secantus-constraints.txt "secantusdb==0.7.0b3"
 	touch $(SECANTUS_STAMP)
 
-# npm ci installs exactly the tree of package-lock.json, into that folder only.
-$(S3_STAMP): $(S3_SERVER)/package.json $(S3_SERVER)/package-lock.json
-	cd $(S3_SERVER) && npm ci --no-audit --no-fund --loglevel=error
-	touch $(S3_STAMP)
-
-install: $(STAMP) $(SECANTUS_STAMP) $(S3_STAMP)
+install: $(STAMP) $(SECANTUS_STAMP)
 
 run: install
 	$(BIN)/cityline up
@@ -56,7 +48,7 @@ bench: install
 bench-classifier: install
 	$(BIN)/python -m benchmarks.classifier --appeals 50000
 
-# The embedded broker, durable (s3:// on s3rver) against memory, in one run.
+# The embedded broker, durable (s3:// on the embedded object store) against memory, in one run.
 bench-broker: install
 	$(BIN)/python -m benchmarks.broker_storage --messages 20000
 

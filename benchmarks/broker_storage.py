@@ -1,4 +1,4 @@
-"""The embedded broker's throughput on its s3:// engine (over the local s3rver) against its memory
+"""The embedded broker's throughput on its s3:// engine (over the embedded object store) against its memory
 engine, measured in the same run: produce N records of 500 B with acks=all, then consume them all in a group.
 
     .venv/bin/python -m benchmarks.broker_storage --messages 20000      (or: make bench-broker)
@@ -98,7 +98,7 @@ def main() -> None:
         f"{args.messages} records of {len(RECORD)} B, {PARTITIONS} partitions, acks=all; load average "
         + " ".join(f"{value:.1f}" for value in os.getloadavg()),
         f"memory engine (reference): produce {memory_produce:,.0f} msg/s, consume {memory_consume:,.0f} msg/s",
-        f"s3:// on s3rver:          produce {durable_produce:,.0f} msg/s ({durable_produce / memory_produce:.0%}), "
+        f"s3:// on the object store: produce {durable_produce:,.0f} msg/s ({durable_produce / memory_produce:.0%}), "
         f"consume {durable_consume:,.0f} msg/s ({durable_consume / memory_consume:.0%})",
     ]
     os.write(1, ("\n".join(lines) + "\n").encode())

@@ -2,8 +2,8 @@
 four services, run as local processes under one run folder.
 
 The broker keeps its log in memory unless CITYLINE_STACK_BROKER_STORAGE=s3: then Tansu's `s3://` storage engine runs
-on a local S3 server (s3rver) keeping its objects in `<run folder>/broker-data` (see docs/durable-broker.md for what
-Tansu 0.6 does with them after a restart).
+on the embedded object store (deploy/embedded/s3/server.js), which keeps its objects in `<run folder>/broker-data`
+(docs/durable-broker.md says what survives a restart).
 
 Each process has a pid file. A crashed earlier run leaves pid files and perhaps live processes behind:
 they are found by their pid file and command line, and stopped before anything starts again.
@@ -52,19 +52,20 @@ def tansu_binary() -> Path:
     return binary
 
 
-# s3rver's own fixed development credentials: it accepts these and only these; nothing leaves the machine.
-S3_SERVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+# The embedded object store listens on loopback and checks no credentials; the broker's S3 client signs with these.
+S3_SERVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 S3_BUCKET = "tansu"
 
 
-def s3_server_binary() -> Path:
-    binary = PROJECT_ROOT / "deploy" / "embedded" / "s3" / "node_modules" / ".bin" / "s3rver"
-    if not binary.exists():
+def s3_server_command() -> list[str]:
+    """The embedded broker's object store (deploy/embedded/s3/server.js says what it keeps and why) on Node.js."""
+    node = shutil.which("node")
+    if node is None:
         raise StackError(
-            f"the embedded broker's S3 server is not installed at {binary}: run `make install` (it needs npm), "
+            "the embedded broker's object store runs on Node.js, which is not installed (Debian package nodejs), "
             "or set CITYLINE_STACK_BROKER_STORAGE=memory for a broker that keeps nothing across a restart"
         )
-    return binary
+    return [node, str(PROJECT_ROOT / "deploy" / "embedded" / "s3" / "server.js")]
 
 
 def secantusd_binary(configured: Path | None) -> Path:
@@ -294,27 +295,26 @@ class EmbeddedStack:
 
     def start_s3_server(self) -> None:
         port = self.settings.s3_port
-        self._claim_port(port, "broker's S3 server", "CITYLINE_STACK_S3_PORT", "s3-server", "s3rver")
+        self._claim_port(port, "broker's S3 server", "CITYLINE_STACK_S3_PORT", "s3-server", "embedded/s3/server.js")
         self.broker_data.mkdir(parents=True, exist_ok=True)
         managed = self._process(
             "s3-server",
             [
-                str(s3_server_binary()),
+                *s3_server_command(),
                 "--directory",
                 str(self.broker_data),
                 "--address",
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--silent",
                 # Created if missing, kept as it is if there: the broker's data of the earlier runs.
-                "--configure-bucket",
+                "--bucket",
                 S3_BUCKET,
             ],
-            marker="s3rver",
+            marker="embedded/s3/server.js",
         )
         managed.start()
-        self._wait("the broker's S3 server (s3rver)", managed, lambda: port_open(port))
+        self._wait("the broker's object store", managed, lambda: port_open(port))
 
     def start_store(self) -> None:
         if self.mongodb_uri:

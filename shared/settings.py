@@ -111,12 +111,11 @@ class StackSettings(BaseSettings):
 
     run_dir: Path = Path(".run")
     broker_port: int = 39092
-    # Where the embedded broker keeps topics and committed offsets. "memory" (the default): nothing survives a
-    # restart; the consumers start again from the earliest offset and the stages' reconciliation repairs from the
-    # store what was lost. "s3": Tansu's s3:// engine on a local S3 server under the run folder; it keeps records and
-    # committed offsets, but Tansu 0.6 hands out offsets from 0 again after a restart, overwriting stored records
-    # (docs/durable-broker.md), so it is not the default.
-    broker_storage: Literal["s3", "memory"] = "memory"
+    # Where the embedded broker keeps topics, records and committed offsets. "s3" (the default): Tansu's s3:// engine
+    # on the embedded object store, files under the run folder, so what the broker acknowledged survives a kill of
+    # either process. "memory": nothing survives a restart (the stages' reconciliation then repairs from the store what
+    # had reached it); for tests that want the broker's full speed.
+    broker_storage: Literal["s3", "memory"] = "s3"
     s3_port: int = 39094
     store_port: int = 37017
     # SecantusDB lives in its own virtual environment (GPL-2.0: the project only talks to it over the wire).

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 APPEALS = 1200
 KILLS_AT = (400, 800)  # the broker dies after this many appeals were handed to the producer
 PACE_S = 0.015  # about 60 appeals a second, as a busy channel sends them
+SETTLE_S = 300  # the most the test waits after the last produce for every appeal to be assigned and notified
 TEXTS = (
     "Третій день немає гарячої води, Оболонь",
     "Не працює ліфт, третій день стоїть",
@@ -181,13 +182,6 @@ class Outcome:
 
 
 @pytest.mark.timeout(1200)
-@pytest.mark.xfail(
-    reason="Tansu 0.6 loses records acknowledged but not yet consumed when killed: its memory engine keeps nothing, "
-    "its s3:// engine hands out offsets from 0 again after a restart (docs/durable-broker.md)",
-    strict=False,
-    # Only the counts may fail: any other error in the test is a failure.
-    raises=AssertionError,
-)
 def test_acknowledged_appeals_survive_two_kills_of_the_broker(tmp_path, capsys):
     running = RunningStack(tmp_path / "run", **FAST_SAFETY_NETS)
     running.up(timeout=300)
@@ -222,7 +216,8 @@ def test_acknowledged_appeals_survive_two_kills_of_the_broker(tmp_path, capsys):
             "produced %d appeals in %.1f s; %d acknowledged", APPEALS, produced_in, len(deliveries.acknowledged)
         )
 
-        deadline = time.monotonic() + 120
+        # The pipeline's pace on a loaded machine decides how long the backlog after the kills takes to drain.
+        deadline = time.monotonic() + SETTLE_S
         while True:
             stored = asyncio.run(store_counts(store_uri, "cityline", deliveries.acknowledged))
             sent = sent_sms(running)
