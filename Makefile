@@ -56,4 +56,4 @@ asyncapi: install
 	$(BIN)/cityline asyncapi --out docs/asyncapi
 
 clean:
-	rm -rf $(VENV) $(SECANTUS_VENV) $(S3_SERVER)/node_modules .run
+	rm -rf $(VENV) $(SECANTUS_VENV) .run
