@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 APPEALS = 1200
 KILLS_AT = (400, 800)  # the broker dies after this many appeals were handed to the producer
 PACE_S = 0.015  # about 60 appeals a second, as a busy channel sends them
-SETTLE_S = 300  # the most the test waits after the last produce for every appeal to be assigned and notified
+SETTLE_S = 600  # the most the test waits after the last produce for every appeal to be assigned and notified
 TEXTS = (
     "Третій день немає гарячої води, Оболонь",
     "Не працює ліфт, третій день стоїть",
