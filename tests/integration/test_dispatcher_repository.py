@@ -64,7 +64,7 @@ def classified(appeal_id: str, category: str = "elevators", address_text: str | 
         received_at=utcnow(),
     )
     registration = register(submission, appeal_id, utcnow())
-    DOCUMENTS[appeal_id] = registration.document
+    DOCUMENTS[appeal_id] = registration.document.to_document()
     return AppealClassified(
         **registration.event.model_dump(exclude={"event_id"}),
         classification=Classification(category=category, urgency="high", confidence=0.9, ruleset="test"),

@@ -21,12 +21,14 @@ from services.dispatcher.domain.assignments import AssignmentSnapshot, Assignmen
 from services.dispatcher.domain.reports import ReportSnapshot, ReportWrites
 from services.dispatcher.handlers import Dependencies
 from services.dispatcher.repository import assignment_update, status_updates
+from services.intake.documents import AppealDoc as IntakeAppealDoc
+from services.intake.domain import NumberBlock
 from services.notifier.repository import unsent_selector
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
-from shared.contracts.intake import Address, AppealRegistered, ResidentContact
+from shared.contracts.intake import Address, AppealRegistered, AppealSubmitted, ResidentContact
 from shared.store import notice_as_it_stands
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -106,17 +108,22 @@ class FakeIntakeRepository:
             known_keys.add(document["intake_key"])
         return existing
 
-    async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]:
-        return [dict(document) for document in self.appeals.values() if document["intake_key"] in keys]
+    async def load(self, submissions: Sequence[AppealSubmitted]) -> NumberBlock:
+        return NumberBlock(await self.reserve_numbers(len(submissions)))
 
-    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    async def apply(self, appeals: Sequence[IntakeAppealDoc]) -> list[IntakeAppealDoc]:
+        known = await self.insert_new([appeal.to_document() for appeal in appeals])
+        return [IntakeAppealDoc.model_validate(d) for d in self.appeals.values() if d["intake_key"] in known]
+
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[IntakeAppealDoc]:
         self.stalled_calls.append((before, limit))
         waiting = [
             dict(document)
             for document in self.appeals.values()
             if document["status"] == "registered" and document["registered_at"] < before
         ]
-        return sorted(waiting, key=lambda document: document["registered_at"])[:limit]
+        oldest = sorted(waiting, key=lambda document: document["registered_at"])[:limit]
+        return [IntakeAppealDoc.model_validate(document) for document in oldest]
 
 
 class FakeClassifierRepository:
