@@ -1,7 +1,7 @@
 """The decide step of the notifier: what the resident is told, over which transport, and what happens after a
 delivery attempt. Pure: no I/O, no clock."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -294,6 +294,23 @@ def status_notice(event: AppealStatusChanged, context: NoticeContext) -> Notice 
     if event.status == "rerouted":
         key += f":{event.department}"
     return _notice(event, event.status, key, values, context)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A batch's accepted events, by topic: what the notices of one batch are decided from."""
+
+    registered: Sequence[AppealRegistered] = ()
+    assigned: Sequence[AppealAssigned] = ()
+    status: Sequence[AppealStatusChanged] = ()
+
+
+def decide_notices(progress: Progress, context: NoticeContext) -> list[Notice]:
+    """The notices of a batch (the decide step: pure): one per event worth telling, keyed for idempotency."""
+    notices = [registration_notice(event, context) for event in progress.registered]
+    notices += [assignment_notice(event, context) for event in progress.assigned]
+    notices += [notice for event in progress.status if (notice := status_notice(event, context)) is not None]
+    return notices
 
 
 # --- after a delivery attempt ----------------------------------------------------------------------
