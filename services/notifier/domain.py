@@ -12,6 +12,7 @@ import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from services.notifier.documents import NoticeDoc
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered, ResidentContact
 from shared.taxonomy import Taxonomy
@@ -192,31 +193,31 @@ class Notice:
     def state(self) -> State:
         return "pending" if self.route.transport else "skipped"
 
-    def document(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "_id": self.key,
-            "appeal_id": self.appeal_id,
-            "kind": self.kind,
-            "transport": self.route.transport or "none",
-            "state": self.state,
-            "reason": self.route.reason,
-            "recipient": self.route.recipient,
-            "subject": self.rendered.subject,
-            "text": self.rendered.text,
-            "language": self.language,
-            "event_id": self.event_id,
-            "correlation_id": self.correlation_id,
-            "channel": self.channel,
-            "attempts": 0,
-            "created_at": self.created_at,
-        }
-        if self.route.transport:
-            document["next_attempt_at"] = self.takeover_at
-        if self.route.transport == "email" and self.rendered.email_body != self.rendered.text:
-            document["email_body"] = self.rendered.email_body
-        if self.route.transport == "sms":
-            document["sms_encoding"], document["sms_segments"] = sms_segments(self.rendered.text)
-        return document
+    def document(self) -> NoticeDoc:
+        """The notice as recorded: due at its takeover time if there is something to send."""
+        sms = sms_segments(self.rendered.text) if self.route.transport == "sms" else (None, None)
+        keeps_body = self.route.transport == "email" and self.rendered.email_body != self.rendered.text
+        return NoticeDoc(
+            key=self.key,
+            appeal_id=self.appeal_id,
+            kind=self.kind,
+            transport=self.route.transport or "none",
+            state=self.state,
+            reason=self.route.reason,
+            recipient=self.route.recipient,
+            subject=self.rendered.subject,
+            text=self.rendered.text,
+            email_body=self.rendered.email_body if keeps_body else None,
+            language=self.language,
+            event_id=self.event_id,
+            correlation_id=self.correlation_id,
+            channel=self.channel,
+            sms_encoding=sms[0],
+            sms_segments=sms[1],
+            attempts=0,
+            created_at=self.created_at,
+            next_attempt_at=self.takeover_at if self.route.transport else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
+from services.notifier.documents import NoticeDoc
 from services.notifier.domain import NoticeContext, Progress, decide_notices
 from services.notifier.metrics import notifications, observe_notified
 from services.notifier.repository import NotifierRepository
@@ -44,7 +45,7 @@ def build_router(
     context: NoticeContext,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
-    record_and_hand_off: Callable[[list[dict[str, Any]]], Awaitable[list[int]]] | None = None,
+    record_and_hand_off: Callable[[list[NoticeDoc]], Awaitable[list[int]]] | None = None,
     webhook_urls: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
 ) -> KafkaRouter:
     router = KafkaRouter()

@@ -275,7 +275,7 @@ def test_a_resident_who_cannot_be_told_gets_a_skipped_notice_with_the_reason(con
     ]
 
     for notice in notices:
-        document = notice.document()
+        document = notice.document().to_document()
         assert (document["transport"], document["state"], document["reason"]) == ("none", "skipped", reason)
         assert "next_attempt_at" not in document  # never due: nothing is sent
         assert "1000001" in document["text"]  # the text the resident would have got is kept
@@ -284,7 +284,7 @@ def test_a_resident_who_cannot_be_told_gets_a_skipped_notice_with_the_reason(con
 def test_notice_document(context):
     event = registered_event(contact=contact())
 
-    document = registration_notice(event, context).document()
+    document = registration_notice(event, context).document().to_document()
 
     assert document["_id"] == "1000001:registered"
     assert document["event_id"] == str(event.event_id)
@@ -299,7 +299,8 @@ def test_notice_document(context):
 
 
 def test_an_email_notice_keeps_its_longer_body(context):
-    document = registration_notice(registered_event(contact=ResidentContact(email="o@example.com")), context).document()
+    notice = registration_notice(registered_event(contact=ResidentContact(email="o@example.com")), context)
+    document = notice.document().to_document()
 
     assert document["transport"] == "email"
     assert document["email_body"].startswith("Добрий день!")
