@@ -29,6 +29,8 @@ from services.console.boards import ensure_board_indexes
 from services.console.main import create_app
 from services.console.repository import UserDoc, UserRepository
 from services.console.settings import ConsoleSettings
+from services.dispatcher.repository import ensure_indexes as dispatcher_indexes
+from services.intake.repository import ensure_indexes as intake_indexes
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
 from shared.store import APPEALS, INCIDENTS, Store
@@ -132,7 +134,8 @@ async def main(count: int, requests: int, database: str) -> None:
     store = Store.from_settings(connection, app_name="cityline-bench")
     seeded = await seed(store, count, taxonomy)
     started = time.perf_counter()
-    await store.ensure_indexes()
+    await intake_indexes(store)
+    await dispatcher_indexes(store)
     await ensure_board_indexes(store)
     indexed = time.perf_counter() - started
     await users(store)

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from services.notifier.documents import NoticeDoc
 from services.notifier.domain import NoticeContext, Outcome, load_templates, registration_notice
-from services.notifier.repository import MongoNotifierRepository, Settlement, delivery_document
+from services.notifier.repository import MongoNotifierRepository, Settlement, delivery_document, ensure_indexes
 from services.notifier.settings import DEFAULT_TEMPLATES
 from shared.contracts.base import utcnow
 from shared.contracts.intake import AppealRegistered, ResidentContact
@@ -75,7 +75,7 @@ async def in_batches(repo: MongoNotifierRepository, documents: list[NoticeDoc], 
 async def run(count: int, chunk: int, rounds: int) -> None:
     settings = ConnectionSettings()
     store = Store(connect(settings, app_name="cityline-bench"), f"bench_notices_{uuid.uuid4().hex[:8]}")
-    await store.ensure_indexes()
+    await ensure_indexes(store)
     repo = MongoNotifierRepository(store)
     rates: dict[str, list[float]] = {"each notice written itself": [], "delivery batches": []}
     first = 10**9

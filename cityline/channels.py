@@ -14,6 +14,7 @@ from shared.channel_keys import (
     ChannelRecord,
     ChannelRegistry,
     checked_webhook_url,
+    ensure_channel_indexes,
 )
 from shared.channels import load_channels
 from shared.contracts.base import utcnow
@@ -62,7 +63,7 @@ async def _channels(args: argparse.Namespace) -> int:
     store = Store.from_settings(ConnectionSettings(), app_name="cityline-cli")
     registry = ChannelRegistry(store)
     try:
-        await store.ensure_indexes()
+        await ensure_channel_indexes(store)
         if args.action == "add":
             kinds = load_channels().channels
             kind = args.kind or (args.name if args.name in kinds else None)

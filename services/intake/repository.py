@@ -5,14 +5,31 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.documents import AppealDoc
 from services.intake.domain import NumberBlock
+from shared.channel_keys import ensure_channel_indexes
 from shared.contracts.intake import AppealSubmitted
 from shared.errors import TransientError
-from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
+from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEY_TTL_S, IDEMPOTENCY_KEYS, Store, insert_new
+
+
+async def ensure_indexes(store: Store) -> None:
+    """The indexes of what intake writes and reads."""
+    appeals = store.db[APPEALS]
+    await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
+    # Only appeals still waiting for classification are in it, so it stays small and cheap to keep.
+    await appeals.create_index(
+        [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
+    )
+    # Open311's requests.json lists appeals by the time they were received.
+    await appeals.create_index([("received_at", ASCENDING)], name="received_at")
+    await store.db[IDEMPOTENCY_KEYS].create_index(
+        [("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_KEY_TTL_S, name="expire"
+    )
+    await ensure_channel_indexes(store)
 
 
 class IntakeRepository(Protocol):

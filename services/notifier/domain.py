@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from services.notifier.documents import NoticeDoc
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered, ResidentContact
 from shared.taxonomy import Taxonomy
+from shared.yamlfile import load_model_located
 
 Kind = Literal["registered", "assigned", "triage", "rerouted", "resolved", "rejected", "answer"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -98,10 +98,7 @@ class Templates:
 
 def load_templates(path: Path) -> Templates:
     environment = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    try:
-        raw = TemplateFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise TemplatesError(f"{path}: {error}") from error
+    raw, locator = load_model_located(path, TemplateFile, TemplatesError)
     compiled: dict[str, dict[str, dict[str, Template]]] = {}
     for kind, parts in raw.model_dump(exclude_none=True).items():
         compiled[kind] = {}
@@ -112,7 +109,7 @@ def load_templates(path: Path) -> Templates:
                     template = environment.from_string(text)
                     template.render(**SAMPLE_VALUES[kind])
                 except TemplateError as error:
-                    raise TemplatesError(f"{path}: {kind}.{part}.{language}: {error}") from error
+                    raise TemplatesError(locator.error((kind, part, language), str(error))) from error
                 compiled[kind][part][language] = template
     return Templates(compiled)
 

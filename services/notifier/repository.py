@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pymongo import ASCENDING
+
 from services.notifier.documents import DeliveryDoc, NoticeDoc
 from services.notifier.domain import Outcome
 from shared.store import NOTIFICATION_DELIVERIES, NOTIFICATIONS, Store, insert_new
@@ -47,6 +49,14 @@ class Held:
 
     def __or__(self, other: "Held") -> "Held":
         return Held(tuple(dict.fromkeys([*self.deliveries, *other.deliveries])), {**self.claims, **other.claims})
+
+
+async def ensure_indexes(store: Store) -> None:
+    # A notice is found by appeal (the status view); notices waiting to be sent are the only ones with
+    # `next_attempt_at`, batches not settled yet the only ones with `lease_until`: both indexes stay small.
+    await store.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+    await store.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
+    await store.db[NOTIFICATION_DELIVERIES].create_index([("lease_until", ASCENDING)], name="open", sparse=True)
 
 
 class NotifierRepository(Protocol):

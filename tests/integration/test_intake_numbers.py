@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from services.intake.domain import register_batch
-from services.intake.repository import MongoIntakeRepository
+from services.intake.repository import MongoIntakeRepository, ensure_indexes
 from shared.contracts.base import utcnow
 from shared.contracts.intake import AppealSubmitted
 from shared.store import APPEALS, Store
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def store(servers) -> AsyncIterator[Store]:
     store = Store(store_client(servers.mongodb_uri), f"cityline_intake_{uuid.uuid4().hex[:8]}")
-    await store.ensure_indexes()
+    await ensure_indexes(store)
     try:
         yield store
     finally:

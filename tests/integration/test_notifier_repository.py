@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.notifier.domain import NoticeContext, Progress, decide_notices, load_templates
-from services.notifier.repository import MongoNotifierRepository
+from services.notifier.repository import MongoNotifierRepository, ensure_indexes
 from services.notifier.settings import DEFAULT_TEMPLATES
 from shared.contracts.intake import ResidentContact
 from shared.settings import DEFAULT_TAXONOMY
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def store(servers) -> AsyncIterator[Store]:
     store = Store(store_client(servers.mongodb_uri), f"cityline_notifier_{uuid.uuid4().hex[:8]}")
-    await store.ensure_indexes()
+    await ensure_indexes(store)
     try:
         yield store
     finally:
