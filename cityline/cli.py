@@ -19,6 +19,7 @@ from shared.channels import load_channels
 from shared.contracts import topics
 from shared.contracts.base import utcnow
 from shared.contracts.intake import Address, AppealSubmitted, SubmittedContact
+from shared.errors import describe_issues
 from shared.settings import ConnectionSettings, StackSettings
 from shared.store import Store
 
@@ -28,12 +29,6 @@ errors = Console(stderr=True)
 
 class UserError(Exception):
     """Something the user can fix; printed without a traceback, exit code 2."""
-
-
-def _validation_message(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in issue['loc']) or 'input'}: {issue['msg']}" for issue in error.errors()
-    )
 
 
 # ---- up ------------------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ def build_submission(args: argparse.Namespace) -> AppealSubmitted:
             received_at=utcnow(),
         )
     except ValidationError as error:
-        raise UserError(_validation_message(error)) from None
+        raise UserError(describe_issues(error.errors())) from None
 
 
 async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> None:

@@ -11,7 +11,7 @@ from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake.open311 import Open311Error
-from shared.errors import TransientError
+from shared.errors import REQUEST_PARTS, TransientError, describe_issues
 from shared.http_guard import RETRY_AFTER_S, UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -21,16 +21,15 @@ OPEN311 = "/open311/v2"
 
 def error_response(path: str, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     if path.startswith(OPEN311):
-        description = detail if isinstance(detail, str) else "; ".join(_describe(item) for item in detail)
+        description = detail if isinstance(detail, str) else _described(detail)
         return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def _describe(issue: Any) -> str:
-    if not isinstance(issue, dict):
-        return str(issue)
-    location = [str(part) for part in issue.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    return f"{'.'.join(location) or 'request'}: {issue.get('msg', '')}"
+def _described(issues: Any) -> str:
+    if not all(isinstance(issue, dict) for issue in issues):
+        return "; ".join(str(issue) for issue in issues)
+    return describe_issues(issues, whole="request", skip=REQUEST_PARTS)
 
 
 async def on_open311_error(request: Request, error: Open311Error) -> JSONResponse:
