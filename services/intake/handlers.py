@@ -22,7 +22,7 @@ from services.intake.repository import IntakeRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.channel_keys import CHANNEL_HEADER, ChannelRegistry
 from shared.channels import ChannelList
-from shared.consuming import ParkRecord, accept
+from shared.consuming import ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.intake import AppealRegistered, AppealSubmitted
 from shared.errors import PermanentError
@@ -103,7 +103,7 @@ def build_router(
             f"`{CHANNEL_HEADER}` header; an unknown channel is parked in appeals.intake.dlq."
         ),
     )
-    async def on_appeal_submitted(records: list[Any]) -> None:
+    async def on_appeal_submitted(records: Records[AppealSubmitted]) -> None:
         api_channels = await api_channel_names()
         header_channels: dict[int, str | None] = {}
         named: list[Any] = []

@@ -16,7 +16,7 @@ from services.notifier.domain import NoticeContext, Progress, decide_notices
 from services.notifier.metrics import notifications, observe_notified
 from services.notifier.repository import NotifierRepository
 from shared.broker import batch_subscriber
-from shared.consuming import ParkRecord, accept
+from shared.consuming import ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered
@@ -57,7 +57,7 @@ def build_router(
         settings=settings,
         title="appeals.registered+assigned+status:notifier",
     )
-    async def on_appeal_progress(records: list[Any]) -> None:
+    async def on_appeal_progress(records: Records[AppealRegistered | AppealAssigned | AppealStatusChanged]) -> None:
         progress = await accept_progress(records, park_record)
         context = await load_context(clock())
         notices = decide_notices(progress, context)
