@@ -5,9 +5,9 @@ import asyncio
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from cityline.output import UserError, console, errors
 from shared.channel_keys import (
     DEFAULT_RATE_PER_MINUTE,
     ChannelExists,
@@ -41,14 +41,6 @@ def add_parser(commands: Any) -> None:
     revoke = actions.add_parser("revoke", help="revoke a channel's key at once; its appeals stay")
     revoke.add_argument("name")
     channels.set_defaults(func=cmd_channels)
-
-
-console = Console()
-errors = Console(stderr=True)
-
-
-class UserError(Exception):
-    """Something the operator can fix; printed without a traceback, exit code 2."""
 
 
 def cmd_channels(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cityline.cli import asyncapi_documents
+from cityline.asyncapi import asyncapi_documents
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.intake import AppealRegistered, AppealSubmitted
