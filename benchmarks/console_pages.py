@@ -29,6 +29,8 @@ from services.console.boards import ensure_board_indexes
 from services.console.main import create_app
 from services.console.repository import UserDoc, UserRepository
 from services.console.settings import ConsoleSettings
+from services.dispatcher.repository import ensure_indexes as dispatcher_indexes
+from services.intake.repository import ensure_indexes as intake_indexes
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
 from shared.store import APPEALS, INCIDENTS, Store
@@ -40,7 +42,8 @@ CHUNK = 5_000
 
 async def create_indexes(store: Store) -> None:
     """Every index the services and the console build at start-up."""
-    await store.ensure_indexes()
+    await intake_indexes(store)
+    await dispatcher_indexes(store)
     await ensure_board_indexes(store)
 
 

@@ -19,8 +19,9 @@ import uuid
 from rich.console import Console
 from rich.table import Table
 
+from services.notifier.documents import NoticeDoc
 from services.notifier.domain import NoticeContext, Outcome, load_templates, registration_notice
-from services.notifier.repository import MongoNotifierRepository, Settlement, delivery_document
+from services.notifier.repository import MongoNotifierRepository, Settlement, delivery_document, ensure_indexes
 from services.notifier.settings import DEFAULT_TEMPLATES
 from shared.contracts.base import utcnow
 from shared.contracts.intake import AppealRegistered, ResidentContact
@@ -31,7 +32,7 @@ from shared.taxonomy import load_taxonomy
 console = Console()
 
 
-def notice_documents(count: int, first: int) -> list[dict]:
+def notice_documents(count: int, first: int) -> list[NoticeDoc]:
     now = utcnow()
     context = NoticeContext(load_templates(DEFAULT_TEMPLATES), load_taxonomy(DEFAULT_TAXONOMY), "1551", {}, now)
     return [
@@ -51,30 +52,30 @@ def notice_documents(count: int, first: int) -> list[dict]:
     ]
 
 
-async def each_written(repo: MongoNotifierRepository, documents: list[dict], chunk: int) -> None:
+async def each_written(repo: MongoNotifierRepository, documents: list[NoticeDoc], chunk: int) -> None:
     for start in range(0, len(documents), chunk):
         part = documents[start : start + chunk]
         await repo.record(part)
-        sent = [Settlement(d["_id"], "pending", 0, 1, Outcome("sent")) for d in part]
+        sent = [Settlement(d.key, "pending", 0, 1, Outcome("sent")) for d in part]
         await repo.settle(sent, utcnow())
 
 
-async def in_batches(repo: MongoNotifierRepository, documents: list[dict], chunk: int) -> None:
+async def in_batches(repo: MongoNotifierRepository, documents: list[NoticeDoc], chunk: int) -> None:
     for start in range(0, len(documents), chunk):
-        part = documents[start : start + chunk]
-        batch = delivery_document([d["_id"] for d in part], utcnow(), 60)
-        for document in part:
-            document.pop("next_attempt_at", None)
-            document["delivery"] = batch["_id"]
+        batch = delivery_document([d.key for d in documents[start : start + chunk]], utcnow(), 60)
+        part = [
+            d.model_copy(update={"next_attempt_at": None, "delivery": batch.delivery_id})
+            for d in documents[start : start + chunk]
+        ]
         await repo.open_deliveries([batch])
         await repo.record(part)
-        await repo.settle_delivery(batch["_id"], [d["_id"] for d in part], utcnow(), final=True)
+        await repo.settle_delivery(batch.delivery_id, list(batch.keys), utcnow(), final=True)
 
 
 async def run(count: int, chunk: int, rounds: int) -> None:
     settings = ConnectionSettings()
     store = Store(connect(settings, app_name="cityline-bench"), f"bench_notices_{uuid.uuid4().hex[:8]}")
-    await store.ensure_indexes()
+    await ensure_indexes(store)
     repo = MongoNotifierRepository(store)
     rates: dict[str, list[float]] = {"each notice written itself": [], "delivery batches": []}
     first = 10**9

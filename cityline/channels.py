@@ -5,15 +5,16 @@ import asyncio
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from cityline.output import UserError, console, errors
 from shared.channel_keys import (
     DEFAULT_RATE_PER_MINUTE,
     ChannelExists,
     ChannelRecord,
     ChannelRegistry,
     checked_webhook_url,
+    ensure_channel_indexes,
 )
 from shared.channels import load_channels
 from shared.contracts.base import utcnow
@@ -42,14 +43,6 @@ def add_parser(commands: Any) -> None:
     channels.set_defaults(func=cmd_channels)
 
 
-console = Console()
-errors = Console(stderr=True)
-
-
-class UserError(Exception):
-    """Something the operator can fix; printed without a traceback, exit code 2."""
-
-
 def cmd_channels(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_channels(args))
@@ -62,7 +55,7 @@ async def _channels(args: argparse.Namespace) -> int:
     store = Store.from_settings(ConnectionSettings(), app_name="cityline-cli")
     registry = ChannelRegistry(store)
     try:
-        await store.ensure_indexes()
+        await ensure_channel_indexes(store)
         if args.action == "add":
             kinds = load_channels().channels
             kind = args.kind or (args.name if args.name in kinds else None)

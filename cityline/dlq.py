@@ -1,17 +1,25 @@
-"""Dead-letter topics for operators: see what was parked and why, and send it back once the cause is fixed.
+"""`cityline dlq list|replay`: see what the services parked in dead-letter topics and why, and send it back once
+the cause is fixed.
 
 Replaying is safe because every stage is idempotent: a record that was in fact processed changes nothing.
 A record whose own content was the problem is parked again, with its reason, by the service.
 """
 
+import argparse
+import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from rich.table import Table
 
+from cityline.output import UserError, console
 from shared.contracts import topics
 from shared.deadletter import ATTEMPTS_HEADER, ERROR_HEADER, ORIGIN_HEADER, REASON_HEADER, SERVICE_HEADER
+from shared.settings import ConnectionSettings
 
 REPLAY_GROUP = "cityline-dlq-replay"
 REPLAYED_HEADER = "x-cityline-replayed-from"
@@ -117,3 +125,38 @@ async def replay(bootstrap: str, topic: str, reason: str | None, dry_run: bool) 
 
 def as_json_lines(parked: list[Parked]) -> str:
     return "\n".join(json.dumps(item.summary(width=10_000), ensure_ascii=False) for item in parked)
+
+
+def add_parser(commands: Any) -> None:
+    dlq = commands.add_parser("dlq", help="list what the services parked, or send it back once the cause is fixed")
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("topic", nargs="?", help="the original topic, e.g. appeals.intake (list: all when omitted)")
+    dlq.add_argument("--reason", help="replay only records parked for this reason, e.g. transient-exhausted")
+    dlq.add_argument("--limit", type=int, default=50, help="list: at most this many, the newest")
+    dlq.add_argument("--json", action="store_true", help="list: one JSON object per line")
+    dlq.add_argument("--dry-run", action="store_true", help="replay: count, send nothing")
+    dlq.set_defaults(func=cmd_dlq)
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    bootstrap = ConnectionSettings().kafka_bootstrap_servers
+    if args.action == "list":
+        parked = asyncio.run(list_parked(bootstrap, args.topic, args.limit))
+        if args.json:
+            sys.stdout.write(as_json_lines(parked) + ("\n" if parked else ""))
+            return 0
+        table = Table(title=f"parked messages ({len(parked)})")
+        for column in ("dlq", "origin", "reason", "error", "key", "body"):
+            table.add_column(column, overflow="fold")
+        for item in parked:
+            table.add_row(*item.summary().values())
+        console.print(table)
+        return 0
+    if not args.topic:
+        raise UserError("replay needs the topic whose dead letters to send back, e.g. appeals.intake")
+    if args.topic == "notifications":
+        raise UserError("failed notices are sent again with `cityline notify resend`, not replayed")
+    replayed, left = asyncio.run(replay(bootstrap, args.topic, args.reason, args.dry_run))
+    verb = "would replay" if args.dry_run else "replayed"
+    console.print(f"{verb} {replayed} to {args.topic}; {left} of other reasons left")
+    return 0

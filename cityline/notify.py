@@ -10,13 +10,10 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from rich.console import Console
-
+from cityline.output import console
 from shared.contracts.base import utcnow
 from shared.settings import ConnectionSettings
 from shared.store import NOTIFICATIONS, Store
-
-console = Console()
 
 
 def failed_filter(appeal_id: str | None, reason: str | None) -> dict[str, Any]:
@@ -58,7 +55,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_notify_command(commands: Any) -> None:
+def add_parser(commands: Any) -> None:
     notify = commands.add_parser("notify", help="send failed notices to residents again, once the cause is fixed")
     notify.add_argument("action", choices=["resend"])
     notify.add_argument("--appeal", help="only this appeal's failed notices")

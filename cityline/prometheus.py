@@ -309,7 +309,7 @@ def _text_of(path: Path) -> str | None:
 
 
 def cmd_prometheus_rules(args: Any) -> int:
-    from cityline.cli import UserError, console
+    from cityline.output import UserError, console
 
     try:
         settings = AlertingSettings.load(Path(args.settings))

@@ -5,18 +5,12 @@ import asyncio
 import sys
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+
+from cityline.output import UserError, console, errors
 
 # Every `cityline` command builds the parser: the console's modules (argon2, the store) load only for `users`.
 ROLES = ("operator", "supervisor", "department", "admin")
-
-console = Console()
-errors = Console(stderr=True)
-
-
-class UserError(Exception):
-    """Something the admin can fix; printed without a traceback, exit code 2."""
 
 
 def add_parser(commands: Any) -> None:

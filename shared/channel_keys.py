@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from shared.contracts.base import Code
@@ -95,6 +96,11 @@ def key_matches(key: str, stored_hash: str) -> bool:
 
 def _record(document: dict[str, Any]) -> ChannelRecord:
     return ChannelRecord.model_validate({**document, "name": document["_id"]})
+
+
+async def ensure_channel_indexes(store: Store) -> None:
+    """A key is found by its prefix, which is unique."""
+    await store.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
 
 
 class ChannelRegistry:

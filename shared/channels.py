@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, HttpUrl
+
+from shared.yamlfile import load_model
 
 DEFAULT_CHANNELS = Path(__file__).parent / "data" / "channels.yaml"
 
@@ -21,7 +22,5 @@ class ChannelList(BaseModel):
 
 
 def load_channels(path: Path = DEFAULT_CHANNELS) -> ChannelList:
-    try:
-        return ChannelList.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise ValueError(f"{path}: {error}") from error
+    """Raises DataFileError (a ValueError) naming the file and line."""
+    return load_model(path, ChannelList)

@@ -8,11 +8,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.broker import log_end_offsets
 from shared.deadletter import describe, park
@@ -37,6 +39,26 @@ class Parker:
 
 
 ParkRecord = Callable[[ConsumerRecord, Exception], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _DocumentedAs:
+    """A JSON schema for a value that is validated as something else: the AsyncAPI document shows the event each
+    message carries (one a record; the batch is how the subscriber takes them, not what is on the wire)."""
+
+    model: Any
+
+    def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(TypeAdapter(self.model).core_schema)
+
+
+class Records:
+    """A batch subscriber's parameter: the raw records (the decoder passes them on untouched, so `accept` validates
+    and parks them one at a time), shown in the AsyncAPI document as the event each record carries:
+    `records: Records[AppealRegistered]`."""
+
+    def __class_getitem__(cls, model: Any) -> Any:
+        return Annotated[list[Any], _DocumentedAs(model)]
 
 
 @dataclass(frozen=True)

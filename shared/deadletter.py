@@ -22,7 +22,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from shared.contracts.topics import dead_letter
-from shared.errors import PermanentError, TransientError
+from shared.errors import PermanentError, TransientError, describe_issues
 from shared.logging import appeal_fields
 from shared.metrics import dead_letters, transient_retries
 
@@ -49,10 +49,7 @@ def describe(error: BaseException) -> tuple[str, str]:
     if isinstance(error, ValidationError):
         if any(issue["type"] == "json_invalid" for issue in error.errors()):
             return "invalid-json", str(error.errors()[0]["msg"])
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc']) or 'body'}: {issue['msg']}" for issue in error.errors()[:10]
-        )
-        return "invalid-event", problems
+        return "invalid-event", describe_issues(error.errors(), whole="body", limit=10)
     return "unexpected-error", f"{type(error).__name__}: {error}"
 
 

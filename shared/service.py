@@ -144,14 +144,21 @@ class Periodic:
             await asyncio.sleep(self.interval_s)
 
 
-def store_lifespan(store: Any, settings: ServiceSettings, taxonomy: Any, background: Sequence[Periodic] = ()) -> Any:
-    """Before the broker connects: topics exist and indexes are built. While it runs: the background jobs.
-    After it stops: the jobs end and the client closes."""
+def store_lifespan(
+    store: Any,
+    settings: ServiceSettings,
+    taxonomy: Any,
+    background: Sequence[Periodic] = (),
+    indexes: Callable[[Any], Awaitable[None]] | None = None,
+) -> Any:
+    """Before the broker connects: topics exist and the service's indexes are built. While it runs: the background
+    jobs. After it stops: the jobs end and the client closes."""
 
     @asynccontextmanager
     async def lifespan():
         await ensure_topics(settings.kafka_bootstrap_servers, taxonomy)
-        await store.ensure_indexes()
+        if indexes is not None:
+            await indexes(store)
         tasks = [asyncio.create_task(job.loop(), name=job.name) for job in background]
         try:
             yield
@@ -169,11 +176,13 @@ class Wiring:
     """What a service adds to the common frame: its handlers, background jobs and HTTP API if it has any.
 
     `http_app` (an ASGI app such as FastAPI) answers every path the frame does not (/health, /metrics, /asyncapi);
-    its own lifespan is not run: what it needs is started by the frame's lifespan."""
+    its own lifespan is not run: what it needs is started by the frame's lifespan. `indexes(store)` builds the indexes
+    of the service's own collections and queries (its repository's `ensure_indexes`) before the broker connects."""
 
     router: Any
     background: Sequence[Periodic] = ()
     http_app: Any = None
+    indexes: Callable[[Any], Awaitable[None]] | None = None
 
 
 def assemble(
@@ -206,7 +215,9 @@ def assemble(
         broker=broker,
         store=store,
         watch=watch,
-        lifespan=store_lifespan(store, settings, taxonomy, background=[*wiring.background, watching]),
+        lifespan=store_lifespan(
+            store, settings, taxonomy, background=[*wiring.background, watching], indexes=wiring.indexes
+        ),
         title=title,
         description=description,
         http_app=wiring.http_app,

@@ -1,13 +1,14 @@
-"""MongoDB access in one place: the client, collection names, indexes, and the appeal read model.
+"""MongoDB access in one place: the client, collection names, and the appeal read model.
 
-Services keep their own writes in their repository.py; the read model here serves the command line,
-the status API and tests. PyMongo's async API (AsyncMongoClient) is used: Motor reached end of life.
+Services keep their own writes, and create the indexes those and their reads use, in their repository.py
+(`ensure_indexes`); the read model here serves the command line, the status API and tests. PyMongo's async API
+(AsyncMongoClient) is used: Motor reached end of life.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
@@ -59,35 +60,6 @@ class Store:
     @property
     def db(self) -> AsyncDatabase:
         return self.client[self.database_name]
-
-    async def ensure_indexes(self) -> None:
-        appeals = self.db[APPEALS]
-        await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
-        # Only appeals still waiting for classification are in it, so it stays small and cheap to keep.
-        await appeals.create_index(
-            [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
-        )
-        await self.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
-        # Notifier: notices waiting to be sent; only they have the field, so the index stays small.
-        await self.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
-        # Notifier: batches whose sender has not settled them yet; only they have the field.
-        await self.db[NOTIFICATION_DELIVERIES].create_index([("lease_until", ASCENDING)], name="open", sparse=True)
-        await self.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
-        # --- intake's HTTP API ---
-        await self.db[CHANNELS].create_index([("key_prefix", ASCENDING)], unique=True, name="key_prefix_unique")
-        await self.db[IDEMPOTENCY_KEYS].create_index(
-            [("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_KEY_TTL_S, name="expire"
-        )
-        # Open311's requests.json lists appeals by the time they were received.
-        await appeals.create_index([("received_at", ASCENDING)], name="received_at")
-        # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
-        await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
-        await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
-        # --- the console: a caller's appeals by their number; a department's appeals, newest first.
-        await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
-        await appeals.create_index(
-            [("assignment.department", ASCENDING), ("received_at", ASCENDING)], name="department_newest"
-        )
 
     async def close(self) -> None:
         await self.client.close()

@@ -10,8 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.yamlfile import load_model
 
 DISTRICT_SCOPED = {"district_housing": "housing_{district}", "district_admin": "rda_{district}"}
 _DURATION = re.compile(r"^(\d+)([hd])$")
@@ -112,14 +113,7 @@ class Taxonomy(BaseModel):
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise TaxonomyError(f"{path}: {error}") from error
-    try:
-        return Taxonomy.model_validate(raw)
-    except ValidationError as error:
-        raise TaxonomyError(f"{path}: {error}") from error
+    return load_model(path, Taxonomy, TaxonomyError)
 
 
 @cache

@@ -1,5 +1,6 @@
 """Data files people edit: YAML parsed together with the line of every entry, so an error can name the line.
 
+`load_model(path, Model)` reads a file and validates it against its schema (the usual way in);
 `load_located(text)` returns the plain data and a `Locator`; `locator.line(("categories", "heating", "terms", 3))`
 is the 1-based line of that entry (or of the nearest enclosing one that exists). `describe_errors` turns a
 pydantic ValidationError into "file:line: path: message" lines.
@@ -7,12 +8,14 @@ pydantic ValidationError into "file:line: path: message" lines.
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 Path_ = Sequence[str | int]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class DataFileError(ValueError):
@@ -88,6 +91,31 @@ def _duplicate_keys(node: yaml.Node | None) -> Iterator[tuple[yaml.Node, yaml.No
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from _duplicate_keys(item)
+
+
+def load_model(path: Path, model: type[Model], error: type[ValueError] = DataFileError) -> Model:
+    """A data file read and validated against its schema. Raises `error` (a DataFileError by default) naming the file
+    and the line: unreadable, not YAML, a duplicate key (which a plain YAML load would let silently win), or an entry
+    the schema refuses (one line per problem)."""
+    return load_model_located(path, model, error)[0]
+
+
+def load_model_located(
+    path: Path, model: type[Model], error: type[ValueError] = DataFileError
+) -> tuple[Model, Locator]:
+    """As `load_model`, with the file's locator, for checks beyond the schema that name a line too."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as failure:
+        raise error(f"{path}: cannot be read: {failure.strerror or failure}") from failure
+    try:
+        data, locator = load_located(text, str(path))
+    except DataFileError as failure:
+        raise error(str(failure)) from failure
+    try:
+        return model.model_validate(data), locator
+    except ValidationError as failure:
+        raise error("\n".join(describe_errors(failure, locator))) from failure
 
 
 def describe_errors(error: ValidationError, locator: Locator) -> list[str]:

@@ -13,10 +13,10 @@ from collections import defaultdict
 from datetime import datetime
 
 from services.classifier.language import Analysed
-from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Hit, Rule, RulesError, RuleSet, parse_rules
+from services.classifier.ruleset import UNCLASSIFIED, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
-from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
+from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency, most_urgent
 from shared.contracts.intake import AppealRegistered
 
 __all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
@@ -240,7 +240,7 @@ def _urgency(
     levels = [rules.rules[marker.rule].category for marker in markers if not marker.discounted]
     if not levels:
         return default, markers
-    return min(levels, key=URGENCY_ORDER.index), markers  # type: ignore[return-value]
+    return most_urgent(*levels), markers
 
 
 def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealClassified:

@@ -4,7 +4,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from faststream.kafka import KafkaRouter
 
@@ -12,7 +11,7 @@ from services.classifier.domain import RuleSet, classify
 from services.classifier.metrics import classification_seconds, count_classified
 from services.classifier.repository import ClassifierRepository
 from shared.broker import batch_subscriber, publish_keyed
-from shared.consuming import ParkRecord, accept
+from shared.consuming import ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.intake import AppealRegistered
@@ -39,7 +38,7 @@ def build_router(
     )
 
     @batch_subscriber(router, topics.APPEALS_REGISTERED, settings=settings, title="appeals.registered:classifier")
-    async def on_appeal_registered(records: list[Any]) -> None:
+    async def on_appeal_registered(records: Records[AppealRegistered]) -> None:
         accepted = await accept(records, AppealRegistered, park_record)
         if not accepted:
             return

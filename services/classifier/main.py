@@ -9,7 +9,7 @@ from faststream.asgi import AsgiFastStream
 from services.classifier.domain import classified_from_records
 from services.classifier.handlers import build_router
 from services.classifier.preview import build_preview_app
-from services.classifier.repository import MongoClassifierRepository
+from services.classifier.repository import MongoClassifierRepository, ensure_indexes
 from services.classifier.rulebook import RuleBook
 from services.classifier.settings import ClassifierSettings
 from shared.contracts import topics
@@ -47,7 +47,7 @@ def create_app(settings: ClassifierSettings | None = None) -> AsgiFastStream:
             clock=utcnow,
         )
         preview = build_preview_app(rules, dependencies=[Depends(staff.required)])
-        return Wiring(router, background=(reload, redrive), http_app=preview)
+        return Wiring(router, background=(reload, redrive), http_app=preview, indexes=ensure_indexes)
 
     return assemble(
         settings,

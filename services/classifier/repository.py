@@ -9,8 +9,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from pymongo import ASCENDING
+
 from shared.contracts.classifier import AppealClassified
 from shared.store import APPEALS, CLASSIFICATIONS, Store, insert_new
+
+
+async def ensure_indexes(store: Store) -> None:
+    """Decisions are found by appeal; `undispatched` reads appeals still registered, served by intake's partial
+    index `stalled`, created here too (the same definition) so the classifier does not depend on intake's start."""
+    await store.db[CLASSIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+    await store.db[APPEALS].create_index(
+        [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
+    )
 
 
 class ClassifierRepository(Protocol):

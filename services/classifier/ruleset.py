@@ -20,7 +20,6 @@ from shared.textmatch import normalize
 from shared.yamlfile import DataFileError, Locator, describe_errors, load_located
 
 UNCLASSIFIED = "unclassified"
-URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "high", "normal", "low")
 
 
 class RulesError(DataFileError):

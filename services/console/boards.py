@@ -47,6 +47,11 @@ async def ensure_board_indexes(store: Store) -> None:
         name="department_open_by_due",
     )
     await appeals.create_index([("status", ASCENDING), ("updated_at", ASCENDING)], name="closed_recently")
+    # The appeal pages: a caller's appeals by their number; a department's appeals, newest first.
+    await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
+    await appeals.create_index(
+        [("assignment.department", ASCENDING), ("received_at", ASCENDING)], name="department_newest"
+    )
     await store.db[INCIDENTS].create_index(
         [("department", ASCENDING), ("status", ASCENDING), ("due_at", ASCENDING)], name="department_open"
     )

@@ -1,8 +1,9 @@
 """The console's store access: its own people (`users`), and typed reads of the appeals other services own.
 
 The console writes only `users`. Appeals, incidents and notices are read here and changed only through the owning
-service's API. The reads rely on these indexes of `appeals` (built by shared/store.py's `ensure_indexes`): `_id`
-(the number), `received_at` (newest first), `contact.phone` (the caller's appeals) and `status` + `assignment.due_at`.
+service's API. The reads rely on these indexes of `appeals`: `_id` (the number), `received_at` (newest first, built by
+intake), `status` + `assignment.due_at` (built by the dispatcher), and the console's own (boards.py's
+`ensure_board_indexes`): `contact.phone` (the caller's appeals) and `assignment.department` + `received_at`.
 """
 
 import re

@@ -41,7 +41,7 @@ from services.dispatcher.metrics import (
 )
 from services.dispatcher.repository import AssignmentRepository, OverdueRepository, ReportRepository
 from shared.broker import batch_subscriber, publish_keyed
-from shared.consuming import Accepted, ParkRecord, accept
+from shared.consuming import Accepted, ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
@@ -87,7 +87,7 @@ PublishersDep = Annotated["Publishers", Context(PUBLISHERS_KEY)]
 
 
 async def on_appeals_classified(
-    records: list[Any],
+    records: Records[AppealClassified],
     repo: AssignmentsDep,
     routing: RoutingDep,
     park: ParkDep,
@@ -111,7 +111,7 @@ async def on_appeals_classified(
 
 
 async def on_department_updates(
-    records: list[Any],
+    records: Records[DepartmentUpdate],
     repo: ReportsDep,
     routing: RoutingDep,
     park: ParkDep,

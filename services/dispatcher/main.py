@@ -10,7 +10,7 @@ from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import Dependencies, Publishers, assign, build_router, check_overdue, provide
 from services.dispatcher.preview import build_preview_router
 from services.dispatcher.reconcile import UnnoticedAppeals
-from services.dispatcher.repository import MongoAssignments, MongoOverdue, MongoReports, MongoTriageDesk
+from services.dispatcher.repository import MongoAssignments, MongoOverdue, MongoReports, MongoTriageDesk, ensure_indexes
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts import topics
@@ -56,7 +56,7 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
                 (topics.APPEALS_STATUS, "outcome notice", unnoticed.closed),
             )
         ]
-        return Wiring(router, background=[overdue_check, *redrives], http_app=desk)
+        return Wiring(router, background=[overdue_check, *redrives], http_app=desk, indexes=ensure_indexes)
 
     app = assemble(
         settings,

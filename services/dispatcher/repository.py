@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import UpdateMany, UpdateOne
+from pymongo import ASCENDING, UpdateMany, UpdateOne
 
 from services.dispatcher.documents import AppealDoc, IncidentDoc
 from services.dispatcher.domain import OPEN_STATUSES, Incident, StatusChange
@@ -21,6 +21,12 @@ from shared.appeals import HistoryEntry, StageUpdate, as_operation
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated
 from shared.store import APPEALS, INCIDENTS, Store
+
+
+async def ensure_indexes(store: Store) -> None:
+    # The overdue check scans open appeals by due time; incidents are found by place key.
+    await store.db[APPEALS].create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
+    await store.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
 
 
 class AssignmentRepository(Protocol):

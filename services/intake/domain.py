@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.intake.documents import AppealDoc, RegisteredHistoryDoc
 from services.intake.privacy import mask_private
-from shared.appeals import registration_fields
 from shared.channel_keys import CHANNEL_HEADER
 from shared.channels import ChannelList
 from shared.contracts.base import derived_event_id
@@ -23,8 +23,49 @@ FIRST_APPEAL_NUMBER = 1_000_000
 
 @dataclass(frozen=True)
 class Registration:
-    document: dict[str, Any]
+    document: AppealDoc
     event: AppealRegistered
+
+
+@dataclass(frozen=True)
+class NumberBlock:
+    """The load phase's snapshot: consecutive appeal numbers reserved for a batch, from `first` on."""
+
+    first: int
+
+
+@dataclass(frozen=True)
+class RegistrationBatch:
+    """The decision for a batch: the appeals to insert (the write phase) and their events. Which of them were
+    registered before is known only after the insert, which the unique intake key decides (`announced`)."""
+
+    registrations: tuple[Registration, ...]
+
+    @property
+    def writes(self) -> list[AppealDoc]:
+        return [r.document for r in self.registrations]
+
+    def announced(self, already: list[AppealDoc]) -> tuple[list[AppealRegistered], dict[str, tuple[str, bool]]]:
+        """The events to publish and {intake key: (appeal id, new?)}, given the appeals stored earlier under some of
+        the batch's intake keys: those keep their number and are announced again as first registered."""
+        known = {document.intake_key: document for document in already}
+        events = [r.event for r in self.registrations if r.document.intake_key not in known]
+        registered = {
+            r.document.intake_key: (r.document.appeal_id, True)
+            for r in self.registrations
+            if r.document.intake_key not in known
+        }
+        for key, document in known.items():
+            events.append(registration_from_document(document))
+            registered[key] = (document.appeal_id, False)
+        return events, registered
+
+
+def register_batch(submissions: list[AppealSubmitted], numbers: NumberBlock, now: datetime) -> RegistrationBatch:
+    """One registration per distinct intake key, numbered from the block's first number on."""
+    return RegistrationBatch(
+        tuple(register(s, appeal_number(numbers.first + i), now) for i, s in enumerate(deduplicate(submissions)))
+    )
 
 
 def check_channel(submission: AppealSubmitted, channels: ChannelList, api_channels: Collection[str] = ()) -> None:
@@ -92,32 +133,32 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
         received_at=submission.received_at,
         registered_at=now,
     )
-    document = {
-        "_id": appeal_id,
-        "intake_key": submission.intake_key(),
-        "external_id": submission.external_id,
-        "channel": submission.channel,
-        "text": submission.text,
-        "contact": submission.contact.model_dump(mode="json") if submission.contact else None,
-        "address": submission.address.model_dump(mode="json") if submission.address else None,
-        "received_at": submission.received_at,
-        "registered_at": now,
-        "attachments": [str(url) for url in submission.attachments],
-        "requested_category": submission.requested_category,
-        "correlation_id": event.correlation_id,
-        "status": "registered",
-        "history": [{"status": "registered", "at": now, "event_id": str(event.event_id), "by": "intake"}],
-        "updated_at": now,
-    }
+    document = AppealDoc(
+        appeal_id=appeal_id,
+        intake_key=submission.intake_key(),
+        external_id=submission.external_id,
+        channel=submission.channel,
+        text=submission.text,
+        contact=submission.contact.model_dump(mode="json") if submission.contact else None,
+        address=submission.address.model_dump(mode="json") if submission.address else None,
+        received_at=submission.received_at,
+        registered_at=now,
+        attachments=tuple(str(url) for url in submission.attachments),
+        requested_category=submission.requested_category,
+        correlation_id=event.correlation_id,
+        status="registered",
+        history=(RegisteredHistoryDoc(status="registered", at=now, event_id=str(event.event_id), by="intake"),),
+        updated_at=now,
+    )
     return Registration(document=document, event=event)
 
 
-def registration_from_document(document: dict[str, Any]) -> AppealRegistered:
+def registration_from_document(document: AppealDoc) -> AppealRegistered:
     """The event of an appeal registered earlier, rebuilt from the record: a redelivery or a redrive repeats it."""
     return AppealRegistered(
-        event_id=registered_event_id(document["intake_key"]),
-        occurred_at=document["registered_at"],
-        **registration_fields(document),
+        event_id=registered_event_id(document.intake_key),
+        occurred_at=document.registered_at,
+        **document.registration(),
     )
 
 

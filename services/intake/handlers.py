@@ -1,4 +1,5 @@
-"""Intake: subscribe to appeals.intake -> decide (register) -> persist (insert) -> publish appeals.registered."""
+"""Intake: subscribe to appeals.intake -> load (numbers) -> decide (register) -> apply (insert) -> publish
+appeals.registered. The API's writes take the same path (`register_submissions`)."""
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
@@ -9,12 +10,11 @@ from typing import Any, NamedTuple
 from faststream.kafka import KafkaRouter
 
 from services.intake.domain import (
-    appeal_number,
     check_channel,
     check_channel_header,
     check_channel_matches,
     deduplicate,
-    register,
+    register_batch,
     registration_from_document,
 )
 from services.intake.metrics import count_registered
@@ -22,7 +22,7 @@ from services.intake.repository import IntakeRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.channel_keys import CHANNEL_HEADER, ChannelRegistry
 from shared.channels import ChannelList
-from shared.consuming import ParkRecord, accept
+from shared.consuming import ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.intake import AppealRegistered, AppealSubmitted
 from shared.errors import PermanentError
@@ -78,28 +78,17 @@ def build_router(
         submissions = deduplicate(submissions)
         if not submissions:
             return {}
-        now = clock()
-        first = await repo.reserve_numbers(len(submissions))
-        registrations = [register(s, appeal_number(first + i), now) for i, s in enumerate(submissions)]
-
-        known_keys = await repo.insert_new([r.document for r in registrations])
-        registered = {
-            r.document["intake_key"]: Registered(r.document["_id"], True)
-            for r in registrations
-            if r.document["intake_key"] not in known_keys
-        }
-        events = [r.event for r in registrations if r.document["intake_key"] not in known_keys]
-        count_registered(events)
-        if known_keys:
-            for document in await repo.find_by_intake_keys(sorted(known_keys)):
-                events.append(registration_from_document(document))
-                registered[document["intake_key"]] = Registered(document["_id"], False)
-            stage_appeals.labels("intake", "redelivered").inc(len(known_keys))
-        stage_appeals.labels("intake", "new").inc(len(submissions) - len(known_keys))
-
+        numbers = await repo.load(submissions)
+        decision = register_batch(submissions, numbers, clock())
+        already = await repo.apply(decision.writes)
+        events, registered = decision.announced(already)
         await publish_keyed(appeal_registered, events)
-        logger.debug("registered %d appeals (%d already known)", len(events), len(known_keys))
-        return registered
+
+        count_registered(events[: len(events) - len(already)])
+        stage_appeals.labels("intake", "redelivered").inc(len(already))
+        stage_appeals.labels("intake", "new").inc(len(submissions) - len(already))
+        logger.debug("registered %d appeals (%d already known)", len(events), len(already))
+        return {key: Registered(*answer) for key, answer in registered.items()}
 
     async def api_channel_names() -> Collection[str]:
         return await channel_registry.active_names() if channel_registry is not None else ()
@@ -114,7 +103,7 @@ def build_router(
             f"`{CHANNEL_HEADER}` header; an unknown channel is parked in appeals.intake.dlq."
         ),
     )
-    async def on_appeal_submitted(records: list[Any]) -> None:
+    async def on_appeal_submitted(records: Records[AppealSubmitted]) -> None:
         api_channels = await api_channel_names()
         header_channels: dict[int, str | None] = {}
         named: list[Any] = []
@@ -151,7 +140,7 @@ def build_router(
         if documents:
             await publish_keyed(appeal_registered, [registration_from_document(d) for d in documents])
             stage_appeals.labels("intake", "redriven").inc(len(documents))
-            count_reconciled("intake", "classification", [d["_id"] for d in documents])
+            count_reconciled("intake", "classification", [d.appeal_id for d in documents])
         return len(documents)
 
     return IntakeHandlers(router, redrive_stalled, register_submissions)

@@ -6,7 +6,7 @@ from faststream.asgi import AsgiFastStream
 
 from services.intake.api import create_api
 from services.intake.handlers import build_router
-from services.intake.repository import AppealReads, MongoIdempotencyKeys, MongoIntakeRepository
+from services.intake.repository import AppealReads, MongoIdempotencyKeys, MongoIntakeRepository, ensure_indexes
 from services.intake.settings import IntakeSettings
 from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
@@ -54,7 +54,7 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
             settings=settings,
             staff=staff,
         )
-        return Wiring(handlers.router, background=[redriving], http_app=api)
+        return Wiring(handlers.router, background=[redriving], http_app=api, indexes=ensure_indexes)
 
     return assemble(
         settings,

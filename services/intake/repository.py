@@ -1,25 +1,60 @@
-"""Intake's writes: appeal numbers and new appeal documents."""
+"""Intake's store access: the registration's load (appeal numbers) and apply (new appeal documents), the stalled
+appeals the redrive job announces again, Idempotency-Key records and the API's reads."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from services.intake.documents import AppealDoc
+from services.intake.domain import NumberBlock
+from shared.channel_keys import ensure_channel_indexes
+from shared.contracts.intake import AppealSubmitted
 from shared.errors import TransientError
-from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEYS, Store, insert_new
+from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEY_TTL_S, IDEMPOTENCY_KEYS, Store, insert_new
+
+
+async def ensure_indexes(store: Store) -> None:
+    """The indexes of what intake writes and reads."""
+    appeals = store.db[APPEALS]
+    await appeals.create_index([("intake_key", ASCENDING)], unique=True, name="intake_key_unique")
+    # Only appeals still waiting for classification are in it, so it stays small and cheap to keep.
+    await appeals.create_index(
+        [("registered_at", ASCENDING)], name="stalled", partialFilterExpression={"status": "registered"}
+    )
+    # Open311's requests.json lists appeals by the time they were received.
+    await appeals.create_index([("received_at", ASCENDING)], name="received_at")
+    await store.db[IDEMPOTENCY_KEYS].create_index(
+        [("created_at", ASCENDING)], expireAfterSeconds=IDEMPOTENCY_KEY_TTL_S, name="expire"
+    )
+    await ensure_channel_indexes(store)
 
 
 class IntakeRepository(Protocol):
-    async def reserve_numbers(self, count: int) -> int: ...
-    async def insert_new(self, documents: list[dict[str, Any]]) -> set[str]: ...
-    async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]: ...
-    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]: ...
+    async def load(self, submissions: Sequence[AppealSubmitted]) -> NumberBlock: ...
+    async def apply(self, appeals: Sequence[AppealDoc]) -> list[AppealDoc]: ...
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[AppealDoc]: ...
 
 
 class MongoIntakeRepository:
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    async def load(self, submissions: Sequence[AppealSubmitted]) -> NumberBlock:
+        """The read phase of a registration: numbers for the batch's submissions (one counter update). Whether one
+        was registered before is decided by the insert (the unique intake key), so concurrent requests agree."""
+        return NumberBlock(await self.reserve_numbers(len(submissions)))
+
+    async def apply(self, appeals: Sequence[AppealDoc]) -> list[AppealDoc]:
+        """The write phase: one unordered insert. Returns the appeals stored earlier under intake keys of the batch
+        (a redelivery, a retry over HTTP), read back in one query only when there are any."""
+        known = await self.insert_new([appeal.to_document() for appeal in appeals])
+        if not known:
+            return []
+        cursor = self.store.db[APPEALS].find({"intake_key": {"$in": sorted(known)}})
+        return [AppealDoc.model_validate(document) async for document in cursor]
 
     async def reserve_numbers(self, count: int) -> int:
         """Reserve `count` consecutive numbers with one update; returns the first.
@@ -46,11 +81,7 @@ class MongoIntakeRepository:
         existing = await insert_new(self.store.db[APPEALS], documents)
         return {documents[index]["intake_key"] for index in existing}
 
-    async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]:
-        cursor = self.store.db[APPEALS].find({"intake_key": {"$in": keys}})
-        return await cursor.to_list()
-
-    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[AppealDoc]:
         """Appeals still `registered` since before `before` (served by the partial index `stalled`) that the
         classifier has no decision for (one it has, waiting for the dispatcher, is the classifier's to announce)."""
         cursor = self.store.db[APPEALS].find({"status": "registered", "registered_at": {"$lt": before}}).limit(limit)
@@ -59,7 +90,7 @@ class MongoIntakeRepository:
             return []
         decided = self.store.db[CLASSIFICATIONS].find({"appeal_id": {"$in": [d["_id"] for d in documents]}})
         classified = {decision["appeal_id"] async for decision in decided}
-        return [document for document in documents if document["_id"] not in classified]
+        return [AppealDoc.model_validate(document) for document in documents if document["_id"] not in classified]
 
 
 class IdempotencyKeys(Protocol):

@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from services.notifier.documents import DeliveryDoc, NoticeDoc
 from services.notifier.domain import Outcome, RetryPolicy, after_attempt
 from services.notifier.metrics import (
     delivery_attempts,
@@ -84,12 +84,12 @@ class Deliverer:
         return Held(tuple(self._batches), {token: list(keys) for token, keys in self._claims.items()})
 
     @contextmanager
-    def _holds(self, delivery_id: str | None = None, claimed: Sequence[dict[str, Any]] = ()) -> Iterator[None]:
+    def _holds(self, delivery_id: str | None = None, claimed: Sequence[NoticeDoc] = ()) -> Iterator[None]:
         """While the block runs, the heartbeat renews the batch's or the claim's lease; after it (settled, failed or
         cancelled) this process no longer answers for them."""
-        token = claimed[0]["claim"] if claimed else None
+        token = claimed[0].claim if claimed else None
         if token is not None:
-            self._claims[token] = [document["_id"] for document in claimed]
+            self._claims[token] = [notice.key for notice in claimed]
         try:
             yield
         finally:
@@ -139,46 +139,48 @@ class Deliverer:
             counts[1],
         )
 
-    async def record_and_hand_off(self, documents: Sequence[dict[str, Any]]) -> list[int]:
+    async def record_and_hand_off(self, notices: Sequence[NoticeDoc]) -> list[int]:
         """Record the notices and start sending the new ones; returns the indexes of those recorded before.
 
         The batches are opened before the notices are recorded, so a notice is never in the store without a sender
         or a due time, whenever this process dies. Beyond `max_in_flight` notices are recorded due at once for the
         delivery job, which sends them as it can."""
         now = self.clock()
-        pending = [document for document in documents if document["state"] == "pending"]
+        pending = [index for index, notice in enumerate(notices) if notice.state == "pending"]
         # A stopping process sends nothing new: what it records is due at once for the other senders.
         room = 0 if self._stopping else max(self.max_in_flight - self._in_flight, 0)
-        for document in pending[room:]:
-            document["next_attempt_at"] = now
+        recorded = list(notices)
+        for index in pending[room:]:
+            recorded[index] = recorded[index].model_copy(update={"next_attempt_at": now})
         # In chunks, so that each outcome is written soon after its message went, not after a whole poll's worth.
-        batches = []
+        batches: list[tuple[DeliveryDoc, list[int]]] = []
         for start in range(0, min(room, len(pending)), self.settle_chunk):
             chunk = pending[start : min(start + self.settle_chunk, room)]
-            batch = delivery_document([document["_id"] for document in chunk], now, self.lease_s, self.owner)
-            for document in chunk:
+            batch = delivery_document([recorded[index].key for index in chunk], now, self.lease_s, self.owner)
+            for index in chunk:
                 # The batch's lease stands for the notice's takeover time.
-                document.pop("next_attempt_at", None)
-                document["delivery"] = batch["_id"]
+                recorded[index] = recorded[index].model_copy(
+                    update={"next_attempt_at": None, "delivery": batch.delivery_id}
+                )
             batches.append((batch, chunk))
         await self.repo.open_deliveries([batch for batch, _ in batches])
-        self._batches.update({batch["_id"]: len(chunk) for batch, chunk in batches})
+        self._batches.update({batch.delivery_id: len(chunk) for batch, chunk in batches})
         try:
-            already = await self.repo.record(documents)
+            already = await self.repo.record(recorded)
         except BaseException:
             for batch, _ in batches:  # not renewed: the job takes over whatever of them was recorded
-                self._batches.pop(batch["_id"], None)
+                self._batches.pop(batch.delivery_id, None)
             raise
-        recorded_before = {id(documents[index]) for index in already}
+        recorded_before = set(already)
         for batch, chunk in batches:
-            fresh = [document for document in chunk if id(document) not in recorded_before]
+            fresh = [recorded[index] for index in chunk if index not in recorded_before]
             self._in_flight += len(fresh)
-            self._spawn(self._send_handed_off(fresh, batch["_id"]), len(fresh))
+            self._spawn(self._send_handed_off(fresh, batch.delivery_id), len(fresh))
         return already
 
-    async def _send_handed_off(self, documents: Sequence[dict[str, Any]], delivery_id: str) -> None:
+    async def _send_handed_off(self, notices: Sequence[NoticeDoc], delivery_id: str) -> None:
         with self._holds(delivery_id):
-            await self._send_batch(documents, claimed=False, delivery_id=delivery_id)
+            await self._send_batch(notices, claimed=False, delivery_id=delivery_id)
 
     def _spawn(self, work: Awaitable[None], count: int) -> None:
         task = asyncio.ensure_future(work)
@@ -207,19 +209,19 @@ class Deliverer:
         run.add_done_callback(self._tasks.discard)
         return await run
 
-    async def _send_claimed(self, claimed: Sequence[dict[str, Any]]) -> None:
+    async def _send_claimed(self, claimed: Sequence[NoticeDoc]) -> None:
         with self._holds(claimed=claimed):
             await self._send_batch(claimed, claimed=True)
 
-    async def _take_over(self, batch: dict[str, Any]) -> int:
+    async def _take_over(self, batch: DeliveryDoc) -> int:
         claimed = await self.repo.claim_unsent(batch, self.clock(), self.lease_s)
         if claimed:
             logger.warning(
-                "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch["_id"]
+                "taking over %d notices of batch %s: its sender did not settle it", len(claimed), batch.delivery_id
             )
             takeovers.inc(len(claimed))
         await self._send_claimed(claimed)
-        await self.repo.settle_delivery(batch["_id"], None, self.clock(), final=True)
+        await self.repo.settle_delivery(batch.delivery_id, None, self.clock(), final=True)
         return len(claimed)
 
     async def _deliver_due(self) -> int:
@@ -238,17 +240,15 @@ class Deliverer:
             if len(claimed) < self.batch:
                 return attempts
 
-    async def _send_batch(
-        self, documents: Sequence[dict[str, Any]], *, claimed: bool, delivery_id: str | None = None
-    ) -> None:
+    async def _send_batch(self, notices: Sequence[NoticeDoc], *, claimed: bool, delivery_id: str | None = None) -> None:
         """Send, then settle: a handed-off batch names its sent notices in one write, the others are written each."""
-        results = await self._send_all(documents)
+        results = await self._send_all(notices)
         now = self.clock()
         sent: list[str] = []
         settlements = []
-        for document, error in zip(documents, results, strict=True):
+        for notice, error in zip(notices, results, strict=True):
             # A claimed notice has its attempt counted by the claim; a handed-off one counts it now.
-            attempts = document["attempts"] if claimed else document["attempts"] + 1
+            attempts = notice.attempts if claimed else notice.attempts + 1
             outcome = after_attempt(
                 self.policy,
                 attempts,
@@ -257,13 +257,13 @@ class Deliverer:
                 permanent=bool(error and error.permanent),
                 detail=error.detail if error else "",
             )
-            self._count(document, outcome, error, now)
+            self._count(notice, outcome, error, now)
             if delivery_id is not None and outcome.state == "sent":
-                sent.append(document["_id"])
+                sent.append(notice.key)
                 continue
             if outcome.dead_letter:
-                await self.publish_failure(failed_event(document, outcome.reason, outcome.detail, attempts))
-            settlements.append(Settlement(document["_id"], document["state"], document["attempts"], attempts, outcome))
+                await self.publish_failure(failed_event(notice, outcome.reason, outcome.detail, attempts))
+            settlements.append(Settlement(notice.key, notice.state, notice.attempts, attempts, outcome))
         if delivery_id is None:
             await stored(lambda: self.repo.settle(settlements, now))
             return
@@ -274,44 +274,42 @@ class Deliverer:
             await stored(lambda: self.repo.settle(settlements, now))
             await stored(lambda: self.repo.settle_delivery(delivery_id, sent, now, final=True))
 
-    async def _send_all(self, documents: Sequence[dict[str, Any]]) -> list[DeliveryError | None]:
+    async def _send_all(self, notices: Sequence[NoticeDoc]) -> list[DeliveryError | None]:
         """Each notice's outcome, in order: one request per message, or per batch where the transport takes them."""
-        results: list[DeliveryError | None] = [None] * len(documents)
+        results: list[DeliveryError | None] = [None] * len(notices)
         by_transport: dict[str, list[int]] = {}
-        for index, document in enumerate(documents):
-            by_transport.setdefault(document["transport"], []).append(index)
+        for index, notice in enumerate(notices):
+            by_transport.setdefault(notice.transport, []).append(index)
         sends = []
         for name, indexes in by_transport.items():
             transport = self.transports[name]
             if isinstance(transport, BatchTransport) and transport.batches:
                 size = transport.batch_size
                 sends += [
-                    self._send_many(transport, documents, indexes[i : i + size], results)
+                    self._send_many(transport, notices, indexes[i : i + size], results)
                     for i in range(0, len(indexes), size)
                 ]
             else:
-                sends += [self._send_one(transport, documents, index, results) for index in indexes]
+                sends += [self._send_one(transport, notices, index, results) for index in indexes]
         await asyncio.gather(*sends)
         return results
 
-    async def _send_one(
-        self, transport: Transport, documents: Sequence[dict[str, Any]], index: int, results: list
-    ) -> None:
+    async def _send_one(self, transport: Transport, notices: Sequence[NoticeDoc], index: int, results: list) -> None:
         async with self._limit:
             try:
-                await transport.send(Outgoing.from_document(documents[index]))
+                await transport.send(Outgoing.from_notice(notices[index]))
             except DeliveryError as failure:
                 results[index] = failure
             except Exception as bug:  # a transport's own bug: keep the notice, try again later, and say so
-                logger.exception("sending notice %s failed unexpectedly", documents[index]["_id"])
+                logger.exception("sending notice %s failed unexpectedly", notices[index].key)
                 results[index] = unexpected(bug)
 
     async def _send_many(
-        self, transport: BatchTransport, documents: Sequence[dict[str, Any]], indexes: list[int], results: list
+        self, transport: BatchTransport, notices: Sequence[NoticeDoc], indexes: list[int], results: list
     ) -> None:
         async with self._limit:
             try:
-                outcomes = await transport.send_many([Outgoing.from_document(documents[i]) for i in indexes])
+                outcomes = await transport.send_many([Outgoing.from_notice(notices[i]) for i in indexes])
             except Exception as bug:
                 logger.exception("sending a batch of %d notices failed unexpectedly", len(indexes))
                 outcomes = [unexpected(bug)] * len(indexes)
@@ -319,22 +317,22 @@ class Deliverer:
             results[index] = outcome
 
     @staticmethod
-    def _count(document: dict[str, Any], outcome: Outcome, error: DeliveryError | None, now: datetime) -> None:
-        kind, transport = document["kind"], document["transport"]
+    def _count(notice: NoticeDoc, outcome: Outcome, error: DeliveryError | None, now: datetime) -> None:
+        kind, transport = notice.kind, notice.transport
         delivery_attempts.labels(transport, "ok" if error is None else error.reason).inc()
         if outcome.state == "sent":
             notifications.labels(kind, transport, "sent").inc()
-            delivery_latency.labels(transport).observe((now - document["created_at"]).total_seconds())
+            delivery_latency.labels(transport).observe((now - notice.created_at).total_seconds())
         elif outcome.state == "pending" and error is not None:
             retries.labels(transport, error.reason).inc()
         elif outcome.state == "failed":
             notifications.labels(kind, transport, "failed").inc()
             logger.warning(
                 "notice %s failed: %s: %s",
-                document["_id"],
+                notice.key,
                 outcome.reason,
                 outcome.detail[:300],
-                extra=appeal_fields(document),
+                extra=appeal_fields(notice.model_dump()),
             )
 
 
@@ -357,14 +355,14 @@ def unexpected(bug: Exception) -> DeliveryError:
     return DeliveryError("unexpected-error", f"{type(bug).__name__}: {bug}", permanent=False)
 
 
-def failed_event(document: dict[str, Any], reason: str, detail: str, attempts: int) -> NotificationFailed:
+def failed_event(notice: NoticeDoc, reason: str, detail: str, attempts: int) -> NotificationFailed:
     return NotificationFailed(
-        event_id=derived_event_id("notification-failed", document["_id"]),
-        correlation_id=document.get("correlation_id", ""),
-        appeal_id=document["appeal_id"],
-        notification_id=document["_id"],
-        kind=document["kind"],
-        transport=document["transport"],
+        event_id=derived_event_id("notification-failed", notice.key),
+        correlation_id=notice.correlation_id,
+        appeal_id=notice.appeal_id,
+        notification_id=notice.key,
+        kind=notice.kind,
+        transport=notice.transport,
         reason=reason,
         detail=detail[:2000],
         attempts=attempts,

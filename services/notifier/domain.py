@@ -1,20 +1,21 @@
 """The decide step of the notifier: what the resident is told, over which transport, and what happens after a
 delivery attempt. Pure: no I/O, no clock."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from services.notifier.documents import NoticeDoc
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered, ResidentContact
 from shared.taxonomy import Taxonomy
+from shared.yamlfile import load_model_located
 
 Kind = Literal["registered", "assigned", "triage", "rerouted", "resolved", "rejected", "answer"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -97,10 +98,7 @@ class Templates:
 
 def load_templates(path: Path) -> Templates:
     environment = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    try:
-        raw = TemplateFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise TemplatesError(f"{path}: {error}") from error
+    raw, locator = load_model_located(path, TemplateFile, TemplatesError)
     compiled: dict[str, dict[str, dict[str, Template]]] = {}
     for kind, parts in raw.model_dump(exclude_none=True).items():
         compiled[kind] = {}
@@ -111,7 +109,7 @@ def load_templates(path: Path) -> Templates:
                     template = environment.from_string(text)
                     template.render(**SAMPLE_VALUES[kind])
                 except TemplateError as error:
-                    raise TemplatesError(f"{path}: {kind}.{part}.{language}: {error}") from error
+                    raise TemplatesError(locator.error((kind, part, language), str(error))) from error
                 compiled[kind][part][language] = template
     return Templates(compiled)
 
@@ -192,31 +190,31 @@ class Notice:
     def state(self) -> State:
         return "pending" if self.route.transport else "skipped"
 
-    def document(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "_id": self.key,
-            "appeal_id": self.appeal_id,
-            "kind": self.kind,
-            "transport": self.route.transport or "none",
-            "state": self.state,
-            "reason": self.route.reason,
-            "recipient": self.route.recipient,
-            "subject": self.rendered.subject,
-            "text": self.rendered.text,
-            "language": self.language,
-            "event_id": self.event_id,
-            "correlation_id": self.correlation_id,
-            "channel": self.channel,
-            "attempts": 0,
-            "created_at": self.created_at,
-        }
-        if self.route.transport:
-            document["next_attempt_at"] = self.takeover_at
-        if self.route.transport == "email" and self.rendered.email_body != self.rendered.text:
-            document["email_body"] = self.rendered.email_body
-        if self.route.transport == "sms":
-            document["sms_encoding"], document["sms_segments"] = sms_segments(self.rendered.text)
-        return document
+    def document(self) -> NoticeDoc:
+        """The notice as recorded: due at its takeover time if there is something to send."""
+        sms = sms_segments(self.rendered.text) if self.route.transport == "sms" else (None, None)
+        keeps_body = self.route.transport == "email" and self.rendered.email_body != self.rendered.text
+        return NoticeDoc(
+            key=self.key,
+            appeal_id=self.appeal_id,
+            kind=self.kind,
+            transport=self.route.transport or "none",
+            state=self.state,
+            reason=self.route.reason,
+            recipient=self.route.recipient,
+            subject=self.rendered.subject,
+            text=self.rendered.text,
+            email_body=self.rendered.email_body if keeps_body else None,
+            language=self.language,
+            event_id=self.event_id,
+            correlation_id=self.correlation_id,
+            channel=self.channel,
+            sms_encoding=sms[0],
+            sms_segments=sms[1],
+            attempts=0,
+            created_at=self.created_at,
+            next_attempt_at=self.takeover_at if self.route.transport else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -294,6 +292,23 @@ def status_notice(event: AppealStatusChanged, context: NoticeContext) -> Notice 
     if event.status == "rerouted":
         key += f":{event.department}"
     return _notice(event, event.status, key, values, context)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A batch's accepted events, by topic: what the notices of one batch are decided from."""
+
+    registered: Sequence[AppealRegistered] = ()
+    assigned: Sequence[AppealAssigned] = ()
+    status: Sequence[AppealStatusChanged] = ()
+
+
+def decide_notices(progress: Progress, context: NoticeContext) -> list[Notice]:
+    """The notices of a batch (the decide step: pure): one per event worth telling, keyed for idempotency."""
+    notices = [registration_notice(event, context) for event in progress.registered]
+    notices += [assignment_notice(event, context) for event in progress.assigned]
+    notices += [notice for event in progress.status if (notice := status_notice(event, context)) is not None]
+    return notices
 
 
 # --- after a delivery attempt ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Notifier: subscribe to appeals.registered, appeals.assigned and appeals.status -> decide (render, choose the
-transport) -> persist (record each notice once, pending or skipped) -> hand the new ones to the deliverer
-(delivery.py), which sends them in the background: the consumer never waits for a gateway."""
+"""Notifier: subscribe to appeals.registered, appeals.assigned and appeals.status -> load (the channels' webhooks)
+-> decide (render, choose the transport; pure) -> apply (record each notice once, pending or skipped) -> hand the
+new ones to the deliverer (delivery.py), which sends them in the background: the consumer never waits for a
+gateway."""
 
 import dataclasses
 import logging
@@ -10,11 +11,12 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
-from services.notifier.domain import Notice, NoticeContext, assignment_notice, registration_notice, status_notice
+from services.notifier.documents import NoticeDoc
+from services.notifier.domain import NoticeContext, Progress, decide_notices
 from services.notifier.metrics import notifications, observe_notified
 from services.notifier.repository import NotifierRepository
 from shared.broker import batch_subscriber
-from shared.consuming import ParkRecord, accept
+from shared.consuming import ParkRecord, Records, accept
 from shared.contracts import topics
 from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged
 from shared.contracts.intake import AppealRegistered
@@ -25,13 +27,25 @@ logger = logging.getLogger(__name__)
 SUBSCRIBED = (topics.APPEALS_REGISTERED, topics.APPEALS_ASSIGNED, topics.APPEALS_STATUS)
 
 
+async def accept_progress(records: list[Any], park_record: ParkRecord) -> Progress:
+    """The batch's events by topic, each validated against its contract; the invalid ones parked."""
+    by_topic: dict[str, list[Any]] = {topic: [] for topic in SUBSCRIBED}
+    for record in records:
+        by_topic[record.topic].append(record)
+    accepted = [
+        [item.event for item in await accept(by_topic[topic], model, park_record)]
+        for topic, model in zip(SUBSCRIBED, (AppealRegistered, AppealAssigned, AppealStatusChanged), strict=True)
+    ]
+    return Progress(*accepted)
+
+
 def build_router(
     settings: ServiceSettings,
     repo: NotifierRepository,
     context: NoticeContext,
     park_record: ParkRecord,
     clock: Callable[[], datetime],
-    record_and_hand_off: Callable[[list[dict[str, Any]]], Awaitable[list[int]]] | None = None,
+    record_and_hand_off: Callable[[list[NoticeDoc]], Awaitable[list[int]]] | None = None,
     webhook_urls: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
 ) -> KafkaRouter:
     router = KafkaRouter()
@@ -43,31 +57,27 @@ def build_router(
         settings=settings,
         title="appeals.registered+assigned+status:notifier",
     )
-    async def on_appeal_progress(records: list[Any]) -> None:
-        by_topic: dict[str, list[Any]] = {topic: [] for topic in SUBSCRIBED}
-        for record in records:
-            by_topic[record.topic].append(record)
-        at_now = dataclasses.replace(context, now=clock())
-        if webhook_urls is not None:
-            at_now = dataclasses.replace(at_now, webhooks=await webhook_urls())
-        notices: list[Notice] = [
-            registration_notice(item.event, at_now)
-            for item in await accept(by_topic[topics.APPEALS_REGISTERED], AppealRegistered, park_record)
-        ]
-        assigned = await accept(by_topic[topics.APPEALS_ASSIGNED], AppealAssigned, park_record)
-        notices += [assignment_notice(item.event, at_now) for item in assigned]
-        for item in await accept(by_topic[topics.APPEALS_STATUS], AppealStatusChanged, park_record):
-            if (notice := status_notice(item.event, at_now)) is not None:
-                notices.append(notice)
+    async def on_appeal_progress(records: Records[AppealRegistered | AppealAssigned | AppealStatusChanged]) -> None:
+        progress = await accept_progress(records, park_record)
+        context = await load_context(clock())
+        notices = decide_notices(progress, context)
         if not notices:
             return
-        documents = [notice.document() for notice in notices]
-        # Sent in the background: the batch is committed now, whatever the gateways do. Without a deliverer the
-        # notices wait for any delivery job (their takeover time).
-        already = set(await (record_and_hand_off or repo.record)(documents))
-        observe_notified([item.event for item in assigned], at=at_now.now)
+        # Recorded once each (apply), the new ones handed to the deliverer, which sends them in the background (the
+        # publish step): the batch is committed now, whatever the gateways do. Without a deliverer the notices wait
+        # for any delivery job (their takeover time).
+        already = set(await (record_and_hand_off or repo.record)([notice.document() for notice in notices]))
+        observe_notified(progress.assigned, at=context.now)
         for index, notice in enumerate(notices):
             state = "duplicate" if index in already else notice.state
             notifications.labels(notice.kind, notice.route.transport or "none", state).inc()
+
+    async def load_context(now: datetime) -> NoticeContext:
+        """The load step: what every notice of the batch needs besides its event (the channels' webhooks, read
+        through the registry's cache)."""
+        at_now = dataclasses.replace(context, now=now)
+        if webhook_urls is None:
+            return at_now
+        return dataclasses.replace(at_now, webhooks=await webhook_urls())
 
     return router

@@ -9,7 +9,7 @@ from faststream.kafka import KafkaRouter
 from services.notifier.delivery import Deliverer
 from services.notifier.domain import NoticeContext, RetryPolicy, load_templates
 from services.notifier.handlers import build_router
-from services.notifier.repository import MongoNotifierRepository
+from services.notifier.repository import MongoNotifierRepository, ensure_indexes
 from services.notifier.settings import NotifierSettings
 from services.notifier.transports import SmsBatchFormat, SmsGateway, SmtpMailer, Webhook, json_client
 from shared.channel_keys import ChannelRegistry
@@ -148,7 +148,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
         heartbeat = Periodic(
             "delivery heartbeat", deliverer.heartbeat, settings.heartbeat_s, first_delay_s=settings.heartbeat_s
         )
-        return Wiring(router, background=[delivery, heartbeat])
+        return Wiring(router, background=[delivery, heartbeat], indexes=ensure_indexes)
 
     app = assemble(
         settings,

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pymongo import ASCENDING
+
+from services.notifier.documents import DeliveryDoc, NoticeDoc
 from services.notifier.domain import Outcome
 from shared.store import NOTIFICATION_DELIVERIES, NOTIFICATIONS, Store, insert_new
 
@@ -48,35 +51,43 @@ class Held:
         return Held(tuple(dict.fromkeys([*self.deliveries, *other.deliveries])), {**self.claims, **other.claims})
 
 
-class NotifierRepository(Protocol):
-    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]: ...
+async def ensure_indexes(store: Store) -> None:
+    # A notice is found by appeal (the status view); notices waiting to be sent are the only ones with
+    # `next_attempt_at`, batches not settled yet the only ones with `lease_until`: both indexes stay small.
+    await store.db[NOTIFICATIONS].create_index([("appeal_id", ASCENDING)], name="appeal")
+    await store.db[NOTIFICATIONS].create_index([("next_attempt_at", ASCENDING)], name="due", sparse=True)
+    await store.db[NOTIFICATION_DELIVERIES].create_index([("lease_until", ASCENDING)], name="open", sparse=True)
 
-    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None: ...
+
+class NotifierRepository(Protocol):
+    async def record(self, notices: Sequence[NoticeDoc]) -> list[int]: ...
+
+    async def open_deliveries(self, deliveries: Sequence[DeliveryDoc]) -> None: ...
 
     async def settle_delivery(
         self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool
     ) -> None: ...
 
-    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[DeliveryDoc]: ...
 
-    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]: ...
+    async def claim_unsent(self, delivery: DeliveryDoc, now: datetime, lease_s: float) -> list[NoticeDoc]: ...
 
-    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]: ...
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[NoticeDoc]: ...
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None: ...
 
     async def hold(self, held: Held, until: datetime, now: datetime) -> None: ...
 
 
-def delivery_document(keys: Sequence[str], now: datetime, lease_s: float, owner: str = "") -> dict[str, Any]:
+def delivery_document(keys: Sequence[str], now: datetime, lease_s: float, owner: str = "") -> DeliveryDoc:
     """A batch of notices handed to the process `owner`: until `lease_until` no other sender touches them."""
-    return {
-        "_id": uuid.uuid4().hex,
-        "keys": list(keys),
-        "created_at": now,
-        "lease_until": now + timedelta(seconds=lease_s),
-        "owner": owner,
-    }
+    return DeliveryDoc(
+        delivery_id=uuid.uuid4().hex,
+        keys=tuple(keys),
+        created_at=now,
+        lease_until=now + timedelta(seconds=lease_s),
+        owner=owner,
+    )
 
 
 def hold_selectors(held: Held, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -101,11 +112,11 @@ def claim_update(now: datetime, lease_s: float, token: str) -> dict[str, Any]:
     }
 
 
-def unsent_selector(delivery: dict[str, Any]) -> dict[str, Any]:
+def unsent_selector(delivery: DeliveryDoc) -> dict[str, Any]:
     """The notices of a batch that its sender neither sent nor wrote an outcome to (it died before)."""
-    sent = set(delivery.get("sent", ()))
-    keys = [key for key in delivery["keys"] if key not in sent]
-    return {"_id": {"$in": keys}, "delivery": delivery["_id"], "state": "pending", "attempts": 0}
+    sent = set(delivery.sent)
+    keys = [key for key in delivery.keys if key not in sent]
+    return {"_id": {"$in": keys}, "delivery": delivery.delivery_id, "state": "pending", "attempts": 0}
 
 
 def settlement_update(settlement: Settlement, now: datetime) -> dict[str, Any]:
@@ -128,13 +139,13 @@ class MongoNotifierRepository:
         self.collection = store.db[NOTIFICATIONS]
         self.deliveries = store.db[NOTIFICATION_DELIVERIES]
 
-    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]:
+    async def record(self, notices: Sequence[NoticeDoc]) -> list[int]:
         """Insert the notices; returns the indexes of those recorded before (a redelivery changes nothing)."""
-        return await insert_new(self.collection, list(documents))
+        return await insert_new(self.collection, [notice.to_document() for notice in notices])
 
-    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
+    async def open_deliveries(self, deliveries: Sequence[DeliveryDoc]) -> None:
         if deliveries:
-            await self.deliveries.insert_many(list(deliveries), ordered=False)
+            await self.deliveries.insert_many([delivery.to_document() for delivery in deliveries], ordered=False)
 
     async def settle_delivery(
         self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool
@@ -146,20 +157,21 @@ class MongoNotifierRepository:
             update["$unset"] = {"lease_until": ""}
         await self.deliveries.update_one({"_id": delivery_id}, update)
 
-    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[DeliveryDoc]:
         """Batches whose sender did not settle them within the lease: it died, or hangs."""
-        return await self.deliveries.find({"lease_until": {"$lte": now}}).sort("lease_until", 1).limit(limit).to_list()
+        cursor = self.deliveries.find({"lease_until": {"$lte": now}}).sort("lease_until", 1).limit(limit)
+        return [DeliveryDoc.model_validate(document) async for document in cursor]
 
-    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+    async def claim_unsent(self, delivery: DeliveryDoc, now: datetime, lease_s: float) -> list[NoticeDoc]:
         """Take over what a dead sender left of its batch; a notice another sender took in between is left out."""
         selector = unsent_selector(delivery)
         if not selector["_id"]["$in"]:
             return []
         token = uuid.uuid4().hex
         await self.collection.update_many(selector, claim_update(now, lease_s, token))
-        return await self.collection.find({"_id": selector["_id"], "claim": token}).to_list()
+        return await self._claimed(selector["_id"], token)
 
-    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[NoticeDoc]:
         """Take up to `limit` due notices for one attempt each, in three round trips whatever their number. A notice
         another sender took in between is left out: the claim holds only if it is still due."""
         due = {"state": {"$in": list(IN_FLIGHT)}, "next_attempt_at": {"$lte": now}}
@@ -169,7 +181,12 @@ class MongoNotifierRepository:
             return []
         token = uuid.uuid4().hex
         await self.collection.update_many({"_id": {"$in": keys}, **due}, claim_update(now, lease_s, token))
-        return await self.collection.find({"_id": {"$in": keys}, "claim": token}).to_list()
+        return await self._claimed({"$in": keys}, token)
+
+    async def _claimed(self, keys: dict[str, Any], token: str) -> list[NoticeDoc]:
+        """The notices of `keys` that the claim `token` took (another sender's claim in between left them out)."""
+        cursor = self.collection.find({"_id": keys, "claim": token})
+        return [NoticeDoc.model_validate(document) async for document in cursor]
 
     async def settle(self, settlements: Sequence[Settlement], now: datetime) -> None:
         """Outcomes that write the same change (most often: all sent, at the first attempt) go in one update_many:

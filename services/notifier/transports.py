@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import aiosmtplib
 import httpx
 
+from services.notifier.documents import NoticeDoc
 from shared.errors import PermanentError
 
 
@@ -44,17 +45,17 @@ class Outgoing:
     channel: str | None
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any]) -> "Outgoing":
+    def from_notice(cls, notice: NoticeDoc) -> "Outgoing":
         return cls(
-            key=document["_id"],
-            appeal_id=document["appeal_id"],
-            kind=document["kind"],
-            language=document.get("language", "uk"),
-            recipient=document["recipient"],
-            subject=document.get("subject", ""),
-            text=document["text"],
-            email_body=document.get("email_body") or document["text"],
-            channel=document.get("channel"),
+            key=notice.key,
+            appeal_id=notice.appeal_id,
+            kind=notice.kind,
+            language=notice.language,
+            recipient=notice.recipient,
+            subject=notice.subject,
+            text=notice.text,
+            email_body=notice.email_body or notice.text,
+            channel=notice.channel,
         )
 
 

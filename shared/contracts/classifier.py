@@ -1,6 +1,6 @@
 """Events of the classifier."""
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -8,6 +8,12 @@ from shared.contracts.base import Code
 from shared.contracts.intake import AppealRegistered
 
 Urgency = Literal["critical", "high", "normal", "low"]
+# The most urgent first.
+URGENCY_ORDER: tuple[Urgency, ...] = get_args(Urgency)
+
+
+def most_urgent(*levels: Urgency) -> Urgency:
+    return min(levels, key=URGENCY_ORDER.index)
 
 
 class FiredRule(BaseModel):

@@ -20,10 +20,12 @@ from services.dispatcher.repository import (
     MongoOverdue,
     MongoReports,
     MongoTriageDesk,
+    ensure_indexes,
     incident_upsert,
 )
 from services.dispatcher.settings import DEFAULT_ROUTING
 from services.intake.domain import register
+from services.intake.repository import ensure_indexes as intake_indexes
 from shared.contracts.base import utcnow
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
@@ -42,7 +44,8 @@ BUILDING = "вул. Липська, 5"
 @pytest.fixture
 async def store(servers):
     store = Store(store_client(servers.mongodb_uri), f"cityline_dispatcher_repo_{uuid.uuid4().hex[:8]}")
-    await store.ensure_indexes()
+    await intake_indexes(store)
+    await ensure_indexes(store)
     try:
         yield store
     finally:
@@ -64,7 +67,7 @@ def classified(appeal_id: str, category: str = "elevators", address_text: str | 
         received_at=utcnow(),
     )
     registration = register(submission, appeal_id, utcnow())
-    DOCUMENTS[appeal_id] = registration.document
+    DOCUMENTS[appeal_id] = registration.document.to_document()
     return AppealClassified(
         **registration.event.model_dump(exclude={"event_id"}),
         classification=Classification(category=category, urgency="high", confidence=0.9, ruleset="test"),

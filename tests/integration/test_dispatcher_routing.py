@@ -55,14 +55,14 @@ def appeal(
     classification = Classification(category=category, urgency=urgency, confidence=0.9, ruleset="test")
     classified = AppealClassified(**registration.event.model_dump(exclude={"event_id"}), classification=classification)
     # Status classified, as the classifier leaves it: out of intake's redrive of appeals stalled in `registered`.
-    return Registration(document={**registration.document, "status": "classified"}, event=classified)
+    return Registration(document=registration.document.model_copy(update={"status": "classified"}), event=classified)
 
 
 async def send(pipeline, appeals: list[Registration]) -> list[AppealClassified]:
     """Store the appeals, then publish each on appeals.classified keyed by its number."""
     client = store_client(pipeline.store_uri)
     try:
-        await client[pipeline.database].appeals.insert_many([a.document for a in appeals])
+        await client[pipeline.database].appeals.insert_many([a.document.to_document() for a in appeals])
     finally:
         await client.close()
     for item in appeals:

@@ -21,12 +21,15 @@ from services.dispatcher.domain.assignments import AssignmentSnapshot, Assignmen
 from services.dispatcher.domain.reports import ReportSnapshot, ReportWrites
 from services.dispatcher.handlers import Dependencies
 from services.dispatcher.repository import assignment_update, status_updates
+from services.intake.documents import AppealDoc as IntakeAppealDoc
+from services.intake.domain import NumberBlock
+from services.notifier.documents import DeliveryDoc, NoticeDoc
 from services.notifier.repository import unsent_selector
 from shared.appeals import StageUpdate
 from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
-from shared.contracts.intake import Address, AppealRegistered, ResidentContact
+from shared.contracts.intake import Address, AppealRegistered, AppealSubmitted, ResidentContact
 from shared.store import notice_as_it_stands
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -106,17 +109,22 @@ class FakeIntakeRepository:
             known_keys.add(document["intake_key"])
         return existing
 
-    async def find_by_intake_keys(self, keys: list[str]) -> list[dict[str, Any]]:
-        return [dict(document) for document in self.appeals.values() if document["intake_key"] in keys]
+    async def load(self, submissions: Sequence[AppealSubmitted]) -> NumberBlock:
+        return NumberBlock(await self.reserve_numbers(len(submissions)))
 
-    async def stalled(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+    async def apply(self, appeals: Sequence[IntakeAppealDoc]) -> list[IntakeAppealDoc]:
+        known = await self.insert_new([appeal.to_document() for appeal in appeals])
+        return [IntakeAppealDoc.model_validate(d) for d in self.appeals.values() if d["intake_key"] in known]
+
+    async def stalled(self, before: datetime, limit: int = 1000) -> list[IntakeAppealDoc]:
         self.stalled_calls.append((before, limit))
         waiting = [
             dict(document)
             for document in self.appeals.values()
             if document["status"] == "registered" and document["registered_at"] < before
         ]
-        return sorted(waiting, key=lambda document: document["registered_at"])[:limit]
+        oldest = sorted(waiting, key=lambda document: document["registered_at"])[:limit]
+        return [IntakeAppealDoc.model_validate(document) for document in oldest]
 
 
 class FakeClassifierRepository:
@@ -327,22 +335,22 @@ class FakeNotifierRepository:
         self.documents: dict[str, dict[str, Any]] = {}
         self.deliveries: dict[str, dict[str, Any]] = {}
 
-    async def record(self, documents: Sequence[dict[str, Any]]) -> list[int]:
+    async def record(self, notices: Sequence[NoticeDoc]) -> list[int]:
         already = []
-        for index, document in enumerate(documents):
-            if document["_id"] in self.documents:
+        for index, notice in enumerate(notices):
+            if notice.key in self.documents:
                 already.append(index)
                 continue
-            self.documents[document["_id"]] = copy.deepcopy(document)
+            self.documents[notice.key] = notice.to_document()
         return already
 
     def view(self, key: str) -> dict[str, Any]:
         notice = self.documents[key]
         return notice_as_it_stands(notice, self.deliveries.get(notice.get("delivery", "")))
 
-    async def open_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
+    async def open_deliveries(self, deliveries: Sequence[DeliveryDoc]) -> None:
         for delivery in deliveries:
-            self.deliveries[delivery["_id"]] = copy.deepcopy(delivery)
+            self.deliveries[delivery.delivery_id] = delivery.to_document()
 
     async def settle_delivery(self, delivery_id: str, sent: Sequence[str] | None, now: datetime, *, final: bool):
         delivery = self.deliveries[delivery_id]
@@ -351,11 +359,11 @@ class FakeNotifierRepository:
         if final:
             delivery.pop("lease_until", None)
 
-    async def expired_deliveries(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+    async def expired_deliveries(self, now: datetime, limit: int) -> list[DeliveryDoc]:
         expired = [d for d in self.deliveries.values() if "lease_until" in d and d["lease_until"] <= now]
-        return copy.deepcopy(sorted(expired, key=lambda d: d["lease_until"])[:limit])
+        return [DeliveryDoc.model_validate(d) for d in sorted(expired, key=lambda d: d["lease_until"])[:limit]]
 
-    async def claim_unsent(self, delivery: dict[str, Any], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+    async def claim_unsent(self, delivery: DeliveryDoc, now: datetime, lease_s: float) -> list[NoticeDoc]:
         selector = unsent_selector(delivery)
         taken = [
             self.documents[key]
@@ -365,7 +373,7 @@ class FakeNotifierRepository:
         ]
         return self._claim(taken, now, lease_s)
 
-    def _claim(self, documents: list[dict[str, Any]], now: datetime, lease_s: float) -> list[dict[str, Any]]:
+    def _claim(self, documents: list[dict[str, Any]], now: datetime, lease_s: float) -> list[NoticeDoc]:
         token = uuid.uuid4().hex
         for document in documents:
             document.update(
@@ -375,7 +383,7 @@ class FakeNotifierRepository:
                 attempts=document["attempts"] + 1,
                 claim=token,
             )
-        return [copy.deepcopy(document) for document in documents]
+        return [NoticeDoc.model_validate(document) for document in documents]
 
     async def hold(self, held: Any, until: datetime, now: datetime) -> None:
         for delivery_id in held.deliveries:
@@ -387,7 +395,7 @@ class FakeNotifierRepository:
                 if self.documents[key].get("claim") == token and self.documents[key]["state"] == "sending":
                     self.documents[key]["next_attempt_at"] = until
 
-    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[dict[str, Any]]:
+    async def claim_due(self, now: datetime, limit: int, lease_s: float) -> list[NoticeDoc]:
         due = sorted(
             (
                 document

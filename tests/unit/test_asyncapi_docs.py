@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from cityline.cli import asyncapi_documents
+from cityline.asyncapi import asyncapi_documents
+from shared.contracts.classifier import AppealClassified
+from shared.contracts.departments import DepartmentUpdate
+from shared.contracts.intake import AppealRegistered, AppealSubmitted
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
@@ -36,3 +39,27 @@ def test_department_topics_are_in_the_dispatcher_contract(generated):
     components = json.dumps(generated["dispatcher"]["components"])
     for schema in ("DepartmentTask", "IncidentTask", "AppealStatusChanged", "AppealEscalated"):
         assert schema in components
+
+
+@pytest.mark.parametrize(
+    ("service", "consumed", "event"),
+    [
+        ("intake", "appeals.intake", AppealSubmitted),
+        ("classifier", "appeals.registered:classifier", AppealRegistered),
+        ("dispatcher", "appeals.classified:dispatcher", AppealClassified),
+        ("dispatcher", "dept.updates:dispatcher", DepartmentUpdate),
+    ],
+)
+def test_each_consumed_message_shows_the_event_it_carries(generated, service, consumed, event):
+    payload = generated[service]["components"]["schemas"][f"{consumed}:Message:Payload"]
+    assert set(payload["properties"]) == set(event.model_json_schema()["properties"])
+
+
+def test_the_notifiers_one_subscriber_shows_its_three_events(generated):
+    schemas = generated["notifier"]["components"]["schemas"]
+    payload = schemas["appeals.registered+assigned+status:notifier:Message:Payload"]
+    assert {option["$ref"].rsplit("/", 1)[1] for option in payload["anyOf"]} == {
+        "AppealRegistered",
+        "AppealAssigned",
+        "AppealStatusChanged",
+    }

@@ -1,6 +1,5 @@
 """services/dispatcher: judging departments' reports (domain.py) and writing them onto the appeal (repository.py)."""
 
-import copy
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -263,7 +262,7 @@ def stored_appeal(rules, routing, text: str = "Сильний запах газ�
     registration = register(submission, "1000042", RECEIVED + timedelta(seconds=5))
     classified = classify(registration.event, rules, NOW - timedelta(seconds=3))
     assigned = route(classified, routing, NOW).assigned
-    documents = {"1000042": copy.deepcopy(registration.document)}
+    documents = {"1000042": registration.document.to_document()}
     assert apply_stage_update(documents, assignment_update(assigned))
     return documents["1000042"], assigned
 
@@ -274,7 +273,7 @@ def as_assigned(document: dict):
 
 def test_the_fake_registered_document_has_the_shape_intake_stores():
     submission = AppealSubmitted.model_validate(submission_payload())
-    intake = register(submission, "1000001", NOW).document
+    intake = register(submission, "1000001", NOW).document.to_document()
 
     assert set(registered_document(registered_event()).keys()) == set(intake.keys())
 

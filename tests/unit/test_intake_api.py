@@ -9,7 +9,8 @@ import pytest
 from pydantic import SecretStr
 from pymongo.errors import ServerSelectionTimeoutError
 
-from services.intake.api import RegistrationBatcher, create_api
+from services.intake.api import create_api
+from services.intake.batching import RegistrationBatcher
 from services.intake.handlers import Registered
 from services.intake.settings import IntakeSettings
 from shared.channel_keys import ChannelRecord

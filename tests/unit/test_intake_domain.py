@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from services.intake.documents import AppealDoc as IntakeAppealDoc
 from services.intake.domain import (
     appeal_number,
     check_channel,
@@ -36,7 +37,7 @@ def test_register_builds_the_event_and_the_document():
     sub = submission(correlation_id="chan-42")
 
     registration = register(sub, "1000007", NOW)
-    event, document = registration.event, registration.document
+    event, document = registration.event, registration.document.to_document()
 
     assert isinstance(event, AppealRegistered)
     assert event.appeal_id == "1000007"
@@ -65,8 +66,8 @@ def test_register_correlates_on_the_submission_id_when_the_channel_gives_none():
 def test_register_without_contact_or_address_stores_none():
     registration = register(submission(contact=None, address=None), "1000001", NOW)
 
-    assert registration.document["contact"] is None
-    assert registration.document["address"] is None
+    assert registration.document.contact is None
+    assert registration.document.address is None
     assert registration.event.contact is None
 
 
@@ -100,7 +101,7 @@ def test_without_external_id_the_intake_key_is_the_submission_id():
     sub = submission(external_id=None, event_id=str(event_id))
 
     assert sub.intake_key() == f"event:{event_id}"
-    assert register(sub, "1000001", NOW).document["intake_key"] == f"event:{event_id}"
+    assert register(sub, "1000001", NOW).document.intake_key == f"event:{event_id}"
 
 
 def test_registration_from_document_repeats_the_original_event():
@@ -118,23 +119,22 @@ def test_registration_from_document_repeats_the_original_event():
 def test_registration_from_document_needs_only_the_stored_document(overrides):
     registration = register(submission(correlation_id="chan-7", **overrides), "1000004", NOW)
     # What the store gives back: a copy, with nothing of the submission at hand.
-    stored = {**registration.document, "status": "registered"}
+    stored = IntakeAppealDoc.model_validate({**registration.document.to_document(), "status": "registered"})
 
     event = registration_from_document(stored)
 
     assert event == registration.event
-    assert event.event_id == registered_event_id(stored["intake_key"])
+    assert event.event_id == registered_event_id(stored.intake_key)
 
 
 def test_registration_from_document_takes_the_event_id_from_the_stored_intake_key():
-    document = register(submission(), "1000005", NOW).document | {"intake_key": "phone:other-request"}
+    document = register(submission(), "1000005", NOW).document.model_copy(update={"intake_key": "phone:other-request"})
 
     assert registration_from_document(document).event_id == derived_event_id("registered", "phone:other-request")
 
 
 def test_registration_from_document_without_a_correlation_id_has_an_empty_one():
-    document = register(submission(), "1000006", NOW).document
-    del document["correlation_id"]
+    document = register(submission(), "1000006", NOW).document.model_copy(update={"correlation_id": None})
 
     assert registration_from_document(document).correlation_id == ""
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.api import RateLimits
+from services.intake.dependencies import RateLimits
 from services.intake.domain import (
     check_channel,
     check_channel_header,

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from pymongo.errors import AutoReconnect
 
 from services.notifier.delivery import Deliverer
+from services.notifier.documents import DeliveryDoc, NoticeDoc
 from services.notifier.domain import NoticeContext, RetryPolicy, registration_notice
 from services.notifier.repository import Held
 from services.notifier.settings import NotifierSettings
@@ -69,7 +70,7 @@ def dead_letters() -> DeadLetters:
     return DeadLetters()
 
 
-def notices(templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
+def notices(templates, taxonomy, *contacts: ResidentContact | None) -> list[NoticeDoc]:
     """One registration notice's document per contact, as the handler makes them."""
     context = NoticeContext(templates, taxonomy, "1551", {}, NOW, takeover_after=timedelta(seconds=TAKEOVER_S))
     return [
@@ -78,7 +79,7 @@ def notices(templates, taxonomy, *contacts: ResidentContact | None) -> list[dict
     ]
 
 
-async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> list[dict]:
+async def record(repo, templates, taxonomy, *contacts: ResidentContact | None) -> list[NoticeDoc]:
     """Record the notices without handing them to a sender (one that died at once): due at their takeover time."""
     documents = notices(templates, taxonomy, *contacts)
     await repo.record(documents)
@@ -91,7 +92,7 @@ def deliverer(repo, sms, clock, dead_letters, email=None) -> Deliverer:
     )
 
 
-async def hand_off(job: Deliverer, documents: list[dict]) -> list[int]:
+async def hand_off(job: Deliverer, documents: list[NoticeDoc]) -> list[int]:
     """Record the notices and send them at once, as the handler does; returns the indexes recorded before."""
     already = await job.record_and_hand_off(documents)
     await job.idle()
@@ -293,10 +294,8 @@ async def test_a_sender_that_died_while_settling_leaves_only_its_unsettled_notic
     repo, templates, taxonomy, clock, dead_letters
 ):
     documents = notices(templates, taxonomy, ResidentContact(phone=PHONE), ResidentContact(phone=PHONE))
-    batch = {"_id": "b1", "keys": [d["_id"] for d in documents], "lease_until": NOW + timedelta(seconds=TAKEOVER_S)}
-    for document in documents:
-        document["delivery"] = "b1"
-        del document["next_attempt_at"]
+    batch = DeliveryDoc(_id="b1", keys=[d.key for d in documents], lease_until=NOW + timedelta(seconds=TAKEOVER_S))
+    documents = [d.model_copy(update={"delivery": "b1", "next_attempt_at": None}) for d in documents]
     await repo.open_deliveries([batch])
     await repo.record(documents)
     # It named the first sent and died before writing the second's failure.
@@ -307,7 +306,7 @@ async def test_a_sender_that_died_while_settling_leaves_only_its_unsettled_notic
     assert await deliverer(repo, sms, clock, dead_letters).deliver_due() == 1
 
     assert [m.key for m in sms.sent] == ["1000002:registered"]
-    assert [repo.view(d["_id"])["state"] for d in documents] == ["sent", "sent"]
+    assert [repo.view(d.key)["state"] for d in documents] == ["sent", "sent"]
     assert repo.view("1000001:registered")["sent_at"] == NOW
 
 

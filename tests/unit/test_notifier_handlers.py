@@ -157,7 +157,7 @@ async def test_the_deliverer_records_what_it_is_handed(repo, context, parked):
     handed: list[list[str]] = []
 
     async def record_and_hand_off(documents):
-        handed.append([d["_id"] for d in documents])
+        handed.append([d.key for d in documents])
         return await repo.record(documents)
 
     broker = KafkaBroker()

@@ -3,7 +3,8 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.yamlfile import DataFileError, describe_errors, load_located
+from shared.channels import ChannelList, load_channels
+from shared.yamlfile import DataFileError, describe_errors, load_located, load_model
 
 TEXT = """\
 # a comment
@@ -61,3 +62,21 @@ def test_a_key_given_twice_is_refused_naming_both_lines():
     assert str(caught.value) == (
         "rules.yaml:6: duplicate key 'heating' (first at line 2); the later one would silently replace the first"
     )
+
+
+@pytest.mark.parametrize(
+    ("loader", "text", "problem"),
+    [
+        (load_channels, "channels:\n  web: {name: Web}\n  web: {name: Phone}\n", ":3: duplicate key"),
+        (lambda path: load_model(path, ChannelList), "channels:\n  web: {title: Web}\n", ":2: channels.web"),
+    ],
+    ids=["duplicate-key", "schema"],
+)
+def test_a_data_file_loaded_through_its_schema_names_file_and_line(tmp_path, loader, text, problem):
+    path = tmp_path / "channels.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(DataFileError) as caught:
+        loader(path)
+
+    assert str(caught.value).startswith(f"{path}{problem}")

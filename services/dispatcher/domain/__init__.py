@@ -15,7 +15,6 @@ from services.dispatcher.domain.config import (
 from services.dispatcher.domain.escalation import OPEN_STATUSES, escalation, overdue_by_department
 from services.dispatcher.domain.incidents import (
     MAX_INCIDENT_TEXTS,
-    URGENCY_ORDER,
     Grouping,
     Incident,
     group_incidents,
@@ -53,7 +52,6 @@ __all__ = [
     "MAX_INCIDENT_TEXTS",
     "OPEN_STATUSES",
     "UNCLASSIFIED",
-    "URGENCY_ORDER",
     "Announcements",
     "Dispatch",
     "Grouping",

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatcher.gazetteer import Gazetteer, GazetteerError, load_gazetteer
 from shared.taxonomy import Taxonomy
 from shared.textmatch import TermIndex, compile_term
+from shared.yamlfile import load_model
 
 CONTACT_CENTER = "contact_center"
 UNCLASSIFIED = "unclassified"
@@ -68,10 +68,7 @@ def check_deadlines(deadlines: Mapping[str, timedelta], taxonomy: Taxonomy) -> N
 
 
 def load_routing(path: Path, taxonomy: Taxonomy, deadlines: Mapping[str, timedelta] | None = None) -> Routing:
-    try:
-        raw = RoutingFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as error:
-        raise RoutingError(f"{path}: {error}") from error
+    raw = load_model(path, RoutingFile, RoutingError)
     unknown = [c for c in (*raw.incidents.categories, *raw.incidents.by_street) if c not in taxonomy.categories]
     if unknown:
         raise RoutingError(f"{path}: incidents: unknown category codes {unknown}")

@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from services.dispatcher.domain.config import Routing
 from services.dispatcher.domain.routing import find_place
 from shared.contracts.base import derived_event_id
+from shared.contracts.classifier import most_urgent
 from shared.contracts.dispatcher import (
     AppealAssigned,
     IncidentTask,
 )
 from shared.contracts.intake import Address
-
-URGENCY_ORDER = ("low", "normal", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def group_incidents(
             )
             changed[key] = current[key] = incident
         elif appeal_id not in incident.appeal_ids:
-            urgency = max(incident.urgency, decision.classification.urgency, key=URGENCY_ORDER.index)
+            urgency = most_urgent(incident.urgency, decision.classification.urgency)
             incident = replace(
                 incident,
                 urgency=urgency,
