@@ -8,7 +8,8 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
-from services.classifier.domain import RuleSet, classify
+from services.classifier.domain import Policy, RuleSet, classify
+from services.classifier.opinion import LearnedModel
 from services.classifier.metrics import classification_seconds, count_classified
 from services.classifier.repository import ClassifierRepository
 from shared.broker import batch_subscriber, publish_keyed
@@ -28,7 +29,10 @@ def build_router(
     rules: Callable[[], RuleSet],
     park_record: ParkRecord,
     clock: Callable[[], datetime],
+    model: LearnedModel | None = None,
+    policy: Policy = Policy(),
 ) -> KafkaRouter:
+    """`model`: the learned second opinion, if one was loaded; its opinions are computed once per batch."""
     router = KafkaRouter()
     appeal_classified = router.publisher(
         topics.APPEALS_CLASSIFIED,
@@ -45,7 +49,11 @@ def build_router(
             return
         now, ruleset = clock(), rules()
         started = time.perf_counter()
-        decisions = [classify(item.event, ruleset, now) for item in accepted]
+        events = [item.event for item in accepted]
+        opinions = model.opinions([event.text for event in events]) if model else [None] * len(events)
+        decisions = [
+            classify(event, ruleset, now, opinion, policy) for event, opinion in zip(events, opinions, strict=True)
+        ]
         classification_seconds.observe((time.perf_counter() - started) / len(decisions))
 
         # A redelivered decision is published as it was first made and stored.

@@ -91,6 +91,7 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
         address=submission.address,
         received_at=submission.received_at,
         registered_at=now,
+        requested_category=submission.requested_category,
     )
     document = {
         "_id": appeal_id,
