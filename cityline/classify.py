@@ -350,13 +350,16 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--no-baseline", action="store_true", help="--eval: the rules alone, no learned comparison")
     parser.add_argument(
-        "--triage-below", type=float, default=Policy().triage_below,
+        "--triage-below",
+        type=float,
+        default=Policy().triage_below,
         help="--eval: rules' confidence under which a flagged appeal goes to a person",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="--train: the model file to write")
     parser.add_argument("--version", help="--train: the model's version (default: today's date)")
     parser.add_argument(
-        "--from-store", action="store_true",
+        "--from-store",
+        action="store_true",
         help="--train: add the operators' triage decisions from the store (MONGODB_URI, else the embedded stack)",
     )
     parser.set_defaults(func=command)

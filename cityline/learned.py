@@ -100,7 +100,9 @@ class Comparison:
             "baseline_model": self.baseline_version,
             "second_opinion": {
                 "model": self.opinion_version,
-                "flagged_share": round(self.flagged / self.rules_alone.appeals, 4) if self.rules_alone.appeals else None,
+                "flagged_share": round(self.flagged / self.rules_alone.appeals, 4)
+                if self.rules_alone.appeals
+                else None,
                 "agree_share": round(self.both_agree.appeals / self.rules_alone.appeals, 4)
                 if self.rules_alone.appeals
                 else None,
@@ -171,11 +173,13 @@ def print_comparison(report: dict[str, Any]) -> None:
         routing.add_column(column, justify="left" if not column else "right")
     for label, key in (("rules alone", "rules_alone"), ("rules + second opinion", "with_second_opinion")):
         row = opinion[key]
-        routing.add_row(label, _percent(row["to_person_share"]), str(row["automatic"]), _percent(row["automatic_accuracy"]))
+        routing.add_row(
+            label, _percent(row["to_person_share"]), str(row["automatic"]), _percent(row["automatic_accuracy"])
+        )
     console.print(routing)
     console.print(
-        f"flagged (model disagrees) {_percent(opinion['flagged_share'])}; both agree on {_percent(opinion['agree_share'])}"
-        f" of appeals, right there {_percent(opinion['accuracy_where_they_agree'])}"
+        f"flagged (model disagrees) {_percent(opinion['flagged_share'])}; both agree on "
+        f"{_percent(opinion['agree_share'])} of appeals, right there {_percent(opinion['accuracy_where_they_agree'])}"
     )
 
 
@@ -212,7 +216,7 @@ def train_command(args: Any) -> int:
     if args.from_store:
         try:
             decisions = store_examples()
-        except Exception as error:  # noqa: BLE001 - any driver failure: say it and stop, nothing written
+        except Exception as error:
             sys.stderr.write(f"error: cannot read operators' decisions from the store: {error}\n")
             return 2
         # An operator's decision on a text outranks a label of the same text.

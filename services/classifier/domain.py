@@ -20,7 +20,16 @@ from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, SecondOpinion, Urgency
 from shared.contracts.intake import AppealRegistered
 
-__all__ = ["Policy", "RuleSet", "RulesError", "classify", "classify_text", "parse_rules", "weigh_second_opinion"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "Policy",
+    "RuleSet",
+    "RulesError",
+    "classify",
+    "classify_text",
+    "parse_rules",
+    "weigh_second_opinion",
+]
 
 HINT_RULE = "hint.requested_category"
 
@@ -199,7 +208,12 @@ class Policy:
     operator_channels: frozenset[str] = frozenset({"phone"})
 
 
-def weigh_second_opinion(classification: Classification, opinion: SecondOpinion | None, policy: Policy) -> Classification:
+DEFAULT_POLICY = Policy()
+
+
+def weigh_second_opinion(
+    classification: Classification, opinion: SecondOpinion | None, policy: Policy
+) -> Classification:
     """The rules' decision with the model's opinion beside it: flagged when they disagree, held for a person
     (`unclassified`, the rules' choice kept in `rules_category`) when the rules were unsure as well. The urgency
     stays the rules': a danger the rules saw must not wait for the model to agree."""
@@ -223,8 +237,8 @@ def _decided_at_desk(classification: Classification, requested: str) -> Classifi
             "category": requested,
             "decided_by": "operator",
             "requested_by": "operator",
-            "rules_category": rules_choice if (rules_choice := classification.rules_category or classification.category)
-            != requested
+            "rules_category": rules_choice
+            if (rules_choice := classification.rules_category or classification.category) != requested
             else None,
         }
     )
@@ -300,7 +314,7 @@ def classify(
     rules: RuleSet,
     now: datetime,
     opinion: SecondOpinion | None = None,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
 ) -> AppealClassified:
     """`opinion`: the learned model's for this text (computed for the whole batch by the handler), if one is loaded."""
     event_id = derived_event_id("classified", event.event_id)

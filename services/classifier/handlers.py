@@ -8,9 +8,9 @@ from typing import Any
 
 from faststream.kafka import KafkaRouter
 
-from services.classifier.domain import Policy, RuleSet, classify
-from services.classifier.opinion import LearnedModel
+from services.classifier.domain import DEFAULT_POLICY, Policy, RuleSet, classify
 from services.classifier.metrics import classification_seconds, count_classified
+from services.classifier.opinion import LearnedModel
 from services.classifier.repository import ClassifierRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.consuming import ParkRecord, accept
@@ -30,7 +30,7 @@ def build_router(
     park_record: ParkRecord,
     clock: Callable[[], datetime],
     model: LearnedModel | None = None,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
 ) -> KafkaRouter:
     """`model`: the learned second opinion, if one was loaded; its opinions are computed once per batch."""
     router = KafkaRouter()

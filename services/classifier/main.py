@@ -21,7 +21,6 @@ from shared.reconcile import reconciliation
 from shared.service import Periodic, Wiring, assemble
 from shared.staff_auth import StaffAuth
 
-
 logger = logging.getLogger(__name__)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from services.classifier.domain import Policy, RuleSet, classify_text, weigh_second_opinion
+from services.classifier.domain import DEFAULT_POLICY, Policy, RuleSet, classify_text, weigh_second_opinion
 from services.classifier.opinion import LearnedModel
 from shared.contracts.base import Code
 from shared.contracts.classifier import Classification
@@ -35,7 +35,7 @@ class PreviewResponse(BaseModel):
 def build_preview_app(
     rules: Callable[[], RuleSet],
     model: LearnedModel | None = None,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
     dependencies: Sequence[Any] = (),
 ) -> FastAPI:
     """`rules` gives the rules in force (the RuleBook); `model` the second opinion, if loaded; `dependencies` guard

@@ -4,7 +4,6 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.classifier.domain import Policy
-
 from shared.settings import ServiceSettings
 
 DEFAULT_RULES = Path(__file__).parent / "rules.yaml"

@@ -77,14 +77,14 @@ def test_the_saved_model_decides_as_the_trained_one(model, tmp_path):
 def test_an_unusable_model_file_is_refused_naming_the_file(tmp_path):
     garbage = tmp_path / "model.npz"
     garbage.write_bytes(b"not a model")
-    with pytest.raises(ModelError, match="model.npz: not a readable model file"):
+    with pytest.raises(ModelError, match=r"model\.npz: not a readable model file"):
         load_model(garbage)
 
     import numpy as np
 
     partial = tmp_path / "partial.npz"
     np.savez(partial, meta=np.array(json.dumps({"format": 1, "version": "x"})))
-    with pytest.raises(ModelError, match="partial.npz: the model file lacks 'chars_terms'"):
+    with pytest.raises(ModelError, match=r"partial\.npz: the model file lacks 'chars_terms'"):
         load_model(partial)
 
 
@@ -162,7 +162,9 @@ async def test_the_handler_publishes_the_second_opinion_beside_the_rules(rules, 
     (appeal_classified,) = router.publishers
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(registered_event("Батареї холодні, немає опалення").model_dump(mode="json"), topics.APPEALS_REGISTERED)
+        await br.publish(
+            registered_event("Батареї холодні, немає опалення").model_dump(mode="json"), topics.APPEALS_REGISTERED
+        )
         (event,) = published(appeal_classified)
 
     classification = event["classification"]
