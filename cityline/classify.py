@@ -31,6 +31,10 @@ from shared.contracts.intake import Address, AppealRegistered
 from shared.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 
 
+# The labelled appeals: the second opinion's training data and the baseline --eval compares the rules with.
+LABELLED = Path(__file__).parent.parent / "datasets" / "appeals"
+
+
 class InputError(ValueError):
     """A line of the input file that cannot be classified; the message names the line."""
 
@@ -324,7 +328,6 @@ def command(args: Any) -> int:
 
 
 def add_parser(commands: Any) -> None:
-    from cityline.learned import LABELLED
     from services.classifier.settings import DEFAULT_MODEL, DEFAULT_RULES
     from services.dispatcher.settings import DEFAULT_ROUTING
     from shared.settings import DEFAULT_TAXONOMY

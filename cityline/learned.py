@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cityline.classify import LABELLED
 from services.classifier.domain import Policy, weigh_second_opinion
 from services.classifier.opinion import Example, LearnedModel, ModelError, read_labelled, train
 from services.classifier.ruleset import UNCLASSIFIED
 from shared.contracts.classifier import Classification
 
-LABELLED = Path(__file__).parent.parent / "datasets" / "appeals"
 BASELINE_MIN_DF = 1  # the owners' baseline keeps every n-gram
 SHIPPED_MIN_DF = 2  # the shipped model drops n-grams seen once: half the file, about a point less
 
