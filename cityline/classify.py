@@ -3,7 +3,9 @@
 --jsonl FILE  reads {"id", "text", "address"?} per line and writes one JSON line per input: the decision, the
               district and department as the dispatcher would route it, and the rules that fired.
 --eval FILE   reads lines that also carry the true "category" (and optionally "urgency") and prints accuracy,
-              per-category precision and recall, and the most frequent confusions.
+              per-category precision and recall, the most frequent confusions, and the rules beside a learned
+              baseline per language, with what the second opinion changes in who decides (cityline/learned.py).
+--train       writes the second-opinion model from the labelled appeals (and the operators' triage decisions).
 
 Both use the same pure functions as the services: classifier.domain.classify and dispatcher.domain.route.
 """
@@ -19,13 +21,18 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from services.classifier.domain import classify, classify_text
+from services.classifier.domain import Policy, classify, classify_text
 from services.classifier.rulebook import read_rules
 from services.classifier.ruleset import RulesError, RuleSet
 from services.dispatcher.domain import Routing, RoutingError, load_routing, route
 from shared.contracts.base import utcnow
+from shared.contracts.classifier import Classification
 from shared.contracts.intake import Address, AppealRegistered
 from shared.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
+
+
+# The labelled appeals: the second opinion's training data and the baseline --eval compares the rules with.
+LABELLED = Path(__file__).parent.parent / "datasets" / "appeals"
 
 
 class InputError(ValueError):
@@ -183,9 +190,18 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def evaluate(stream: IO[str], source: str, rules: RuleSet) -> tuple[Evaluation, list[str]]:
+@dataclass
+class Measured:
+    evaluation: Evaluation
+    problems: list[str]
+    items: list[dict[str, Any]]
+    decisions: list[Classification]
+
+
+def evaluate(stream: IO[str], source: str, rules: RuleSet) -> Measured:
     """Classification only (no routing): the truth is a category and an urgency."""
     evaluation, problems = Evaluation(), []
+    items, decisions = [], []
     for number, item in read_lines(stream, source):
         if isinstance(item, InputError):
             problems.append(str(item))
@@ -197,7 +213,9 @@ def evaluate(stream: IO[str], source: str, rules: RuleSet) -> tuple[Evaluation, 
         decision = classify_text(item["text"], rules)
         evaluation.seconds += time.perf_counter() - started
         evaluation.add(item["category"], decision.category, item.get("urgency"), decision.urgency)
-    return evaluation, problems
+        items.append(item)
+        decisions.append(decision)
+    return Measured(evaluation, problems, items, decisions)
 
 
 def print_evaluation(report: dict[str, Any], source: str, ruleset: str) -> None:
@@ -267,6 +285,10 @@ def explain(text: str, address: str | None, tools: Tools) -> int:
 
 def command(args: Any) -> int:
     """`cityline classify`: exit 0 when every line was classified, 1 when some lines were bad, 2 for bad config."""
+    if args.train:
+        from cityline.learned import train_command
+
+        return train_command(args)
     try:
         tools = load_tools(args.taxonomy, args.rules, args.routing)
     except CONFIG_ERRORS as error:
@@ -283,19 +305,30 @@ def command(args: Any) -> int:
     with stream:
         if args.jsonl:
             return run_jsonl(stream, source, tools, sys.stdout, sys.stderr)
-        evaluation, problems = evaluate(stream, source, tools.rules)
-    for problem in problems:
+        measured = evaluate(stream, source, tools.rules)
+    for problem in measured.problems:
         sys.stderr.write(f"skipped {problem}\n")
-    report = evaluation.as_dict(top=args.top)
+    report = measured.evaluation.as_dict(top=args.top)
+    comparison = None
+    if not args.no_baseline and measured.items:
+        from cityline.learned import comparison_for
+
+        policy = Policy(triage_below=args.triage_below)
+        comparison = comparison_for(measured.items, measured.decisions, args.labelled, policy).as_dict()
     if args.json:
-        sys.stdout.write(json.dumps({"source": source, "ruleset": tools.rules.version, **report}) + "\n")
+        extra = {"versus_baseline": comparison} if comparison else {}
+        sys.stdout.write(json.dumps({"source": source, "ruleset": tools.rules.version, **report, **extra}) + "\n")
     else:
         print_evaluation(report, source, tools.rules.version)
-    return 1 if problems else 0
+        if comparison:
+            from cityline.learned import print_comparison
+
+            print_comparison(comparison)
+    return 1 if measured.problems else 0
 
 
 def add_parser(commands: Any) -> None:
-    from services.classifier.settings import DEFAULT_RULES
+    from services.classifier.settings import DEFAULT_MODEL, DEFAULT_RULES
     from services.dispatcher.settings import DEFAULT_ROUTING
     from shared.settings import DEFAULT_TAXONOMY
 
@@ -306,10 +339,30 @@ def add_parser(commands: Any) -> None:
     what.add_argument("--jsonl", metavar="FILE", help='lines {"id", "text", "address"?}; "-" reads stdin')
     what.add_argument("--eval", metavar="FILE", help="lines that also carry the true category (and urgency)")
     what.add_argument("--text", help="one appeal: print its decision and every rule that fired")
+    what.add_argument(
+        "--train", action="store_true", help="write the second-opinion model from the labelled appeals (--model)"
+    )
     parser.add_argument("--address", help="--text: the address the resident gave")
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES, help="rule file (default: the shipped one)")
     parser.add_argument("--routing", type=Path, default=DEFAULT_ROUTING, help="the dispatcher's routing file")
     parser.add_argument("--taxonomy", type=Path, default=DEFAULT_TAXONOMY, help="taxonomy file")
     parser.add_argument("--json", action="store_true", help="--eval: the report as one JSON object")
     parser.add_argument("--top", type=int, default=10, help="--eval: how many confusions to list")
+    parser.add_argument(
+        "--labelled", type=Path, default=LABELLED, help="folder of labelled *.jsonl for --train and the --eval baseline"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="--eval: the rules alone, no learned comparison")
+    parser.add_argument(
+        "--triage-below",
+        type=float,
+        default=Policy().triage_below,
+        help="--eval: rules' confidence under which a flagged appeal goes to a person",
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="--train: the model file to write")
+    parser.add_argument("--version", help="--train: the model's version (default: today's date)")
+    parser.add_argument(
+        "--from-store",
+        action="store_true",
+        help="--train: add the operators' triage decisions from the store (MONGODB_URI, else the embedded stack)",
+    )
     parser.set_defaults(func=command)

@@ -26,6 +26,7 @@ def registration_fields(document: dict[str, Any]) -> dict[str, Any]:
         "address": document.get("address"),
         "received_at": document["received_at"],
         "registered_at": document["registered_at"],
+        "requested_category": document.get("requested_category"),
     }
 
 

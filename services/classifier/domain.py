@@ -10,16 +10,28 @@ import bisect
 import math
 import re
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.classifier.language import Analysed
 from services.classifier.ruleset import UNCLASSIFIED, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
-from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency, most_urgent
+from shared.contracts.classifier import AppealClassified, Classification, FiredRule, SecondOpinion, Urgency, most_urgent
 from shared.contracts.intake import AppealRegistered
 
-__all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "Policy",
+    "RuleSet",
+    "RulesError",
+    "classify",
+    "classify_text",
+    "parse_rules",
+    "weigh_second_opinion",
+]
+
+HINT_RULE = "hint.requested_category"
 
 
 # The engine builds these from its own rule ids and words: no input to validate, and a decision builds dozens.
@@ -108,7 +120,9 @@ class _Evidence:
             self.background.setdefault(rule_id, "resolved" if resolved else "landmark")
 
 
-def classify_text(text: str, rules: RuleSet) -> Classification:
+def classify_text(text: str, rules: RuleSet, requested_category: str | None = None) -> Classification:
+    """`requested_category`: the category the resident chose when filing, a hint worth
+    `rules.requested_category_weight` in the scores (shown as the rule `hint.requested_category`)."""
     analysed = rules.lexicon.analyse(text, rules.clause_words, rules.spellings, rules.english)
     by_kind: dict[str, list[Hit]] = defaultdict(list)
     for hit in rules.terms.find(analysed):
@@ -157,6 +171,9 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         # Residents name the main problem first: the first subject in the foreground gets a small lead.
         scores[lead] += rules.lead_bonus
         fired.append(_fired(rule=f"{lead}.named_first", words=(lead,), score=rules.lead_bonus))
+    if requested_category is not None and requested_category != UNCLASSIFIED and rules.requested_category_weight:
+        scores[requested_category] += rules.requested_category_weight
+        fired.append(_fired(rule=HINT_RULE, words=(requested_category,), score=rules.requested_category_weight))
     category, confidence = _decide(scores, rules)
     urgency, markers = _urgency(category, marker_hits, analysed, resolved, excluded, rules)
     fired += markers
@@ -175,6 +192,55 @@ def classify_text(text: str, rules: RuleSet) -> Classification:
         ruleset=rules.version,
         fired=tuple(fired),
         scores={code: round(score, 3) for code, score in sorted(scores.items(), key=lambda item: -item[1])},
+        requested_category=requested_category,
+        requested_by="resident" if requested_category else None,
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the rules' decision meets the second opinion and the category chosen at filing.
+
+    triage_below: a flagged appeal (the model disagrees with the rules) whose rules' confidence is under this goes
+    to a person; operator_channels: channels where the category chosen at filing is an operator's decision."""
+
+    triage_below: float = 0.6
+    operator_channels: frozenset[str] = frozenset({"phone"})
+
+
+DEFAULT_POLICY = Policy()
+
+
+def weigh_second_opinion(
+    classification: Classification, opinion: SecondOpinion | None, policy: Policy
+) -> Classification:
+    """The rules' decision with the model's opinion beside it: flagged when they disagree, held for a person
+    (`unclassified`, the rules' choice kept in `rules_category`) when the rules were unsure as well. The urgency
+    stays the rules': a danger the rules saw must not wait for the model to agree."""
+    if opinion is None:
+        return classification
+    rules_category = classification.category
+    agrees = opinion.category == rules_category
+    update: dict = {"second_opinion": opinion.model_copy(update={"agrees": agrees})}
+    if not agrees and rules_category != UNCLASSIFIED:
+        update["flagged"] = True
+        if classification.confidence < policy.triage_below:
+            update |= {"category": UNCLASSIFIED, "rules_category": rules_category}
+    return classification.model_copy(update=update)
+
+
+def _decided_at_desk(classification: Classification, requested: str) -> Classification:
+    """An operator at the desk chose the category: it decides, recorded as the operator's, the rules' explanation
+    kept beside it."""
+    return classification.model_copy(
+        update={
+            "category": requested,
+            "decided_by": "operator",
+            "requested_by": "operator",
+            "rules_category": rules_choice
+            if (rules_choice := classification.rules_category or classification.category) != requested
+            else None,
+        }
     )
 
 
@@ -243,11 +309,23 @@ def _urgency(
     return most_urgent(*levels), markers
 
 
-def classify(event: AppealRegistered, rules: RuleSet, now: datetime) -> AppealClassified:
+def classify(
+    event: AppealRegistered,
+    rules: RuleSet,
+    now: datetime,
+    opinion: SecondOpinion | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> AppealClassified:
+    """`opinion`: the learned model's for this text (computed for the whole batch by the handler), if one is loaded."""
     event_id = derived_event_id("classified", event.event_id)
-    classification = classify_text(event.text, rules).model_copy(
-        update={"decision_id": str(event_id), "decided_at": now}
-    )
+    requested = event.requested_category
+    at_desk = requested is not None and requested != UNCLASSIFIED and event.channel in policy.operator_channels
+    # An operator's choice is no hint to the rules: they decide on the text alone, and the operator overrides.
+    classification = classify_text(event.text, rules, None if at_desk else requested)
+    classification = weigh_second_opinion(classification, opinion, policy)
+    if at_desk:
+        classification = _decided_at_desk(classification, requested)  # type: ignore[arg-type]
+    classification = classification.model_copy(update={"decision_id": str(event_id), "decided_at": now})
     # The registered event's own fields as they are (a shallow copy): dumping nested models to dicts only to
     # validate them again cost about 5 % of the decision (167 -> 158 µs of CPU).
     carried = {name: value for name, value in event if name not in _NOT_CARRIED}

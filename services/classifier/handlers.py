@@ -7,8 +7,9 @@ from datetime import datetime
 
 from faststream.kafka import KafkaRouter
 
-from services.classifier.domain import RuleSet, classify
+from services.classifier.domain import DEFAULT_POLICY, Policy, RuleSet, classify
 from services.classifier.metrics import classification_seconds, count_classified
+from services.classifier.opinion import LearnedModel
 from services.classifier.repository import ClassifierRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.consuming import ParkRecord, Records, accept
@@ -27,7 +28,10 @@ def build_router(
     rules: Callable[[], RuleSet],
     park_record: ParkRecord,
     clock: Callable[[], datetime],
+    model: LearnedModel | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> KafkaRouter:
+    """`model`: the learned second opinion, if one was loaded; its opinions are computed once per batch."""
     router = KafkaRouter()
     appeal_classified = router.publisher(
         topics.APPEALS_CLASSIFIED,
@@ -44,7 +48,11 @@ def build_router(
             return
         now, ruleset = clock(), rules()
         started = time.perf_counter()
-        decisions = [classify(item.event, ruleset, now) for item in accepted]
+        events = [item.event for item in accepted]
+        opinions = model.opinions([event.text for event in events]) if model else [None] * len(events)
+        decisions = [
+            classify(event, ruleset, now, opinion, policy) for event, opinion in zip(events, opinions, strict=True)
+        ]
         classification_seconds.observe((time.perf_counter() - started) / len(decisions))
 
         # A redelivered decision is published as it was first made and stored.

@@ -10,7 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from services.classifier.domain import RuleSet, classify_text
+from services.classifier.domain import DEFAULT_POLICY, Policy, RuleSet, classify_text, weigh_second_opinion
+from services.classifier.opinion import LearnedModel
+from shared.contracts.base import Code
 from shared.contracts.classifier import Classification
 from shared.contracts.intake import AppealText, Language
 
@@ -22,14 +24,22 @@ class PreviewRequest(BaseModel):
     # Accepted for the caller's record: the rules read Ukrainian, Russian and English words alike, so the
     # decision does not depend on it (an unknown language is still refused).
     language: Language | None = None
+    # The category the resident chose, if any: weighs in as it will in the decision.
+    requested_category: Code | None = None
 
 
 class PreviewResponse(BaseModel):
     classification: Classification
 
 
-def build_preview_app(rules: Callable[[], RuleSet], dependencies: Sequence[Any] = ()) -> FastAPI:
-    """`rules` gives the rules in force (the RuleBook); `dependencies` guard every route (the staff token)."""
+def build_preview_app(
+    rules: Callable[[], RuleSet],
+    model: LearnedModel | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    dependencies: Sequence[Any] = (),
+) -> FastAPI:
+    """`rules` gives the rules in force (the RuleBook); `model` the second opinion, if loaded; `dependencies` guard
+    every route (the staff token). The explanation shows the rules' decision and the model's opinion side by side."""
     app = FastAPI(
         title="CityLine classifier preview",
         description="What the classifier would decide for a text, and why. Nothing is stored.",
@@ -38,6 +48,8 @@ def build_preview_app(rules: Callable[[], RuleSet], dependencies: Sequence[Any] 
 
     @app.post("/v1/preview", response_model=PreviewResponse)
     async def preview(request: PreviewRequest) -> PreviewResponse:
-        return PreviewResponse(classification=classify_text(request.text, rules()))
+        classification = classify_text(request.text, rules(), request.requested_category)
+        opinion = model.opinions([request.text])[0] if model else None
+        return PreviewResponse(classification=weigh_second_opinion(classification, opinion, policy))
 
     return app

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING
 
+from services.classifier.opinion import Example
 from shared.contracts.classifier import AppealClassified
 from shared.store import APPEALS, CLASSIFICATIONS, Store, insert_new
 
@@ -37,6 +38,24 @@ def classification_document(event: AppealClassified) -> dict[str, Any]:
         "at": event.occurred_at,
         "correlation_id": event.correlation_id,
     }
+
+
+async def operator_decisions(store: Store, limit: int = 100_000) -> list[Example]:
+    """Appeals whose category an operator decided in triage (the dispatcher writes the operator's classification
+    onto the appeal, `decided_by` operator): the text with the operator's category and urgency, for training."""
+    cursor = (
+        store.db[APPEALS]
+        .find(
+            {"classification.decided_by": "operator"},
+            {"text": 1, "classification.category": 1, "classification.urgency": 1},
+        )
+        .limit(limit)
+    )
+    return [
+        Example(document["text"], document["classification"]["category"], document["classification"]["urgency"])
+        async for document in cursor
+        if document.get("text")
+    ]
 
 
 class MongoClassifierRepository:

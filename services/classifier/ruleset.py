@@ -136,6 +136,9 @@ class RuleFileSpec(BaseModel):
     resolved_factor: float = Field(0.2, ge=0, le=1)
     # Added to the score of the category named first in the text (outside solved clauses and landmarks).
     lead_bonus: float = Field(0.0, ge=0)
+    # Added to the score of the category the resident chose (an Open311 service_code, the API's category): a hint
+    # that tips a close call, not a decision (below min_score on its own, so a bare choice still goes to a person).
+    requested_category_weight: float = Field(0.0, ge=0)
     language: LanguageSpec
     urgency: dict[Urgency, dict[str, RuleSpec]]
     categories: dict[str, CategorySpec] = Field(min_length=1)
@@ -311,6 +314,7 @@ class RuleSet:
     confident_score: float
     resolved_factor: float
     lead_bonus: float
+    requested_category_weight: float
     lexicon: Lexicon
     negations: frozenset[str]
     negation_window: int
@@ -424,6 +428,7 @@ def compile_rules(spec: RuleFileSpec, lexicon: Lexicon) -> RuleSet:
         confident_score=spec.confident_score,
         resolved_factor=spec.resolved_factor,
         lead_bonus=spec.lead_bonus,
+        requested_category_weight=spec.requested_category_weight,
         lexicon=lexicon,
         negations=frozenset(spec.language.negations),
         negation_window=spec.language.negation_window,

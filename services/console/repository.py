@@ -152,6 +152,16 @@ class FiredRuleView(BaseModel):
     discounted: str = ""
 
 
+class SecondOpinionView(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    model: str = ""
+    category: str
+    urgency: str = ""
+    margin: float = 0.0
+    agrees: bool = True
+
+
 class ClassificationView(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -163,6 +173,12 @@ class ClassificationView(BaseModel):
     decided_by: str = "rules"
     fired: tuple[FiredRuleView, ...] = ()
     scores: dict[str, float] = Field(default_factory=dict)
+    # The learned second opinion beside the rules, and the category chosen at filing (a resident's hint or the
+    # operator's decision at the desk).
+    second_opinion: SecondOpinionView | None = None
+    flagged: bool = False
+    rules_category: str | None = None
+    requested_by: str | None = None
 
 
 class NoticeView(BaseModel):

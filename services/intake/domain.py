@@ -132,6 +132,7 @@ def register(submission: AppealSubmitted, appeal_id: str, now: datetime) -> Regi
         address=submission.address,
         received_at=submission.received_at,
         registered_at=now,
+        requested_category=submission.requested_category,
     )
     document = AppealDoc(
         appeal_id=appeal_id,

@@ -29,6 +29,20 @@ class FiredRule(BaseModel):
     discounted: str = ""
 
 
+class SecondOpinion(BaseModel):
+    """What the learned model (trained on labelled appeals and operators' triage decisions) thinks of the appeal,
+    beside the rules' decision. It never decides by itself: it flags a disagreement."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    model: str  # the model's version, "<trained on>@<training data hash>"
+    category: Code
+    urgency: Urgency
+    # How far the model's category leads its runner-up (decision-function units; under ~0.3 it is unsure).
+    margin: float = 0.0
+    agrees: bool = True  # the same category as the rules
+
+
 class Classification(BaseModel):
     """What the appeal is about, how urgent it is, and why the classifier thinks so."""
 
@@ -48,6 +62,17 @@ class Classification(BaseModel):
     # The explanation in full: every rule that fired or was discounted, and each category's score.
     fired: tuple[FiredRule, ...] = ()
     scores: dict[str, float] = Field(default_factory=dict)
+    # Added with schema_version 1 (additive; older consumers ignore them, older documents read with the defaults):
+    # the learned model's opinion, if a model is loaded; `flagged` when it disagrees with the rules. A flagged
+    # appeal whose rules' confidence is also low is held for a person: `category` is then `unclassified` and
+    # `rules_category` keeps what the rules chose.
+    second_opinion: SecondOpinion | None = None
+    flagged: bool = False
+    rules_category: Code | None = None
+    # The category chosen when the appeal was filed, and whose choice it was: a resident's counts as a hint in the
+    # scores (rule `hint.requested_category`), an operator's at the desk is the decision (`decided_by` operator).
+    requested_category: Code | None = None
+    requested_by: Literal["resident", "operator"] | None = None
 
 
 class AppealClassified(AppealRegistered):

@@ -119,3 +119,6 @@ class AppealRegistered(AppealEvent):
     address: Address | None = None
     received_at: AwareDatetime
     registered_at: AwareDatetime
+    # The category chosen when the appeal was filed (Open311's service_code, the API's category), if any: the
+    # resident's hint to the classifier, or the operator's decision when the channel is an operator's desk.
+    requested_category: Code | None = None

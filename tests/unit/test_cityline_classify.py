@@ -72,7 +72,7 @@ def test_eval_reports_accuracy_precision_recall_and_confusions(tmp_path, capsys)
         encoding="utf-8",
     )
 
-    code = main(["classify", "--eval", str(labelled), "--json"])
+    code = main(["classify", "--eval", str(labelled), "--json", "--no-baseline"])
 
     report = json.loads(capsys.readouterr().out)
     assert code == 0
@@ -87,7 +87,7 @@ def test_eval_prints_a_readable_report(tmp_path, capsys):
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text(lines({"text": "Не працює ліфт", "category": "heating", "urgency": "normal"}), encoding="utf-8")
 
-    assert main(["classify", "--eval", str(labelled)]) == 0
+    assert main(["classify", "--eval", str(labelled), "--no-baseline"]) == 0
 
     out = capsys.readouterr().out
     assert "category accuracy 0.0 %" in out and "most frequent confusions" in out and "elevators" in out
