@@ -411,13 +411,17 @@ def parser() -> argparse.ArgumentParser:
     # Commands that live in their own modules; imported here so `cityline --help` lists them all.
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
+    from cityline.gazetteer import add_parser as add_gazetteer_parser
     from cityline.notify import add_notify_command
     from cityline.prometheus import add_parser as add_prometheus_parser
+    from cityline.route import add_parser as add_route_parser
     from cityline.topics import add_parser as add_topics_parser
     from cityline.users import add_parser as add_users_parser
 
     add_channels_parser(commands)
     add_classify_parser(commands)
+    add_gazetteer_parser(commands)
+    add_route_parser(commands)
     add_notify_command(commands)
     add_topics_parser(commands)
     add_prometheus_parser(commands)

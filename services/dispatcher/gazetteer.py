@@ -13,26 +13,47 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.contracts.base import Code
+from services.dispatcher.placenames import match_key
 from shared.textmatch import TermIndex, compile_term, tokenize
 from shared.yamlfile import DataFileError, describe_errors, load_located
 
-StreetType = Literal["вулиця", "проспект", "бульвар", "провулок", "площа", "набережна", "узвіз", "шосе", "дорога"]
+StreetType = Literal[
+    "вулиця", "проспект", "бульвар", "провулок", "площа", "набережна", "узвіз", "шосе", "дорога", "тупик", "проїзд",
+    "алея", "лінія", "майдан", "станція метро", "місце",
+]  # fmt: skip
+METRO: StreetType = "станція метро"
+# A landmark or neighbourhood ("місце") is named without a type word: its name alone is the marker.
+LANDMARK: StreetType = "місце"
 
-# Abbreviations and case forms residents write, in Ukrainian and Russian, for each street type.
+# Abbreviations and case forms residents write, in Ukrainian, Russian and Latin letters, for each street type.
 TYPE_WORDS: dict[str, StreetType] = {
-    **dict.fromkeys(["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы"], "вулиця"),
-    **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт"], "проспект"),
-    **dict.fromkeys(["бул", "бульв", "бульвар", "бульварі", "бульвару", "б-р"], "бульвар"),
+    **dict.fromkeys(["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы", "улицу"], "вулиця"),
+    **dict.fromkeys(["vul", "vulytsia", "vulytsya", "vulitsa", "ul", "ulitsa", "ulica", "street", "st", "str"], "вулиця"),
+    **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт", "проспекте"], "проспект"),
+    **dict.fromkeys(["prosp", "prospekt", "prospect", "avenue", "ave", "av"], "проспект"),
+    **dict.fromkeys(["бул", "бульв", "бульвар", "бульварі", "бульвару", "б-р", "бульваре"], "бульвар"),
+    **dict.fromkeys(["bulvar", "bul", "blvd", "boulevard"], "бульвар"),
     **dict.fromkeys(["пров", "провулок", "провулку", "пер", "переулок", "переулке"], "провулок"),
+    **dict.fromkeys(["provulok", "prov", "pereulok", "per", "lane", "ln"], "провулок"),
     **dict.fromkeys(["пл", "площа", "площі", "площу", "площадь", "площади"], "площа"),
-    **dict.fromkeys(["наб", "набережна", "набережній", "набережная", "набережной"], "набережна"),
-    **dict.fromkeys(["узвіз", "узвозі", "узвозу", "спуск", "спуске"], "узвіз"),
-    **dict.fromkeys(["шосе", "шоссе"], "шосе"),
-    **dict.fromkeys(["дорога", "дорозі", "дороги"], "дорога"),
-}
+    **dict.fromkeys(["ploshcha", "ploshchad", "ploschad", "square", "sq"], "площа"),
+    **dict.fromkeys(["наб", "набережна", "набережній", "набережная", "набережной", "naberezhna", "embankment"], "набережна"),
+    **dict.fromkeys(["узвіз", "узвозі", "узвозу", "спуск", "спуске", "uzviz", "spusk", "descent"], "узвіз"),
+    **dict.fromkeys(["шосе", "шоссе", "shose", "shosse", "highway"], "шосе"),
+    **dict.fromkeys(["дорога", "дорозі", "дороги", "doroha", "road"], "дорога"),
+    **dict.fromkeys(["тупик", "тупику", "tupyk"], "тупик"),
+    **dict.fromkeys(["проїзд", "проїзді", "проезд", "проезде", "proizd", "proyizd", "proezd"], "проїзд"),
+    **dict.fromkeys(["алея", "алеї", "аллея", "аллее", "aleia", "alley"], "алея"),
+    **dict.fromkeys(["лінія", "лінії", "линия", "линии", "liniia"], "лінія"),
+    **dict.fromkeys(["майдан", "майдані", "майдану", "maidan"], "майдан"),
+    **dict.fromkeys(
+        ["метро", "станція", "станції", "станцію", "станция", "станции", "станцию", "ст", "м", "metro", "station"], METRO
+    ),
+}  # fmt: skip
 HOUSE_WORDS = frozenset({"буд", "будинок", "будинку", "б", "д", "дом", "доме", "№"})
 _HOUSE = re.compile(r"^(\d{1,4})")
-_ENDINGS = "аеєиіїоуюяйь"
+# Endings that case forms change, after folding (match_key): Cyrillic vowels, й; Latin vowels.
+_ENDINGS = "аеиоуюяйaeiou"
 MIN_STEM = 4
 
 
@@ -65,7 +86,13 @@ class Street(BaseModel):
     district: Code | None = None
     segments: tuple[Segment, ...] = ()
     ambiguous: bool = False
-    # Former names (renamed since 2015) and Russian forms residents still use.
+    # ambiguous: the districts it lies in (from the register), so other evidence in the appeal can pick one.
+    districts: tuple[Code, ...] = ()
+    # Former names (renamed since 2015, newest first), the Russian form and Latin-letter forms residents write,
+    # and any other spelling in use.
+    former: tuple[str, ...] = ()
+    russian: tuple[str, ...] = ()
+    latin: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
     @model_validator(mode="after")
@@ -73,11 +100,18 @@ class Street(BaseModel):
         given = [self.district is not None, bool(self.segments), self.ambiguous]
         if sum(given) != 1:
             raise ValueError(f"{self.type} {self.name}: give exactly one of district, segments, ambiguous: true")
+        if self.districts and not self.ambiguous:
+            raise ValueError(f"{self.type} {self.name}: districts lists the candidates of an ambiguous street")
         return self
 
     @property
     def label(self) -> str:
         return f"{self.type} {self.name}"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every form the street is known by: its name first, then former names, Russian and Latin forms."""
+        return (self.name, *self.former, *self.russian, *self.latin, *self.aliases)
 
     def district_for(self, house: int | None) -> str | None:
         if self.district is not None:
@@ -91,6 +125,8 @@ class Street(BaseModel):
 class GazetteerFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     streets: list[Street]
+    # Metro stations, neighbourhoods and landmarks: the same fields, of type "станція метро" or "місце".
+    places: list[Street] = []
 
 
 @dataclass(frozen=True)
@@ -110,13 +146,17 @@ class StreetMatch:
 
 
 def stem_term(name: str) -> str:
-    """A street name as stems: each word loses its case ending, so every case form matches; short words must
-    match whole ("Мира" is not "Мирна")."""
+    """A street name as stems: each word is folded (match_key) and loses its case ending, so every case form and
+    every spelling of one sound matches; short words must match whole ("Мира" is not "Мирна")."""
     words = []
-    for word in tokenize(name):
+    for word in match_tokens(name):
         stem = word.rstrip(_ENDINGS)
         words.append(stem if len(stem) >= MIN_STEM else f"{word}!")
     return " ".join(words)
+
+
+def match_tokens(text: str) -> list[str]:
+    return [match_key(token) for token in tokenize(text)]
 
 
 class Gazetteer:
@@ -126,7 +166,7 @@ class Gazetteer:
             [
                 compile_term(str(position), stem_term(name))
                 for position, street in enumerate(streets)
-                for name in (street.name, *street.aliases)
+                for name in dict.fromkeys(street.names)
             ]
         )
 
@@ -135,10 +175,12 @@ class Gazetteer:
         house number must stand beside the name (free text, where "садова ділянка" is not Садова вулиця). None when
         no street or several streets of different districts fit."""
         tokens = tokenize(text)
+        keys = [match_key(token) for token in tokens]
         spans = []
-        for term, words in self._index.find(tokens):
-            start = _position(tokens, words)
+        for term, words in self._index.find(keys):
+            start = _position(keys, words)
             spans.append((start, start + len(term.words), self.streets[int(term.label)]))
+        spans = list(dict.fromkeys(spans))
         # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
         spans = [
             (start, end, street)
@@ -153,6 +195,13 @@ class Gazetteer:
             if marker is not None and marker != street.type:
                 continue
             house = _house_after(tokens, end + (1 if type_after else 0))
+            if street.type == METRO:
+                # A station's name is also a street's ("Харківська"): only "метро" or "станція" beside it says station.
+                if marker is None:
+                    continue
+                house = None
+            elif street.type == LANDMARK:
+                marker = street.type
             if need_marker and marker is None and house is None:
                 continue
             number = int(_HOUSE.match(house)[1]) if house else None  # type: ignore[index]
@@ -196,26 +245,34 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
     except ValidationError as error:
         raise GazetteerError("\n".join(describe_errors(error, locator))) from error
 
-    def problem(position: int, message: str) -> GazetteerError:
-        return GazetteerError(locator.error(("streets", position), f"{raw.streets[position].label}: {message}"))
+    entries = [("streets", position, street) for position, street in enumerate(raw.streets)]
+    entries += [("places", position, place) for position, place in enumerate(raw.places)]
+
+    def problem(index: int, message: str) -> GazetteerError:
+        section, position, street = entries[index]
+        return GazetteerError(locator.error((section, position), f"{street.label}: {message}"))
 
     seen: dict[str, int] = {}
     spelled: dict[tuple[str, str], int] = {}
-    for position, street in enumerate(raw.streets):
+    for index, (section, position, street) in enumerate(entries):
+        if (section == "places") != (street.type in (METRO, LANDMARK)):
+            raise problem(index, f"streets are of a street type, places of type {METRO!r} or {LANDMARK!r}")
         codes = [street.district] if street.district else [segment.district for segment in street.segments]
+        codes += street.districts
         unknown = [code for code in codes if code not in districts]
         if unknown:
-            raise problem(position, f"unknown district {unknown}")
+            raise problem(index, f"unknown district {unknown}")
         if street.label in seen:
-            raise problem(position, f"repeats streets.{seen[street.label]}")
-        seen[street.label] = position
-        for name in (street.name, *street.aliases):
+            first_section, first_position, _ = entries[seen[street.label]]
+            raise problem(index, f"repeats {first_section}.{first_position}")
+        seen[street.label] = index
+        for name in street.names:
             # The same words for two streets of one type could never tell them apart.
             key = (street.type, stem_term(name))
-            if key in spelled and spelled[key] != position:
-                raise problem(position, f"{name!r} also names {raw.streets[spelled[key]].label}")
-            spelled[key] = position
+            if key in spelled and spelled[key] != index:
+                raise problem(index, f"{name!r} also names {entries[spelled[key]][2].label}")
+            spelled[key] = index
     try:
-        return Gazetteer(raw.streets)
+        return Gazetteer([street for _, _, street in entries])
     except ValueError as error:
         raise GazetteerError(f"{path}: {error}") from error
