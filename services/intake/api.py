@@ -40,7 +40,9 @@ from services.intake.open311 import (
     service_request,
     services,
     submission_from_form,
+    token_answer,
 )
+from services.intake.open311_formats import Open311Formats
 from services.intake.repository import AppealReads, IdempotencyKeys
 from services.intake.settings import IntakeSettings
 from shared.channel_keys import KEY_HEADER, ChannelRecord, ChannelRegistry
@@ -249,6 +251,7 @@ class RequestMetrics:
 
 def _error_response(path: str, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     if path.startswith(OPEN311):
+        status = 403 if status == 401 else status  # the spec's answer for a missing or invalid api_key
         description = detail if isinstance(detail, str) else "; ".join(_describe(item) for item in detail)
         return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
@@ -458,7 +461,14 @@ def create_api(
         event_id = await claim_key(channel, idempotency_key, form.__dict__)
         submission = submission_from_form(form, taxonomy, channel=channel.name, event_id=event_id, received_at=clock())
         registered = await register_one(submission)
-        return [{"service_request_id": registered.appeal_id, "service_notice": None, "account_id": account_id}]
+        answer = {"service_request_id": registered.appeal_id, "service_notice": None, "account_id": account_id}
+        return [{**answer, "token": registered.appeal_id}]
+
+    @api.get(f"{OPEN311}/tokens/{{token}}.json", tags=["open311"], responses=OPEN311_ERRORS)
+    async def open311_token(token: str, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
+        if not await reads.by_ids([token]):
+            raise Open311Error(404, f"token {token!r} not found")
+        return token_answer(token)
 
     @api.get(f"{OPEN311}/requests/{{service_request_id}}.json", tags=["open311"], responses=OPEN311_ERRORS)
     async def open311_request(
@@ -536,4 +546,5 @@ def create_api(
 
     guard(api, settings, _error_response)
     api.add_middleware(RequestMetrics)
+    api.add_middleware(Open311Formats, root=OPEN311)
     return api
