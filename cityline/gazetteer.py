@@ -149,35 +149,38 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 
 FORM_KINDS = ("name", "former", "russian", "latin", "aliases")
+GENERATED = ("russian", "latin")
 
 
-def street_forms(entry: Entry) -> dict[str, list[str]]:
-    russian = _unique([*entry.russian, russian_form(entry.name), *(russian_form(old) for old in entry.former[:2])])
-    russian = [form for form in russian if form != entry.name and form not in entry.former]
-    latin = _unique([kmu2010(entry.name), *(informal_latin(form) for form in russian[:1])])
+def street_forms(entry: Entry, *, place: bool) -> dict[str, list[str]]:
+    """The street's forms; Russian and Latin ones generated from its name and its two newest former names (a place:
+    from its aliases too, which name it as people do: "Лавра")."""
+    sources = [entry.name, *entry.former[:2], *(entry.aliases if place else [])]
+    ukrainian = [name for name in sources if not _looks_russian(name)]
+    russian = _unique([*entry.russian, *(russian_form(name) for name in ukrainian)])
+    russian = [form for form in russian if form not in sources]
+    latin = _unique([*(kmu2010(name) for name in ukrainian), *(informal_latin(form) for form in russian)])
     return {"name": [entry.name], "former": entry.former, "russian": russian, "latin": latin, "aliases": entry.aliases}
 
 
-def settle_forms(entries: list[Entry]) -> list[dict[str, list[str]]]:
-    """Each street's forms, without those another street of its type also has: a current name wins over a former
-    name or a generated form; a form two streets both claim at the same rank is left out of both."""
-    forms = [street_forms(entry) for entry in entries]
-    owner: dict[tuple[str, str], int] = {}
-    for kind in FORM_KINDS:
-        claims: dict[tuple[str, str], set[int]] = {}
-        for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
+def _looks_russian(name: str) -> bool:
+    return any(letter in name.lower() for letter in "ыэъё") or name.lower().endswith(("ая", "ой", "ое", "ий проезд"))
+
+
+def settle_forms(entries: list[Entry], places: int) -> list[dict[str, list[str]]]:
+    """Each street's forms. Names are unique already (merge_same_names); former names may be shared, since people
+    use them (the gazetteer then lets the appeal's other evidence decide). A generated form that any other street
+    also has is left out: a guess must not make two streets alike."""
+    first_place = len(entries) - places
+    forms = [street_forms(entry, place=position >= first_place) for position, entry in enumerate(entries)]
+    claims: dict[tuple[str, str], set[int]] = {}
+    for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
+        for kind in FORM_KINDS:
             for form in own[kind]:
                 claims.setdefault((entry.type, stem_term(form)), set()).add(position)
-        for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
-            kept = []
-            for form in own[kind]:
-                key = (entry.type, stem_term(form))
-                if owner.get(key, position) == position and (kind == "name" or len(claims[key]) == 1):
-                    kept.append(form)
-            own[kind] = kept
-        for key, positions in claims.items():
-            if len(positions) == 1 or kind == "name":
-                owner.setdefault(key, min(positions))
+    for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
+        for kind in GENERATED:
+            own[kind] = [form for form in own[kind] if claims[(entry.type, stem_term(form))] == {position}]
     return forms
 
 
@@ -216,7 +219,7 @@ def build(register_items: list[dict[str, Any]], curated: dict[str, Any]) -> tupl
     streets, notes = merge_curated(read_register(register_items), curated.get("streets", []))
     streets = merge_same_names(sorted(streets, key=lambda entry: (entry.name.lower(), entry.type)))
     places = [merge_curated([], [raw])[0][0] for raw in curated.get("places", [])]
-    forms = settle_forms(streets + places)
+    forms = settle_forms(streets + places, len(places))
     lines = [HEADER, f"# {len(streets)} streets, {len(places)} places.", "streets:"]
     lines += [entry_line(entry, own) for entry, own in zip(streets, forms, strict=False)]
     lines.append("places:")

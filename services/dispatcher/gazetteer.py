@@ -28,17 +28,18 @@ LANDMARK: StreetType = "місце"
 # Abbreviations and case forms residents write, in Ukrainian, Russian and Latin letters, for each street type.
 TYPE_WORDS: dict[str, StreetType] = {
     **dict.fromkeys(["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы", "улицу"], "вулиця"),
-    **dict.fromkeys(["vul", "vulytsia", "vulytsya", "vulitsa", "ul", "ulitsa", "ulica", "street", "st", "str"], "вулиця"),
+    **dict.fromkeys(["vul", "vulytsia", "vulytsi", "vulytsiu", "vulytsya", "vulitsa", "ul", "ulitsa",
+                     "ulitse", "ulica", "street", "st", "str"], "вулиця"),
     **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт", "проспекте"], "проспект"),
-    **dict.fromkeys(["prosp", "prospekt", "prospect", "avenue", "ave", "av"], "проспект"),
+    **dict.fromkeys(["prosp", "prospekt", "prospekti", "prospektu", "prospect", "avenue", "ave", "av"], "проспект"),
     **dict.fromkeys(["бул", "бульв", "бульвар", "бульварі", "бульвару", "б-р", "бульваре"], "бульвар"),
-    **dict.fromkeys(["bulvar", "bul", "blvd", "boulevard"], "бульвар"),
+    **dict.fromkeys(["bulvar", "bulvari", "bulvaru", "bul", "blvd", "boulevard"], "бульвар"),
     **dict.fromkeys(["пров", "провулок", "провулку", "пер", "переулок", "переулке"], "провулок"),
-    **dict.fromkeys(["provulok", "prov", "pereulok", "per", "lane", "ln"], "провулок"),
+    **dict.fromkeys(["provulok", "provulku", "prov", "pereulok", "per", "lane", "ln"], "провулок"),
     **dict.fromkeys(["пл", "площа", "площі", "площу", "площадь", "площади"], "площа"),
-    **dict.fromkeys(["ploshcha", "ploshchad", "ploschad", "square", "sq"], "площа"),
-    **dict.fromkeys(["наб", "набережна", "набережній", "набережная", "набережной", "naberezhna", "embankment"], "набережна"),
-    **dict.fromkeys(["узвіз", "узвозі", "узвозу", "спуск", "спуске", "uzviz", "spusk", "descent"], "узвіз"),
+    **dict.fromkeys(["ploshcha", "ploshchi", "ploshchu", "ploshchad", "ploschad", "square", "sq"], "площа"),
+    **dict.fromkeys(["наб", "набережна", "набережній", "набережная", "набережной", "naberezhna", "naberezhnii", "embankment"], "набережна"),
+    **dict.fromkeys(["узвіз", "узвозі", "узвозу", "спуск", "спуске", "uzviz", "uzvozi", "uzvozu", "spusk", "descent"], "узвіз"),
     **dict.fromkeys(["шосе", "шоссе", "shose", "shosse", "highway"], "шосе"),
     **dict.fromkeys(["дорога", "дорозі", "дороги", "doroha", "road"], "дорога"),
     **dict.fromkeys(["тупик", "тупику", "tupyk"], "тупик"),
@@ -54,7 +55,11 @@ HOUSE_WORDS = frozenset({"буд", "будинок", "будинку", "б", "д
 _HOUSE = re.compile(r"^(\d{1,4})")
 # Endings that case forms change, after folding (match_key): Cyrillic vowels, й; Latin vowels.
 _ENDINGS = "аеиоуюяйaeiou"
-MIN_STEM = 4
+MIN_STEM = 3
+
+
+# Kinds of forms two streets may share: a former name (or an alias) is often another street's name.
+SHAREABLE = frozenset({"former", "aliases"})
 
 
 class GazetteerError(DataFileError):
@@ -113,6 +118,11 @@ class Street(BaseModel):
         """Every form the street is known by: its name first, then former names, Russian and Latin forms."""
         return (self.name, *self.former, *self.russian, *self.latin, *self.aliases)
 
+    def forms(self) -> list[tuple[str, str]]:
+        """(kind, form) for each name: "name", "former", "russian", "latin", "aliases"."""
+        kinds = [("name", (self.name,)), ("former", self.former), ("russian", self.russian), ("latin", self.latin)]
+        return [(kind, form) for kind, forms in [*kinds, ("aliases", self.aliases)] for form in forms]
+
     def district_for(self, house: int | None) -> str | None:
         if self.district is not None:
             return self.district
@@ -145,18 +155,32 @@ class StreetMatch:
         return self.street.label + (f", {self.house}" if self.house else "")
 
 
+def _stem(key: str) -> str:
+    """A folded word without its case ending ("хрещатику" -> "хрещатик", "шевченком" -> "шевченк",
+    "васильковской" -> "василковск"); a fleeting vowel goes too, so "ринок" meets "ринку"."""
+    stem = key.rstrip(_ENDINGS)
+    if len(stem) > MIN_STEM and stem[-1] in "мх" and stem[-2] in _ENDINGS:
+        stem = stem[:-1].rstrip(_ENDINGS)
+    if len(stem) > MIN_STEM and stem[-2:] in ("ок", "ец"):
+        stem = stem[:-2] + stem[-1]
+    return stem
+
+
 def stem_term(name: str) -> str:
     """A street name as stems: each word is folded (match_key) and loses its case ending, so every case form and
-    every spelling of one sound matches; short words must match whole ("Мира" is not "Мирна")."""
-    words = []
-    for word in match_tokens(name):
-        stem = word.rstrip(_ENDINGS)
-        words.append(stem if len(stem) >= MIN_STEM else f"{word}!")
-    return " ".join(words)
+    every spelling of one sound meets; a text's word matches when its stem is the same, whole ("Пушкіна" is not
+    "Пушкінська", "Мира" not "Мирна")."""
+    return " ".join(f"{_stem(key) or key}!" for key in match_tokens(name))
+
+
+def split_tokens(text: str) -> list[str]:
+    """The text's words, a hyphenated word as its parts ("Пуща-Водиця": both parts take case endings); a street
+    type written with a hyphen ("пр-т", "б-р") stays one word."""
+    return [part for token in tokenize(text) for part in ([token] if token in TYPE_WORDS else token.split("-")) if part]
 
 
 def match_tokens(text: str) -> list[str]:
-    return [match_key(token) for token in tokenize(text)]
+    return [match_key(token) for token in split_tokens(text)]
 
 
 class Gazetteer:
@@ -170,25 +194,16 @@ class Gazetteer:
             ]
         )
 
-    def find(self, text: str, *, need_marker: bool) -> StreetMatch | None:
-        """The street a text names, with its house number if written after it. `need_marker`: the street type or a
-        house number must stand beside the name (free text, where "садова ділянка" is not Садова вулиця). None when
-        no street or several streets of different districts fit."""
-        tokens = tokenize(text)
-        keys = [match_key(token) for token in tokens]
+    def matches(self, text: str, *, need_marker: bool) -> list[StreetMatch]:
+        """Every street, station and landmark the text names (a match inside a longer one left out)."""
+        tokens = split_tokens(text)
+        keys = [_stem(key) or key for key in (match_key(token) for token in tokens)]
         spans = []
         for term, words in self._index.find(keys):
             start = _position(keys, words)
             spans.append((start, start + len(term.words), self.streets[int(term.label)]))
-        spans = list(dict.fromkeys(spans))
-        # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
-        spans = [
-            (start, end, street)
-            for start, end, street in spans
-            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in spans)
-        ]
-        matches: list[StreetMatch] = []
-        for start, end, street in spans:
+        found: list[tuple[int, int, StreetMatch]] = []
+        for start, end, street in dict.fromkeys(spans):
             type_before = TYPE_WORDS.get(tokens[start - 1]) if start > 0 else None
             type_after = TYPE_WORDS.get(tokens[end]) if end < len(tokens) else None
             marker = type_before or type_after
@@ -205,7 +220,19 @@ class Gazetteer:
             if need_marker and marker is None and house is None:
                 continue
             number = int(_HOUSE.match(house)[1]) if house else None  # type: ignore[index]
-            matches.append(StreetMatch(street, house, number))
+            found.append((start, end, StreetMatch(street, house, number)))
+        # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
+        return [
+            match
+            for start, end, match in found
+            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
+        ]
+
+    def find(self, text: str, *, need_marker: bool) -> StreetMatch | None:
+        """The street a text names, with its house number if written after it. `need_marker`: the street type or a
+        house number must stand beside the name (free text, where "садова ділянка" is not Садова вулиця). None when
+        no street or several streets of different districts fit."""
+        matches = self.matches(text, need_marker=need_marker)
         if not matches:
             return None
         if len({match.street.label for match in matches}) > 1:
@@ -253,7 +280,7 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
         return GazetteerError(locator.error((section, position), f"{street.label}: {message}"))
 
     seen: dict[str, int] = {}
-    spelled: dict[tuple[str, str], int] = {}
+    spelled: dict[tuple[str, str], tuple[int, str]] = {}
     for index, (section, position, street) in enumerate(entries):
         if (section == "places") != (street.type in (METRO, LANDMARK)):
             raise problem(index, f"streets are of a street type, places of type {METRO!r} or {LANDMARK!r}")
@@ -266,12 +293,15 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
             first_section, first_position, _ = entries[seen[street.label]]
             raise problem(index, f"repeats {first_section}.{first_position}")
         seen[street.label] = index
-        for name in street.names:
-            # The same words for two streets of one type could never tell them apart.
+        for kind, name in street.forms():
+            # Two streets of one type with the same current name, or a Russian or Latin form of one that is another's
+            # name, could never be told apart. A former name may be another street's (then the words alone do not
+            # tell which: the appeal's other evidence must).
             key = (street.type, stem_term(name))
-            if key in spelled and spelled[key] != index:
-                raise problem(index, f"{name!r} also names {entries[spelled[key]][2].label}")
-            spelled[key] = index
+            other, other_kind = spelled.get(key, (index, kind))
+            if other != index and not ({kind, other_kind} & SHAREABLE):
+                raise problem(index, f"{name!r} also names {entries[other][2].label}")
+            spelled.setdefault(key, (index, kind))
     try:
         return Gazetteer([street for _, _, street in entries])
     except ValueError as error:

@@ -111,6 +111,7 @@ def match_key(token: str) -> str:
     є/е/э, no soft sign), and Latin spellings folded to one skeleton ("Khreshchatyk", "Kreschatik", "Chreshchatyk"
     become close; kh/h, y/i, ya/ia/ja, g/h are one)."""
     if _LATIN.search(token):
+        token = token.replace("'", "")  # a soft sign, written as an apostrophe: "Luk'ianivs'ka"
         for spelled, folded in _LATIN_FOLD:
             token = token.replace(spelled, folded)
         return _DOUBLED.sub(r"\1", token)
