@@ -81,10 +81,24 @@ def natural_order(title: str, given: set[str]) -> str:
     return title
 
 
+def given_names(titles: list[str]) -> set[str]:
+    """Words that begin several names: given names and titles ("Івана", "Академіка"), in the register's own words."""
+    first_words = Counter(title.split(" ")[0] for title in titles if " " in title)
+    return {word for word, count in first_words.items() if count >= 2 and not word[0].isdigit()}
+
+
+def surname_alias(name: str, given: set[str]) -> str | None:
+    """People write a street named after a person by the surname alone ("вул. Хмельницького")."""
+    words = name.split(" ")
+    if len(words) < 2 or words[0] not in given or words[1] in given:
+        return None
+    rest = " ".join(words[1:])
+    return rest if sum(char.isalpha() for char in rest) >= 4 else None
+
+
 def read_register(items: list[dict[str, Any]]) -> list[Entry]:
     titles = [clean(item["fullTitle"]) for item in items]
-    first_words = Counter(title.split(" ")[0] for title in titles if " " in title)
-    given = {word for word, count in first_words.items() if count >= 2 and not word[0].isdigit()}
+    given = given_names(titles)
     merged: dict[tuple[str, str], Entry] = {}
     for item, title in zip(items, titles, strict=True):
         kind = REGISTER_TYPES[item["type"]]
@@ -93,6 +107,9 @@ def read_register(items: list[dict[str, Any]]) -> list[Entry]:
         entry.districts |= {code for bit, code in enumerate(REGISTER_DISTRICTS) if item["districtsFlags"] & (1 << bit)}
         if name != title and title not in entry.aliases:
             entry.aliases.append(title)
+        surname = surname_alias(name, given)
+        if surname and surname not in entry.aliases:
+            entry.aliases.append(surname)
         old = clean(item.get("oldFullTitle") or "")
         if old and not _PLACEHOLDER.match(old) and old != name and old not in entry.former:
             entry.former.append(natural_order(old, given))
@@ -155,7 +172,7 @@ GENERATED = ("russian", "latin")
 def street_forms(entry: Entry, *, place: bool) -> dict[str, list[str]]:
     """The street's forms; Russian and Latin ones generated from its name and its two newest former names (a place:
     from its aliases too, which name it as people do: "Лавра")."""
-    sources = [entry.name, *entry.former[:2], *(entry.aliases if place else [])]
+    sources = [entry.name, *entry.former[:2], *entry.aliases]
     ukrainian = [name for name in sources if not _looks_russian(name)]
     russian = _unique([*entry.russian, *(russian_form(name) for name in ukrainian)])
     russian = [form for form in russian if form not in sources]

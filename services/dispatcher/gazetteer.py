@@ -144,6 +144,8 @@ class StreetMatch:
     street: Street
     house: str | None  # as written, e.g. "22а"
     house_number: int | None
+    marked: bool = False  # a street type, "метро" or a house number stood beside the name in the text
+    letters: int = 0  # how many letters the text's words for it have
 
     @property
     def district(self) -> str | None:
@@ -159,7 +161,7 @@ def _stem(key: str) -> str:
     """A folded word without its case ending ("хрещатику" -> "хрещатик", "шевченком" -> "шевченк",
     "васильковской" -> "василковск"); a fleeting vowel goes too, so "ринок" meets "ринку"."""
     stem = key.rstrip(_ENDINGS)
-    if len(stem) > MIN_STEM and stem[-1] in "мх" and stem[-2] in _ENDINGS:
+    if len(stem) > MIN_STEM and stem[-1] in "мхmh" and stem[-2] in _ENDINGS:
         stem = stem[:-1].rstrip(_ENDINGS)
     if len(stem) > MIN_STEM and stem[-2:] in ("ок", "ец"):
         stem = stem[:-2] + stem[-1]
@@ -220,7 +222,8 @@ class Gazetteer:
             if need_marker and marker is None and house is None:
                 continue
             number = int(_HOUSE.match(house)[1]) if house else None  # type: ignore[index]
-            found.append((start, end, StreetMatch(street, house, number)))
+            letters = sum(len(token) for token in tokens[start:end])
+            found.append((start, end, StreetMatch(street, house, number, marker is not None or house is not None, letters)))
         # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
         return [
             match
