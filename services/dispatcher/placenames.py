@@ -102,7 +102,7 @@ _LATIN_FOLD = [
     ("ye", "e"), ("ie", "e"), ("yi", "i"), ("yu", "u"), ("iu", "u"), ("ju", "u"), ("ya", "a"), ("ia", "a"),
     ("ja", "a"), ("y", "i"), ("j", "i"), ("w", "v"), ("x", "ks"), ("q", "k"), ("g", "h"),
 ]  # fmt: skip
-_DOUBLED = re.compile(r"(.)\1+")
+_DOUBLED = re.compile(r"(.)\1")  # a doubled letter as one ("Illienka", "Ilienka"); a run stays a run
 _LATIN = re.compile(r"[a-z]")
 
 
