@@ -18,8 +18,10 @@ from services.dispatcher.streets import StreetIndex
 from shared.settings import DEFAULT_TAXONOMY
 from shared.taxonomy import load_taxonomy
 
-FIXED = ["хрещ", "велика вас", "васильківська вел", "хрешатик", "вул. драйзера 30", "kreshchat", "bolshaya vas",
-         "просп. перемоги 136", "лук'ян", "оболонськ", "героїв дн", "vul. luk'ianivs", "московская 40", "пр", "б"]  # fmt: skip
+FIXED = [
+    "хрещ", "велика вас", "васильківська вел", "хрешатик", "вул. драйзера 30", "kreshchat", "bolshaya vas",
+    "просп. перемоги 136", "лук'ян", "оболонськ", "героїв дн", "vul. luk'ianivs", "московская 40", "пр", "б",
+]  # fmt: skip
 
 
 def queries(index: StreetIndex, count: int, seed: int = 7) -> list[str]:

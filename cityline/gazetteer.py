@@ -153,7 +153,9 @@ def merge_curated(register: list[Entry], curated: list[dict[str, Any]]) -> tuple
                 entry.former = _unique([*entry.former, *match.former])
             entry.aliases = _unique([*entry.aliases, *(a for a in match.aliases if a != street.name)])
             if street.district and match.districts and street.district not in match.districts:
-                notes.append(f"{street.type} {street.name}: curated {street.district}, register {sorted(match.districts)}")
+                notes.append(
+                    f"{street.type} {street.name}: curated {street.district}, register {sorted(match.districts)}"
+                )
             if not entry.segments:
                 entry.districts = set(match.districts) or entry.districts
         out.append(entry)
@@ -267,7 +269,9 @@ def add_parser(commands: Any) -> None:
     from shared.settings import DEFAULT_TAXONOMY
 
     folder = Path(DEFAULT_ROUTING).parent
-    parser = commands.add_parser("gazetteer", help="build the street gazetteer from Kyiv's register and the curated file")
+    parser = commands.add_parser(
+        "gazetteer", help="build the street gazetteer from Kyiv's register and the curated file"
+    )
     parser.add_argument("--register", required=True, help="the register as JSON (kyiv-streets data/streets.json)")
     parser.add_argument("--curated", default=folder / "gazetteer.curated.yaml", help="the curated gazetteer file")
     parser.add_argument("--out", default=folder / "gazetteer.yaml", help="the gazetteer file to write")

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shared.contracts.base import Code
 from services.dispatcher.placenames import match_key
+from shared.contracts.base import Code
 from shared.textmatch import TermIndex, compile_term, tokenize
 from shared.yamlfile import DataFileError, describe_errors, load_located
 
@@ -27,9 +27,27 @@ LANDMARK: StreetType = "місце"
 
 # Abbreviations and case forms residents write, in Ukrainian, Russian and Latin letters, for each street type.
 TYPE_WORDS: dict[str, StreetType] = {
-    **dict.fromkeys(["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы", "улицу"], "вулиця"),
-    **dict.fromkeys(["vul", "vulytsia", "vulytsi", "vulytsiu", "vulytsya", "vulitsa", "ul", "ulitsa",
-                     "ulitse", "ulica", "street", "st", "str"], "вулиця"),
+    **dict.fromkeys(
+        ["вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицы", "улицу"], "вулиця"
+    ),
+    **dict.fromkeys(
+        [
+            "vul",
+            "vulytsia",
+            "vulytsi",
+            "vulytsiu",
+            "vulytsya",
+            "vulitsa",
+            "ul",
+            "ulitsa",
+            "ulitse",
+            "ulica",
+            "street",
+            "st",
+            "str",
+        ],
+        "вулиця",
+    ),
     **dict.fromkeys(["просп", "проспект", "проспекті", "проспекту", "пр", "пр-т", "пр-кт", "проспекте"], "проспект"),
     **dict.fromkeys(["prosp", "prospekt", "prospekti", "prospektu", "prospect", "avenue", "ave", "av"], "проспект"),
     **dict.fromkeys(["бул", "бульв", "бульвар", "бульварі", "бульвару", "б-р", "бульваре"], "бульвар"),
@@ -38,8 +56,13 @@ TYPE_WORDS: dict[str, StreetType] = {
     **dict.fromkeys(["provulok", "provulku", "prov", "pereulok", "per", "lane", "ln"], "провулок"),
     **dict.fromkeys(["пл", "площа", "площі", "площу", "площадь", "площади"], "площа"),
     **dict.fromkeys(["ploshcha", "ploshchi", "ploshchu", "ploshchad", "ploschad", "square", "sq"], "площа"),
-    **dict.fromkeys(["наб", "набережна", "набережній", "набережная", "набережной", "naberezhna", "naberezhnii", "embankment"], "набережна"),
-    **dict.fromkeys(["узвіз", "узвозі", "узвозу", "спуск", "спуске", "uzviz", "uzvozi", "uzvozu", "spusk", "descent"], "узвіз"),
+    **dict.fromkeys(
+        ["наб", "набережна", "набережній", "набережная", "набережной", "naberezhna", "naberezhnii", "embankment"],
+        "набережна",
+    ),
+    **dict.fromkeys(
+        ["узвіз", "узвозі", "узвозу", "спуск", "спуске", "uzviz", "uzvozi", "uzvozu", "spusk", "descent"], "узвіз"
+    ),
     **dict.fromkeys(["шосе", "шоссе", "shose", "shosse", "highway"], "шосе"),
     **dict.fromkeys(["дорога", "дорозі", "дороги", "doroha", "road"], "дорога"),
     **dict.fromkeys(["тупик", "тупику", "tupyk"], "тупик"),
@@ -48,9 +71,10 @@ TYPE_WORDS: dict[str, StreetType] = {
     **dict.fromkeys(["лінія", "лінії", "линия", "линии", "liniia"], "лінія"),
     **dict.fromkeys(["майдан", "майдані", "майдану", "maidan"], "майдан"),
     **dict.fromkeys(
-        ["метро", "станція", "станції", "станцію", "станция", "станции", "станцию", "ст", "м", "metro", "station"], METRO
+        ["метро", "станція", "станції", "станцію", "станция", "станции", "станцию", "ст", "м", "metro", "station"],
+        METRO,
     ),
-}  # fmt: skip
+}
 HOUSE_WORDS = frozenset({"буд", "будинок", "будинку", "б", "д", "дом", "доме", "№"})
 _HOUSE = re.compile(r"^(\d{1,4})")
 # Endings that case forms change, after folding (match_key): Cyrillic vowels, й; Latin vowels.
@@ -223,7 +247,9 @@ class Gazetteer:
                 continue
             number = int(_HOUSE.match(house)[1]) if house else None  # type: ignore[index]
             letters = sum(len(token) for token in tokens[start:end])
-            found.append((start, end, StreetMatch(street, house, number, marker is not None or house is not None, letters)))
+            found.append(
+                (start, end, StreetMatch(street, house, number, marker is not None or house is not None, letters))
+            )
         # "Велика Васильківська" is not also "Васильківська": a match inside a longer one does not count.
         return [
             match
@@ -284,7 +310,7 @@ def load_gazetteer(path: Path, districts: dict[str, str]) -> Gazetteer:
 
     seen: dict[str, int] = {}
     spelled: dict[tuple[str, str], tuple[int, str]] = {}
-    for index, (section, position, street) in enumerate(entries):
+    for index, (section, _, street) in enumerate(entries):
         if (section == "places") != (street.type in (METRO, LANDMARK)):
             raise problem(index, f"streets are of a street type, places of type {METRO!r} or {LANDMARK!r}")
         codes = [street.district] if street.district else [segment.district for segment in street.segments]

@@ -4,7 +4,7 @@ keys the gazetteer matches on so that Ukrainian, Russian and Latin spellings of 
 `kmu2010` is the Ukrainian national transliteration (Cabinet of Ministers resolution No. 55 of 27 January 2010):
 its table gives Є, Ї, Й, Ю, Я one form at the start of a word and another elsewhere, "зг" is written "zgh", and the
 soft sign and the apostrophe are not written. Residents also write Kyiv's streets the Russian way in Latin letters
-("Kreshchatik", "Bolshaya Vasilkovskaya"): `informal_latin` spells the Russian form with the common scheme.
+("Kreschatik", "Bolshaya Vasilkovskaya"): `informal_latin` spells the Russian form with the common scheme.
 """
 
 import re
@@ -67,8 +67,8 @@ _RUSSIAN_SUFFIXES = [
     (re.compile(r"([сц])ке\b"), r"\1кое"),
     (re.compile(r"(?<=[^кгх])ий\b"), "ый"),
 ]
-# A one-word name ending so is an adjective (Лісна -> Лесная; not -ова, which is also a surname: Перова); in a longer name the same ending is
-# often the genitive of a person's name ("Івана Франка"), which Russian writes alike.
+# A one-word name ending so is an adjective (Лісна -> Лесная; not -ова, which is also a surname: Перова); in a
+# longer name the same ending is often the genitive of a person's name ("Івана Франка"), which Russian writes alike.
 _SINGLE_WORD_SUFFIXES = [(re.compile(r"(?<=[нлр])а\b"), "ая"), (re.compile(r"(?<=[нлр])е\b"), "ое")]
 _RUSSIAN_LETTERS = str.maketrans({"і": "и", "ї": "и", "є": "е", "ґ": "г", "'": "", "’": "", "ʼ": ""})
 
@@ -88,7 +88,7 @@ def russian_form(name: str) -> str:
 
 
 def informal_latin(russian: str) -> str:
-    """A Russian form in Latin letters the way residents often write it: "Крещатик" -> "Kreshchatik"."""
+    """A Russian form in Latin letters the way residents often write it: "Крещатик" -> "Kreschatik"."""
     return "".join(_keep_case(char, _RUSSIAN_LATIN.get(char.lower(), char)) for char in russian)
 
 

@@ -157,6 +157,8 @@ def _close(typed: str, word: str) -> bool:
         return False
     matcher = SequenceMatcher(None, typed, word[: len(typed) + 1], autojunk=False)
     # The quick bounds first: most words are far off, and ratio() is the dear part.
-    return matcher.real_quick_ratio() >= FUZZY_RATIO and matcher.quick_ratio() >= FUZZY_RATIO and (
-        matcher.ratio() >= FUZZY_RATIO
+    return (
+        matcher.real_quick_ratio() >= FUZZY_RATIO
+        and matcher.quick_ratio() >= FUZZY_RATIO
+        and (matcher.ratio() >= FUZZY_RATIO)
     )

@@ -161,8 +161,13 @@ def test_every_endpoint_in_json_and_xml_through_the_client(endpoint, open311_key
 
     created = requests.post(
         f"{endpoint}/requests.{fmt}",
-        data={"api_key": open311_key, "service_code": "roads", "description": "Яма на дорозі, пишіть ivan@example.com",
-              "address_string": "вул. Велика Васильківська, 100", **JURISDICTION},  # fmt: skip
+        data={
+            "api_key": open311_key,
+            "service_code": "roads",
+            "description": "Яма на дорозі, пишіть ivan@example.com",
+            "address_string": "вул. Велика Васильківська, 100",
+            **JURISDICTION,
+        },
         timeout=30,
     )
     assert created.status_code == 201, created.text
@@ -193,7 +198,9 @@ def test_every_endpoint_in_json_and_xml_through_the_client(endpoint, open311_key
 @pytest.mark.parametrize("key", [None, "cl_0123456789ab_x"], ids=["missing", "invalid"])
 def test_an_invalid_api_key_is_403_in_the_spec_shape(endpoint, fmt, key):
     form = {"service_code": "roads", "description": "Яма", "lat": 50.45, "long": 30.5}
-    response = requests.post(f"{endpoint}/requests.{fmt}", data={**form, **({"api_key": key} if key else {})}, timeout=30)
+    response = requests.post(
+        f"{endpoint}/requests.{fmt}", data={**form, **({"api_key": key} if key else {})}, timeout=30
+    )
     assert response.status_code == 403, response.text
     [error] = answer_items(response, fmt, "errors")
     assert str(error["code"]) == "403" and "API key" in error["description"]
