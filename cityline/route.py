@@ -21,30 +21,25 @@ from services.dispatcher.domain import find_place
 from shared.contracts.base import utcnow
 from shared.contracts.intake import Address, AppealRegistered
 
+OUTCOMES = ("right", "wrong", "unknown")
+
 
 @dataclass
 class DistrictEvaluation:
-    labelled: int = 0
-    right: int = 0
-    wrong: int = 0
-    unknown: int = 0
-    not_labelled: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # right, wrong, unknown, not_labelled
     mistakes: list[dict[str, Any]] = field(default_factory=list)
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def add(self, item: dict[str, Any], found: str | None, street: str | None) -> None:
         truth = item.get("district")
         if not truth:
-            self.not_labelled += 1
-            return
-        self.labelled += 1
-        if found == truth:
-            self.right += 1
-            return
-        if found is None:
-            self.unknown += 1
+            outcome = "not_labelled"
         else:
-            self.wrong += 1
+            outcome = "right" if found == truth else "unknown" if found is None else "wrong"
+        self.outcomes[outcome] += 1
+        if outcome in ("not_labelled", "right"):
+            return
+        if outcome == "wrong":
             self.confusions[(truth, found)] += 1
         self.mistakes.append(
             {"id": item.get("id"), "true": truth, "found": found, "street": street, "address": item.get("address"),
@@ -52,15 +47,12 @@ class DistrictEvaluation:
         )  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
+        labelled = sum(self.outcomes[outcome] for outcome in OUTCOMES)
         return {
-            "labelled": self.labelled,
-            "right": self.right,
-            "wrong": self.wrong,
-            "unknown": self.unknown,
-            "right_share": _ratio(self.right, self.labelled),
-            "wrong_share": _ratio(self.wrong, self.labelled),
-            "unknown_share": _ratio(self.unknown, self.labelled),
-            "not_labelled": self.not_labelled,
+            "labelled": labelled,
+            **{outcome: self.outcomes[outcome] for outcome in OUTCOMES},
+            **{f"{outcome}_share": _ratio(self.outcomes[outcome], labelled) for outcome in OUTCOMES},
+            "not_labelled": self.outcomes["not_labelled"],
             "confusions": [
                 {"true": true, "found": found, "count": count} for (true, found), count in self.confusions.most_common()
             ],
