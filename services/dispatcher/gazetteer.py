@@ -7,6 +7,7 @@ ending; the street type (вулиця, проспект, ...) before or after th
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -192,6 +193,7 @@ def _stem(key: str) -> str:
     return stem
 
 
+@lru_cache(maxsize=65536)
 def stem_term(name: str) -> str:
     """A street name as stems: each word is folded (match_key) and loses its case ending, so every case form and
     every spelling of one sound meets; a text's word matches when its stem is the same, whole ("Пушкіна" is not

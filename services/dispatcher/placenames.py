@@ -8,6 +8,7 @@ soft sign and the apostrophe are not written. Residents also write Kyiv's street
 """
 
 import re
+from functools import lru_cache
 
 # The official table: (at the start of a word, elsewhere).
 _KMU_2010: dict[str, tuple[str, str]] = {
@@ -106,6 +107,7 @@ _DOUBLED = re.compile(r"(.)\1")  # a doubled letter as one ("Illienka", "Ilienka
 _LATIN = re.compile(r"[a-z]")
 
 
+@lru_cache(maxsize=65536)
 def match_key(token: str) -> str:
     """One word as the gazetteer compares it: Ukrainian and Russian spellings of a sound folded together (і/и/ы,
     є/е/э, no soft sign), and Latin spellings folded to one skeleton ("Khreshchatyk", "Kreschatik", "Chreshchatyk"
