@@ -67,6 +67,7 @@ class Entry:
     russian: list[str] = field(default_factory=list)
     segments: list[dict[str, Any]] = field(default_factory=list)
     curated_district: str | None = None
+    surnames: list[str] = field(default_factory=list)  # the surname alone: a guess, like the generated forms
 
 
 def clean(title: str) -> str:
@@ -108,8 +109,8 @@ def read_register(items: list[dict[str, Any]]) -> list[Entry]:
         if name != title and title not in entry.aliases:
             entry.aliases.append(title)
         surname = surname_alias(name, given)
-        if surname and surname not in entry.aliases:
-            entry.aliases.append(surname)
+        if surname and surname not in entry.surnames:
+            entry.surnames.append(surname)
         old = clean(item.get("oldFullTitle") or "")
         if old and not _PLACEHOLDER.match(old) and old != name and old not in entry.former:
             entry.former.append(natural_order(old, given))
@@ -152,6 +153,7 @@ def merge_curated(register: list[Entry], curated: list[dict[str, Any]]) -> tuple
             else:
                 entry.former = _unique([*entry.former, *match.former])
             entry.aliases = _unique([*entry.aliases, *(a for a in match.aliases if a != street.name)])
+            entry.surnames = match.surnames
             if street.district and match.districts and street.district not in match.districts:
                 notes.append(
                     f"{street.type} {street.name}: curated {street.district}, register {sorted(match.districts)}"
@@ -167,8 +169,8 @@ def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(item for item in items if item))
 
 
-FORM_KINDS = ("name", "former", "russian", "latin", "aliases")
-GENERATED = ("russian", "latin")
+FORM_KINDS = ("name", "former", "russian", "latin", "aliases", "surnames")
+GENERATED = ("russian", "latin", "surnames")
 
 
 def street_forms(entry: Entry, *, place: bool) -> dict[str, list[str]]:
@@ -179,28 +181,63 @@ def street_forms(entry: Entry, *, place: bool) -> dict[str, list[str]]:
     russian = _unique([*entry.russian, *(russian_form(name) for name in ukrainian)])
     russian = [form for form in russian if form not in sources]
     latin = _unique([*(kmu2010(name) for name in ukrainian), *(informal_latin(form) for form in russian)])
-    return {"name": [entry.name], "former": entry.former, "russian": russian, "latin": latin, "aliases": entry.aliases}
+    own = {"name": [entry.name], "former": entry.former, "russian": russian, "latin": latin, "aliases": entry.aliases}
+    return {**own, "surnames": [name for name in entry.surnames if name not in entry.aliases]}
 
 
 def _looks_russian(name: str) -> bool:
     return any(letter in name.lower() for letter in "ыэъё") or name.lower().endswith(("ая", "ой", "ое", "ий проезд"))
 
 
-def settle_forms(entries: list[Entry], places: int) -> list[dict[str, list[str]]]:
+# A former name several streets had stays with the one that other streets' descriptions in the register name this
+# many times more often than any other (a main street: "Щорса" is Коновальця's, not a suburb lane's).
+DOMINANT_MENTIONS = 4
+MIN_MENTIONS = 5
+
+
+def mentions(register_items: list[dict[str, Any]], entries: list[Entry]) -> list[int]:
+    """How often each street's most telling word is named in the register's descriptions of other streets
+    ("Пролягає від Коновальця Євгена вул. до ..."): how much of a main street it is."""
+    counts = Counter(
+        stem_term(word) for item in register_items for word in (item.get("placeDescription") or "").split()
+    )
+    return [counts[stem_term(max(entry.name.split(" "), key=len))] for entry in entries]
+
+
+def settle_forms(entries: list[Entry], places: int, weight: list[int]) -> list[dict[str, list[str]]]:
     """Each street's forms. Names are unique already (merge_same_names); former names may be shared, since people
-    use them (the gazetteer then lets the appeal's other evidence decide). A generated form that any other street
-    also has is left out: a guess must not make two streets alike."""
+    use them (the gazetteer then lets the appeal's other evidence decide), unless one of the streets is by far the
+    main one (`weight`). A generated form that any other street also has is left out: a guess must not make two
+    streets alike."""
     first_place = len(entries) - places
     forms = [street_forms(entry, place=position >= first_place) for position, entry in enumerate(entries)]
     claims: dict[tuple[str, str], set[int]] = {}
+    names: set[tuple[str, str]] = set()
     for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
+        names.add((entry.type, stem_term(entry.name)))
         for kind in FORM_KINDS:
             for form in own[kind]:
                 claims.setdefault((entry.type, stem_term(form)), set()).add(position)
     for position, (entry, own) in enumerate(zip(entries, forms, strict=True)):
         for kind in GENERATED:
             own[kind] = [form for form in own[kind] if claims[(entry.type, stem_term(form))] == {position}]
+        for kind in ("former", "aliases"):
+            own[kind] = [
+                form for form in own[kind] if _keeps(position, (entry.type, stem_term(form)), claims, names, weight)
+            ]
     return forms
+
+
+def _keeps(position: int, key: tuple[str, str], claims: dict, names: set, weight: list[int]) -> bool:
+    """A shared former name: kept by every street, or only by the main one when one is by far the main one (never
+    when it is another street's current name)."""
+    others = claims[key] - {position}
+    if not others or key in names:
+        return True
+    heaviest = max(weight[other] for other in others)
+    if weight[position] >= max(MIN_MENTIONS, DOMINANT_MENTIONS * heaviest):
+        return True
+    return not any(weight[other] >= max(MIN_MENTIONS, DOMINANT_MENTIONS * weight[position]) for other in others)
 
 
 def merge_same_names(entries: list[Entry]) -> list[Entry]:
@@ -228,7 +265,8 @@ def entry_line(entry: Entry, forms: dict[str, list[str]]) -> str:
         fields["ambiguous"] = True
         if entry.districts:
             fields["districts"] = sorted(entry.districts)
-    for kind in FORM_KINDS[1:]:
+    forms = {**forms, "aliases": [*forms["aliases"], *forms["surnames"]]}
+    for kind in FORM_KINDS[1:-1]:
         if forms[kind]:
             fields[kind] = forms[kind]
     return "  - " + json.dumps(fields, ensure_ascii=False, separators=(", ", ": "))
@@ -238,7 +276,8 @@ def build(register_items: list[dict[str, Any]], curated: dict[str, Any]) -> tupl
     streets, notes = merge_curated(read_register(register_items), curated.get("streets", []))
     streets = merge_same_names(sorted(streets, key=lambda entry: (entry.name.lower(), entry.type)))
     places = [merge_curated([], [raw])[0][0] for raw in curated.get("places", [])]
-    forms = settle_forms(streets + places, len(places))
+    weight = mentions(register_items, streets) + [0] * len(places)
+    forms = settle_forms(streets + places, len(places), weight)
     lines = [HEADER, f"# {len(streets)} streets, {len(places)} places.", "streets:"]
     lines += [entry_line(entry, own) for entry, own in zip(streets, forms, strict=False)]
     lines.append("places:")
