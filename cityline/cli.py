@@ -12,9 +12,25 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     # Imported here, when the parser is built: a command's module loads only what building its parser needs.
-    from cityline import asyncapi, bench, channels, classify, dlq, notify, prometheus, status, submit, topics, up, users
+    from cityline import (
+        asyncapi,
+        bench,
+        channels,
+        classify,
+        dlq,
+        gazetteer,
+        notify,
+        prometheus,
+        route,
+        status,
+        submit,
+        topics,
+        up,
+        users,
+    )
 
-    for command in (up, submit, status, bench, dlq, asyncapi, channels, classify, notify, topics, prometheus, users):
+    every = (up, submit, status, bench, dlq, asyncapi, channels, classify, gazetteer, route, notify, topics, prometheus)
+    for command in (*every, users):
         command.add_parser(commands)
     return root
 

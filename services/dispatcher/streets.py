@@ -8,13 +8,14 @@ Ukrainian and Russian spellings of the same sound are folded together (і/и/ы,
 """
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from services.dispatcher.gazetteer import HOUSE_WORDS, TYPE_WORDS, Gazetteer, Street
+from services.dispatcher.gazetteer import HOUSE_WORDS, LANDMARK, METRO, TYPE_WORDS, Gazetteer, Street
+from services.dispatcher.placenames import match_key
 from shared.textmatch import tokenize
 
-_FOLD = str.maketrans({"і": "и", "ї": "и", "ы": "и", "й": "и", "є": "е", "э": "е", "ґ": "г", "'": "", "ъ": "ь"})
 _HOUSE = re.compile(r"^\d{1,4}")
 # A typed word this close to the beginning of a street's word is taken for a typo of it.
 FUZZY_RATIO = 0.75
@@ -25,7 +26,8 @@ WHOLE_PREFIX, WORD_PREFIXES, FUZZY = 0, 1, 2
 
 
 def fold(word: str) -> str:
-    return word.translate(_FOLD)
+    """Ukrainian, Russian and Latin spellings of one sound as one (the gazetteer's own folding)."""
+    return match_key(word)
 
 
 @dataclass(frozen=True)
@@ -66,23 +68,57 @@ def parse_query(text: str) -> Query:
 
 
 class StreetIndex:
+    """Every form of every street (name, former names, Russian and Latin forms), indexed by the first two letters
+    of each of its words, so a lookup looks only at the forms that could fit what was typed."""
+
     def __init__(self, gazetteer: Gazetteer, district_names: dict[str, str]) -> None:
         self.streets: list[Street] = gazetteer.streets
         self.district_names = district_names
         self.forms = [
             _Form(position, name, words, " ".join(words))
             for position, street in enumerate(self.streets)
-            for name in (street.name, *street.aliases)
+            if street.type not in (METRO, LANDMARK)  # the address field takes streets
+            for name in dict.fromkeys(street.names)
             if (words := tuple(fold(word) for word in tokenize(name)))
         ]
+        self._by_start: dict[str, set[int]] = defaultdict(set)
+        for number, form in enumerate(self.forms):
+            for word in form.words:
+                self._by_start[word[:1]].add(number)
+                self._by_start[word[:2]].add(number)
+                # The first and third letters: a word whose second letter was mistyped is found by these.
+                self._by_start[_skip_key(word)].add(number)
+
+    def _candidates(self, query: Query, *, fuzzy: bool) -> list[_Form]:
+        """Forms with a word beginning as each typed word begins (its first two letters; fuzzy: or its first and
+        third, for a typo in the second)."""
+        empty: set[int] = set()
+        found: set[int] | None = None
+        for typed in query.words:
+            bucket = self._by_start.get(typed[:2], empty)
+            if fuzzy:
+                bucket = bucket | self._by_start.get(_skip_key(typed), empty)
+            found = set(bucket) if found is None else found & bucket
+            if not found:
+                return []
+        return [self.forms[number] for number in sorted(found or ())]
 
     def suggest(self, text: str, limit: int = 10) -> list[StreetSuggestion]:
         query = parse_query(text)
         if not query.words:
             return []
         best: dict[int, tuple[int, _Form]] = {}
-        for form in self.forms:
-            fit = _fit(query, form)
+        self._rank(query, self._candidates(query, fuzzy=False), best, fuzzy=False)
+        if len(best) < limit and all(len(typed) >= MIN_FUZZY_LENGTH for typed in query.words):
+            seen = {id(form) for _, form in best.values()}
+            fuzzy = [form for form in self._candidates(query, fuzzy=True) if id(form) not in seen]
+            self._rank(query, fuzzy, best, fuzzy=True)
+        ranked = sorted(best.items(), key=lambda item: (item[1][0], len(item[1][1].text), item[1][1].text, item[0]))
+        return [self._suggestion(self.streets[position], form, query.house) for position, (_, form) in ranked[:limit]]
+
+    def _rank(self, query: Query, forms: list[_Form], best: dict[int, tuple[int, _Form]], *, fuzzy: bool) -> None:
+        for form in forms:
+            fit = _fit(query, form, fuzzy=fuzzy)
             if fit is None:
                 continue
             street = self.streets[form.street]
@@ -90,8 +126,6 @@ class StreetIndex:
                 fit += 1  # another type of street of that name is a worse fit, still worth showing
             if form.street not in best or fit < best[form.street][0]:
                 best[form.street] = (fit, form)
-        ranked = sorted(best.items(), key=lambda item: (item[1][0], len(item[1][1].text), item[1][1].text))
-        return [self._suggestion(self.streets[position], form, query.house) for position, (_, form) in ranked[:limit]]
 
     def _suggestion(self, street: Street, form: _Form, house: int | None) -> StreetSuggestion:
         district = street.district_for(house)
@@ -103,12 +137,16 @@ class StreetIndex:
         )
 
 
-def _fit(query: Query, form: _Form) -> int | None:
+def _skip_key(word: str) -> str:
+    return f"~{word[0]}{word[2]}" if len(word) >= 3 else "~"
+
+
+def _fit(query: Query, form: _Form, *, fuzzy: bool) -> int | None:
     if form.joined.startswith(query.joined):
         return WHOLE_PREFIX
     if all(any(word.startswith(typed) for word in form.words) for typed in query.words):
         return WORD_PREFIXES
-    if all(any(_close(typed, word) for word in form.words) for typed in query.words):
+    if fuzzy and all(any(_close(typed, word) for word in form.words) for typed in query.words):
         return FUZZY
     return None
 
@@ -117,5 +155,10 @@ def _close(typed: str, word: str) -> bool:
     """A typo of the word's beginning: a typed word long enough, nearly the same as the word cut to its length."""
     if len(typed) < MIN_FUZZY_LENGTH or typed[0] != word[0]:
         return False
-    head = word[: len(typed) + 1]
-    return SequenceMatcher(None, typed, head, autojunk=False).ratio() >= FUZZY_RATIO
+    matcher = SequenceMatcher(None, typed, word[: len(typed) + 1], autojunk=False)
+    # The quick bounds first: most words are far off, and ratio() is the dear part.
+    return (
+        matcher.real_quick_ratio() >= FUZZY_RATIO
+        and matcher.quick_ratio() >= FUZZY_RATIO
+        and (matcher.ratio() >= FUZZY_RATIO)
+    )

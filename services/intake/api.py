@@ -18,8 +18,9 @@ from fastapi import FastAPI
 
 from services.intake.batching import Register, RegistrationBatcher
 from services.intake.dependencies import IntakeApi
-from services.intake.errors import add_error_handlers, error_response
+from services.intake.errors import OPEN311, add_error_handlers, error_response
 from services.intake.middlewares import RequestMetrics
+from services.intake.open311_formats import Open311Formats
 from services.intake.repository import AppealReads, IdempotencyKeys
 from services.intake.routes import appeals, open311
 from services.intake.settings import IntakeSettings
@@ -70,4 +71,5 @@ def create_api(
     add_error_handlers(api)
     guard(api, settings, error_response)
     api.add_middleware(RequestMetrics)
+    api.add_middleware(Open311Formats, root=OPEN311)
     return api

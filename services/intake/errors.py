@@ -21,6 +21,7 @@ OPEN311 = "/open311/v2"
 
 def error_response(path: str, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     if path.startswith(OPEN311):
+        status = 403 if status == 401 else status  # the spec's answer for a missing or invalid api_key
         description = detail if isinstance(detail, str) else _described(detail)
         return JSONResponse([{"code": status, "description": description}], status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)

@@ -3,7 +3,13 @@
 The shapes follow the specification (https://wiki.open311.org/GeoReport_v2): field names, `open`/`closed`,
 errors as a list of {code, description} and the 90-day default window. Lists come in pages of at most MAX_REQUESTS
 (`page`/`page_size`, the paging Open311 servers commonly add; the spec caps an answer at 1000, we at 100).
-The public sees a request without private details (services.intake.privacy); its channel and staff see it whole.
+The public sees a request with its private details masked (services.intake.privacy): the resident's words as
+`description`, but phone numbers, e-mail addresses, the names the resident gave and flat numbers replaced; its
+channel and staff see it whole.
+
+A request's `service_code` has one answer, used both to show it and to filter by it (`request_service_code`): the
+classifier's category once it has decided one, the code the resident chose while the classifier has not (or could
+only say "unclassified").
 """
 
 from collections.abc import Callable
@@ -59,6 +65,11 @@ def services(taxonomy: Taxonomy) -> list[dict[str, Any]]:
         for code, category in taxonomy.categories.items()
         if code != "unclassified"
     ]
+
+
+def token_answer(service_request_id: str) -> list[dict[str, Any]]:
+    """GET tokens/{token}: a request is registered before POST answers, so its token is its service_request_id."""
+    return [{"service_request_id": service_request_id, "token": service_request_id}]
 
 
 def service_definition(taxonomy: Taxonomy, code: str) -> dict[str, Any]:
@@ -129,24 +140,43 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+UNDECIDED = (None, "unclassified")
+
+
+def request_service_code(document: dict[str, Any]) -> str | None:
+    """The request's service_code: the classifier's category, or the resident's choice while it has none."""
+    code = (document.get("classification") or {}).get("category")
+    if code in UNDECIDED and document.get("requested_category"):
+        return str(document["requested_category"])
+    return code
+
+
+def service_code_query(codes: list[str]) -> dict[str, Any]:
+    """The store query for requests whose request_service_code is one of `codes` (the same rule, as a filter)."""
+    return {
+        "$or": [
+            {"classification.category": {"$in": codes}},
+            {"classification.category": {"$in": list(UNDECIDED)}, "requested_category": {"$in": codes}},
+        ]
+    }
+
+
 def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, whole: bool) -> dict[str, Any]:
     """One appeal as a GeoReport service request. `whole` (its channel, staff): with the resident's words, the exact
-    place and notes as written; otherwise no description, the address without its flat, the coordinates rounded and
-    the notes masked."""
-    classification = document.get("classification") or {}
+    place and notes as written; otherwise the words and notes masked, the address without its flat and the
+    coordinates rounded."""
     assignment = document.get("assignment") or {}
-    # The resident's own choice stands until the classifier has decided something better than "unclassified".
-    code = classification.get("category")
-    if code in (None, "unclassified") and document.get("requested_category"):
-        code = document["requested_category"]
+    code = request_service_code(document)
     category = taxonomy.categories.get(taxonomy.aliases.get(code, code)) if code else None
     address = document.get("address") or {}
     notes = [entry["note"] for entry in document.get("history", []) if entry.get("note")]
     status_notes = notes[-1] if notes else None
     attachments = document.get("attachments") or []
     address_text, lat, lon = address.get("text"), address.get("lat"), address.get("lon")
+    description = document.get("text")
     if not whole:
         names = resident_names(document.get("contact"))
+        description = mask_private(description, names) if description else None
         status_notes = mask_private(status_notes, names) if status_notes else None
         address_text = public_address(address_text, names)
         lat, lon = public_coordinate(lat), public_coordinate(lon)
@@ -156,7 +186,7 @@ def service_request(document: dict[str, Any], taxonomy: Taxonomy, *, whole: bool
         "status_notes": status_notes,
         "service_name": category.name if category else None,
         "service_code": code,
-        "description": document.get("text") if whole else None,
+        "description": description,
         "agency_responsible": assignment.get("department_name"),
         "service_notice": None,
         "requested_datetime": _iso(document.get("received_at")),
@@ -211,7 +241,7 @@ def requests_query(
     query: dict[str, Any] = {"received_at": {"$gte": start, "$lte": end}}
     codes = _split(service_code)
     if codes:
-        query["$or"] = [{"classification.category": {"$in": codes}}, {"requested_category": {"$in": codes}}]
+        query.update(service_code_query(codes))
     if statuses == {"closed"}:
         query["status"] = {"$in": sorted(CLOSED_STATUSES)}
     elif statuses == {"open"}:

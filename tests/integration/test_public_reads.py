@@ -73,7 +73,7 @@ async def test_an_appeal_with_a_flat_and_a_comment_with_a_phone_shows_neither_to
     assert public["request"]["status_notes"] == public["listed"]["status_notes"] == note
     assert public["request"]["address"] == "вул. Хрещатик, 22"
     assert (public["request"]["lat"], public["request"]["long"]) == (50.447, 30.522)
-    assert public["request"]["description"] is None
+    assert public["request"]["description"] == f"Немає гарячої води, {FLAT}"
 
     # The channel that sent it and signed-in staff see it whole; a wrong staff token is refused.
     assert channel_view["status_notes"] == COMMENT and channel_view["address"] == "вул. Хрещатик, 22, кв. 15"

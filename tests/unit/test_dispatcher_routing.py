@@ -154,10 +154,30 @@ def test_a_street_crossing_districts_is_resolved_by_house_number(text, district)
 
 
 def test_street_names_match_in_any_case_form():
-    assert stem_term("Велика Васильківська") == "велик васильківськ"
-    assert stem_term("Мира") == "мира!"  # too short a stem: the whole word
+    # Folded as well: і/и/ы and є/е/э are one letter, the soft sign is dropped (Russian and Ukrainian forms meet).
+    assert stem_term("Велика Васильківська") == "велик! василкивск!" == stem_term("Великая Васильківская")
+    assert stem_term("Мира") == "мир!"
     gazetteer = Gazetteer([Street(name="Велика Васильківська", district="pecherskyi")])
     assert gazetteer.find("на Великій Васильківській", need_marker=False).street.name == "Велика Васильківська"
+    assert gazetteer.find("Velyka Vasylkivs'ka 5", need_marker=False) is None  # no Latin form given
+    latin = Gazetteer([Street(name="Велика Васильківська", district="pecherskyi", latin=["Velyka Vasylkivska"])])
+    assert latin.find("Velyka Vasylkivs'ka 5", need_marker=False).district == "pecherskyi"
+    assert latin.find("Velikaya Vasilkivskaya 5", need_marker=False).district == "pecherskyi"
+    # A stem is matched whole: "Пушкіна" is not the start of "Пушкінська".
+    pushkina = Gazetteer([Street(name="Пушкіна", district="desnianskyi")])
+    assert pushkina.find("вул. Пушкінська, 9", need_marker=False) is None
+    assert pushkina.find("на вулиці Пушкіна, 9", need_marker=False).district == "desnianskyi"
+
+
+def test_a_former_name_two_streets_had_does_not_tell_the_district():
+    gazetteer = Gazetteer(
+        [
+            Street(name="Євгена Коновальця", district="pecherskyi", former=["Щорса"]),
+            Street(name="Вадима Модзалевського", district="desnianskyi", former=["Щорса"]),
+        ]
+    )
+    assert gazetteer.find("ул. Щорса, 32", need_marker=False) is None
+    assert gazetteer.find("вул. Євгена Коновальця, 32", need_marker=False).district == "pecherskyi"
 
 
 def test_a_street_entry_gives_exactly_one_answer():
@@ -180,10 +200,11 @@ def test_a_bad_gazetteer_names_the_file_and_the_street(tmp_path, taxonomy):
     )
     with pytest.raises(GazetteerError, match=r"gazetteer\.yaml:3: streets\.1: .*exactly one of"):
         load_gazetteer(path, taxonomy.districts)
-    # an alias that spells another street of the same type (in any case form) could never be told apart
+    # a Russian or Latin form that spells another street of the same type (in any case form) could never be told
+    # apart (a former name may: people still use it for either street)
     path.write_text(
         "streets:\n  - {name: Тестова, district: podilskyi}\n"
-        "  - {name: Нова, district: pecherskyi, aliases: [Тестової]}\n",
+        "  - {name: Нова, district: pecherskyi, russian: [Тестової]}\n",
         encoding="utf-8",
     )
     with pytest.raises(GazetteerError, match=r"yaml:3: streets\.1: вулиця Нова: 'Тестової' also names вулиця Тестова"):

@@ -17,7 +17,9 @@ from services.intake.domain import (
 from services.intake.open311 import (
     Open311Error,
     ServiceRequestForm,
+    request_service_code,
     requests_query,
+    service_code_query,
     service_definition,
     service_request,
     services,
@@ -179,7 +181,7 @@ def test_an_appeal_as_a_service_request(taxonomy):
     document = {
         "_id": "1000003",
         "channel": "web",
-        "text": "Яма",
+        "text": "Яма біля під'їзду, дзвоніть Олені 067-123-45-67",
         "status": "rejected",
         "requested_category": "roads",
         "classification": {"category": "roads"},
@@ -200,9 +202,10 @@ def test_an_appeal_as_a_service_request(taxonomy):
     assert public["requested_datetime"] == "2026-01-15T09:00:00Z"
     assert public["address"] == "вул. Хрещатик, 1"
     assert public["lat"] == 50.45 and public["long"] == 30.523 and public["media_url"] == "https://example.com/a.jpg"
-    assert public["description"] is None
+    # Every reader gets the resident's words, with their private details masked.
+    assert public["description"] == "Яма біля під'їзду, дзвоніть [ім'я] [телефон]"
     whole = service_request(document, taxonomy, whole=True)
-    assert whole["description"] == "Яма" and whole["address"] == "вул. Хрещатик, 1, кв. 15"
+    assert whole["description"] == document["text"] and whole["address"] == "вул. Хрещатик, 1, кв. 15"
     assert (whole["lat"], whole["long"]) == (50.450123, 30.523456) and "067-123-45-67" in whole["status_notes"]
 
 
@@ -219,7 +222,34 @@ def test_request_filters_default_to_the_last_90_days():
     assert ids is None
     assert query["received_at"] == {"$gte": now - timedelta(days=90), "$lte": now}
     assert query["status"] == {"$nin": ["rejected", "resolved"]}
-    assert {"requested_category": {"$in": ["roads", "heating"]}} in query["$or"]
+    assert query["$or"] == service_code_query(["roads", "heating"])["$or"]
+
+
+def _matches(document: dict, query: dict) -> bool:
+    """The subset of the store's query language service_code_query uses: $or of {dotted field: {$in: [...]}}."""
+
+    def value(path: str):
+        current = document
+        for part in path.split("."):
+            current = current.get(part) if isinstance(current, dict) else None
+        return current
+
+    return any(all(value(field) in cond["$in"] for field, cond in clause.items()) for clause in query["$or"])
+
+
+@pytest.mark.parametrize(
+    ("document", "code"),
+    [
+        ({"classification": {"category": "heating"}, "requested_category": "roads"}, "heating"),
+        ({"classification": {"category": "unclassified"}, "requested_category": "roads"}, "roads"),
+        ({"requested_category": "roads"}, "roads"),
+        ({"classification": {"category": "waste"}}, "waste"),
+    ],
+)
+def test_one_service_code_for_display_and_for_filtering(document, code):
+    assert request_service_code(document) == code
+    for other in ("heating", "roads", "waste"):
+        assert _matches(document, service_code_query([other])) == (other == code)
 
 
 def test_ids_override_every_other_filter():
@@ -261,3 +291,23 @@ def test_clients_have_their_own_buckets_and_the_oldest_are_forgotten():
     assert limits.retry_after_s("address:10.0.0.2", 1) is None  # the portal's bucket, least recently used, goes
     assert len(limits.buckets) == 2
     assert limits.retry_after_s("channel:kyiv_portal", 1) is None
+
+
+def test_open311_answers_in_the_specs_xml():
+    import xml.etree.ElementTree as ET
+
+    from services.intake.open311_formats import to_xml
+
+    services_xml = ET.fromstring(to_xml("/services", 200, [{"service_code": "roads", "metadata": False}]))
+    assert services_xml.tag == "services"
+    assert services_xml.find("service/service_code").text == "roads"
+    assert services_xml.find("service/metadata").text == "false"
+    definition = ET.fromstring(to_xml("/services/roads", 200, {"service_code": "roads", "attributes": []}))
+    assert definition.tag == "service_definition" and definition.find("attributes") is not None
+    requests_xml = ET.fromstring(to_xml("/requests", 200, [{"service_request_id": "0000001", "lat": None}]))
+    assert requests_xml.tag == "service_requests" and requests_xml.find("request/service_request_id").text == "0000001"
+    assert requests_xml.find("request/lat").text is None
+    token = ET.fromstring(to_xml("/tokens/0000001", 200, [{"service_request_id": "0000001", "token": "0000001"}]))
+    assert token.find("request/token").text == "0000001"
+    errors = ET.fromstring(to_xml("/requests", 403, [{"code": 403, "description": "unknown API key"}]))
+    assert errors.tag == "errors" and errors.find("error/code").text == "403"

@@ -185,7 +185,7 @@ async def test_street_suggestions_from_the_gazetteer(dispatcher):
 
 def test_a_query_splits_into_name_type_and_house(routing):
     query = parse_query("просп. Оболонський, буд. 22")
-    assert (query.words, query.street_type, query.house) == (("оболонськии",), "проспект", 22)
+    assert (query.words, query.street_type, query.house) == (("оболонский",), "проспект", 22)
     assert parse_query("пр").words == ("пр",)  # a type word alone is the start of a name
 
 

@@ -48,7 +48,26 @@ def find_place(event: AppealClassified, routing: Routing) -> Place:
         lambda: find_district(event.text, routing),
     )
     district = next((found for candidate in candidates if (found := candidate())), None)
+    if district is None and street is not None and gazetteer is not None:
+        district = narrow_district(street, f"{address_text}\n{event.text}", routing)
     return Place(district, street, address)
+
+
+def narrow_district(street: StreetMatch, text: str, routing: Routing) -> str | None:
+    """A street that crosses districts, in the one district that the other places the text names agree on: the
+    cross street ("просп. Шухевича біля Радунської"), a landmark, a district or neighbourhood name."""
+    candidates = set(street.street.districts)
+    if not candidates or routing.gazetteer is None:
+        return None
+    # Unmarked, a short name is often a plain word ("не працює" is not бульвар Праці): only long ones count.
+    others = {
+        match.district
+        for match in routing.gazetteer.matches(text, need_marker=False)
+        if match.street != street.street and match.district is not None and (match.marked or match.letters >= 8)
+    }
+    named = {term.label for term, _ in routing.district_names.find(tokenize(text))}
+    agreed = (others | named) & candidates
+    return agreed.pop() if len(agreed) == 1 else None
 
 
 def locate(event: AppealClassified, routing: Routing) -> str | None:

@@ -18,6 +18,7 @@ from services.intake.open311 import (
     service_request,
     services,
     submission_from_form,
+    token_answer,
 )
 
 router = APIRouter(prefix=OPEN311, tags=["open311"])
@@ -79,7 +80,15 @@ async def open311_create_request(
         form, intake.taxonomy, channel=channel.name, event_id=event_id, received_at=intake.clock()
     )
     registered = await intake.register(submission)
-    return [{"service_request_id": registered.appeal_id, "service_notice": None, "account_id": account_id}]
+    answer = {"service_request_id": registered.appeal_id, "service_notice": None, "account_id": account_id}
+    return [{**answer, "token": registered.appeal_id}]
+
+
+@router.get("/tokens/{token}.json", responses=OPEN311_ERRORS)
+async def open311_token(token: str, intake: IntakeDep, jurisdiction_id: str | None = None) -> list[dict[str, Any]]:
+    if not await intake.reads.by_ids([token]):
+        raise Open311Error(404, f"token {token!r} not found")
+    return token_answer(token)
 
 
 @router.get("/requests/{service_request_id}.json", responses=OPEN311_ERRORS)
