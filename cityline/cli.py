@@ -411,6 +411,7 @@ def parser() -> argparse.ArgumentParser:
     # Commands that live in their own modules; imported here so `cityline --help` lists them all.
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
+    from cityline.kb import add_parser as add_kb_parser
     from cityline.notify import add_notify_command
     from cityline.prometheus import add_parser as add_prometheus_parser
     from cityline.topics import add_parser as add_topics_parser
@@ -418,6 +419,7 @@ def parser() -> argparse.ArgumentParser:
 
     add_channels_parser(commands)
     add_classify_parser(commands)
+    add_kb_parser(commands)
     add_notify_command(commands)
     add_topics_parser(commands)
     add_prometheus_parser(commands)

@@ -12,12 +12,12 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
-from services.classifier.language import Analysed
 from services.classifier.ruleset import UNCLASSIFIED, URGENCY_ORDER, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, Urgency
 from shared.contracts.intake import AppealRegistered
+from shared.language import Analysed
 
 __all__ = ["RuleSet", "RulesError", "classify", "classify_text", "parse_rules"]
 
