@@ -95,7 +95,7 @@ def _print_endpoints(stack: Any, given_kafka: str | None, given_mongo: str | Non
     table.add_row("broker (Kafka protocol)", stack.bootstrap + ("" if given_kafka else "  (embedded Tansu)"))
     table.add_row("store (MongoDB protocol)", stack.store_uri + ("" if given_mongo else "  (embedded SecantusDB)"))
     if not no_services:
-        for service in ("intake", "classifier", "dispatcher", "notifier"):
+        for service in ("intake", "classifier", "dispatcher", "notifier", "knowledge"):
             base = f"http://127.0.0.1:{stack.service_port(service)}"
             table.add_row(f"{service}", f"{base}/health   {base}/metrics   {base}/asyncapi")
         from cityline.console_setup import sign_in_hint

@@ -78,18 +78,13 @@ def _index() -> tuple[Any, Any]:
         raise UserError(f"the articles are not valid:\n{error}") from None
 
 
-def answers_json(answers: list[Any], language: str) -> dict[str, Any]:
-    return {
-        "answers": [
-            {
-                "article": answer.article.id,
-                "title": answer.article.title.in_language(language),
-                "categories": list(answer.article.categories),
-                "score": answer.score,
-            }
-            for answer in answers
-        ]
-    }
+def answers_json(answers: list[Any], language: str, base_url: str) -> dict[str, Any]:
+    from services.knowledge.domain import answer_views
+
+    return {"answers": [view.model_dump(include=CLI_FIELDS) for view in answer_views(answers, language, base_url)]}
+
+
+CLI_FIELDS = {"article", "title", "categories", "score"}
 
 
 def _ask(index: Any, settings: Any, args: argparse.Namespace) -> int:
@@ -97,7 +92,9 @@ def _ask(index: Any, settings: Any, args: argparse.Namespace) -> int:
         raise UserError("the question is empty")
     answers = index.search(args.question, date.today(), limit=args.limit)
     if args.json:
-        sys.stdout.write(json.dumps(answers_json(answers, args.lang), ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(answers_json(answers, args.lang, settings.article_base_url), ensure_ascii=False) + "\n"
+        )
         return 0
     if not answers:
         console.print("no article answers this question")

@@ -29,6 +29,8 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 # Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
 INCIDENTS = "incidents"
+# Knowledge service: every consultation given from the knowledge base, keyed by its event id.
+CONSULTATIONS = "consultations"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:
@@ -83,6 +85,7 @@ class Store:
         # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
         await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
         await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
+        await self.db[CONSULTATIONS].create_index([("given_at", ASCENDING)], name="given_at")
         # --- the console: a caller's appeals by their number; a department's appeals, newest first.
         await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
         await appeals.create_index(

@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 from pyrate_limiter import Duration, Rate, RateItem, StateBucket, TokenBucket
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.intake.answers import answers_router
 from services.intake.domain import idempotent_event_id, request_fingerprint, resident_view
 from services.intake.handlers import Registered
 from services.intake.metrics import http_request_seconds, http_requests
@@ -534,6 +535,7 @@ def create_api(
         detail = "the appeal is stored but could not be passed on yet; retry with the same key to get its number"
         return _error_response(request.url.path, 503, detail, {"Retry-After": str(RETRY_AFTER_S)})
 
+    api.include_router(answers_router(settings))
     guard(api, settings, _error_response)
     api.add_middleware(RequestMetrics)
     return api

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
 from services.knowledge.search import Answer
 
 
@@ -26,3 +28,29 @@ class AnswerThreshold:
         if answers[0].score >= self.min_score and self.margin(answers) >= self.min_margin:
             return answers[0]
         return None
+
+
+class AnswerView(BaseModel):
+    """One answer as the API and `cityline kb ask --json` show it."""
+
+    article: str
+    title: str
+    categories: list[str]
+    score: float
+    url: str
+    # Within the article's validity dates today (an article of next season's end is still shown, marked).
+    current: bool
+
+
+def answer_views(answers: list[Answer], language: str, base_url: str) -> list[AnswerView]:
+    return [
+        AnswerView(
+            article=answer.article.id,
+            title=answer.article.title.in_language(language),
+            categories=list(answer.article.categories),
+            score=answer.score,
+            url=f"{base_url.rstrip('/')}/{answer.article.id}",
+            current=answer.current,
+        )
+        for answer in answers
+    ]

@@ -12,6 +12,9 @@ APPEALS_STATUS = "appeals.status"
 # Appeals past their due time while still open, found by the dispatcher's periodic check.
 APPEALS_ESCALATED = "appeals.escalated"
 
+# Residents' questions answered from the knowledge base (at the call desk, by a channel, or automatically).
+CONSULTATIONS_GIVEN = "consultations.given"
+
 # Notices the notifier could not deliver (a permanent refusal, or retries exhausted), with the reason.
 NOTIFICATIONS_DLQ = "notifications.dlq"
 
@@ -26,6 +29,7 @@ PIPELINE_TOPICS = (
     DEPARTMENT_UPDATES,
     APPEALS_STATUS,
     APPEALS_ESCALATED,
+    CONSULTATIONS_GIVEN,
 )
 
 

@@ -1,0 +1,119 @@
+"""The knowledge service on the real broker and store: answers over HTTP (its own and intake's public route), a
+consultation recorded in `consultations` and published as ConsultationGiven, and bad input refused naming the field."""
+
+import json
+import uuid
+
+import httpx
+import pytest
+
+from shared.contracts.topics import CONSULTATIONS_GIVEN
+from shared.staff_auth import ACTOR_HEADER
+from tests.integration.helpers import read_topic, store_client
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def knowledge(pipeline):
+    if not any(process.name == "knowledge" for process in pipeline.processes):
+        pipeline.start_services(("knowledge",))
+    return pipeline
+
+
+def _staff(stack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.staff_token()}"}
+
+
+def _url(stack, service: str) -> str:
+    return f"http://127.0.0.1:{stack.service_port(service)}"
+
+
+def test_answers_come_from_the_knowledge_service_and_through_intakes_public_route(knowledge):
+    own = httpx.get(
+        f"{_url(knowledge, 'knowledge')}/v1/answers",
+        params={"q": "коли дадуть опалення", "lang": "ru"},
+        headers=_staff(knowledge),
+        timeout=10,
+    )
+    assert own.status_code == 200, own.text
+    best = own.json()["answers"][0]
+    assert best["article"] == "heating-season-start"
+    assert best["title"] == "Когда начинается отопительный сезон"
+    assert best["url"].endswith("/heating-season-start")
+    public = httpx.get(f"{_url(knowledge, 'intake')}/v1/answers", params={"q": "koly dadut opalennia"}, timeout=10)
+    assert public.status_code == 200, public.text
+    assert public.json()["answers"][0]["article"] == "heating-season-start"
+
+
+@pytest.mark.parametrize("question", ["", "   ", "а" * 10_000])
+def test_an_empty_or_huge_question_is_refused_naming_q(knowledge, question):
+    for base, headers in ((_url(knowledge, "intake"), {}), (_url(knowledge, "knowledge"), _staff(knowledge))):
+        response = httpx.get(f"{base}/v1/answers", params={"q": question}, headers=headers, timeout=10)
+        assert response.status_code == 422, response.text
+        assert ["query", "q"] in [issue["loc"] for issue in response.json()["detail"]]
+
+
+@pytest.mark.parametrize("question", ["قطع الكهرباء", "停电了", "🙂🙂🙂", "\u200b\u200b", "<script>alert(1)</script>"])
+def test_a_question_in_any_script_gets_answers_or_an_empty_list(knowledge, question):
+    response = httpx.get(f"{_url(knowledge, 'intake')}/v1/answers", params={"q": question}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert isinstance(response.json()["answers"], list)
+
+
+def test_the_knowledge_service_wants_the_staff_token(knowledge):
+    response = httpx.get(f"{_url(knowledge, 'knowledge')}/v1/answers", params={"q": "опалення"}, timeout=10)
+    assert response.status_code == 401
+
+
+async def test_a_consultation_is_stored_once_and_published(knowledge):
+    request = {"request_id": str(uuid.uuid4()), "channel": "phone", "article": "idp-registration"}
+    headers = {**_staff(knowledge), ACTOR_HEADER: "operator.olena"}
+    url = f"{_url(knowledge, 'knowledge')}/v1/consultations"
+    async with httpx.AsyncClient(headers=headers, timeout=10) as http:
+        first = await http.post(url, json=request)
+        assert first.status_code == 201, first.text
+        again = await http.post(url, json=request)
+    consultation_id = first.json()["consultation_id"]
+    assert (first.json()["created"], again.json()) == (True, {"consultation_id": consultation_id, "created": False})
+
+    client = store_client(knowledge.store_uri)
+    try:
+        stored = await client[knowledge.database]["consultations"].find({"_id": consultation_id}).to_list()
+    finally:
+        await client.close()
+    assert len(stored) == 1
+    assert {key: stored[0][key] for key in ("channel", "category", "article", "given_by", "operator")} == {
+        "channel": "phone",
+        "category": "social_support",
+        "article": "idp-registration",
+        "given_by": "operator",
+        "operator": "operator.olena",
+    }
+    assert "contact" not in stored[0]
+
+    def published(records: list) -> list:
+        return [
+            json.loads(record.value) for record in records if json.loads(record.value)["event_id"] == consultation_id
+        ]
+
+    records = await read_topic(knowledge.bootstrap, CONSULTATIONS_GIVEN, lambda found: bool(published(found)))
+    event = published(records)[0]
+    assert (event["article"], event["given_by"], event["schema_version"]) == ("idp-registration", "operator", 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"article": "no-such-article"}, ["body", "article"]),
+        ({"contact": {"phone": "+380671234567"}}, ["body", "contact", "consent"]),
+        ({"channel": "Phone!"}, ["body", "channel"]),
+    ],
+)
+def test_a_wrong_consultation_is_refused_naming_the_field(knowledge, change, field):
+    request = {"request_id": str(uuid.uuid4()), "channel": "phone", "article": "idp-registration", **change}
+    response = httpx.post(
+        f"{_url(knowledge, 'knowledge')}/v1/consultations", json=request, headers=_staff(knowledge), timeout=10
+    )
+    assert response.status_code == 422, response.text
+    assert field in [issue["loc"] for issue in response.json()["detail"]]
