@@ -29,7 +29,6 @@ PIPELINE_TOPICS = (
     DEPARTMENT_UPDATES,
     APPEALS_STATUS,
     APPEALS_ESCALATED,
-    CONSULTATIONS_GIVEN,
 )
 
 
@@ -53,4 +52,5 @@ def all_topics(taxonomy: Taxonomy) -> dict[str, int]:
     topics += [department_incidents(code) for code in taxonomy.department_codes()]
     topics += [dead_letter(topic) for topic in PIPELINE_TOPICS]
     topics.append(NOTIFICATIONS_DLQ)
+    topics.append(CONSULTATIONS_GIVEN)
     return {topic: DEFAULT_PARTITIONS for topic in topics}
