@@ -3,7 +3,8 @@
 - `GET /v1/answers?q=...&lang=uk&limit=3` -> `{"answers": [{article, title, categories, score, url, current}]}`;
   intake's public `/v1/answers` and the console's call desk ask this.
 - `POST /v1/consultations` -> the consultation stored in `consultations` and `ConsultationGiven` published on
-  `consultations.given` (after the write). The same `request_id` from the same channel is the same consultation.
+  `consultations.given` (after the write; the handlers' `record`). The same `request_id` from the same channel is the
+  same consultation.
 """
 
 import uuid
@@ -16,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.knowledge.domain import AnswerView, answer_views
 from services.knowledge.library import ArticleShelf
-from services.knowledge.metrics import answer_requests, consultations
-from services.knowledge.repository import ConsultationDoc, Consultations
+from services.knowledge.metrics import answer_requests
 from shared.contracts.base import Code, derived_event_id
 from shared.contracts.intake import Language
 from shared.contracts.knowledge import ConsentedContact, ConsultationGiven, ConsultationSummary
@@ -56,8 +56,7 @@ QuestionQuery = Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_LENGT
 
 def build_knowledge_api(
     shelf: ArticleShelf,
-    repo: Consultations,
-    publish: Callable[[ConsultationGiven], Awaitable[None]],
+    record: Callable[[list[ConsultationGiven]], Awaitable[set[str]]],
     clock: Callable[[], datetime],
     staff: StaffAuth,
     settings: ServiceSettings,
@@ -99,13 +98,10 @@ def build_knowledge_api(
             given_at=clock(),
             contact=request.contact,
         )
-        stored_before = await repo.record([ConsultationDoc.of(event)])
-        created = str(event.event_id) not in stored_before
-        if created:
-            consultations.labels(category, request.channel, event.given_by).inc()
-        # Published again for a repeated request: the first publish may have failed after the write.
-        await publish(event)
-        return ConsultationSummary(consultation_id=str(event.event_id), created=created)
+        stored_before = await record([event])
+        return ConsultationSummary(
+            consultation_id=str(event.event_id), created=str(event.event_id) not in stored_before
+        )
 
     answer_unavailable(app)
     guard(app, settings)

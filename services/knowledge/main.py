@@ -26,11 +26,19 @@ def create_app(settings: KnowledgeSettings | None = None) -> AsgiFastStream:
             settings.articles_reload_s,
             first_delay_s=settings.articles_reload_s,
         )
-        handlers = KnowledgeHandlers()
+        handlers = KnowledgeHandlers(
+            settings,
+            MongoConsultations(store),
+            shelf,
+            settings.answer_threshold(),
+            frozenset(settings.answer_channels),
+            settings.article_base_url,
+            park_record,
+            utcnow,
+        )
         api = build_knowledge_api(
             shelf,
-            MongoConsultations(store),
-            handlers.publish_consultation,
+            handlers.record,
             utcnow,
             staff,
             settings,

@@ -28,3 +28,17 @@ articles_refused = Gauge(
     registry=registry,
 )
 articles_indexed = Gauge("cityline_knowledge_articles", "Articles in the index in force", registry=registry)
+automatic_answers = Counter(
+    "cityline_knowledge_automatic_answers",
+    "Information requests from web and app channels: answered with an article and closed, or referred to the "
+    "operators (no article clearly good enough)",
+    ["outcome"],
+    registry=registry,
+)
+not_helped = Counter(
+    "cityline_knowledge_not_helped",
+    "Automatic answers the resident said did not help (the appeal went to the operators), by category; the share is "
+    'this over cityline_knowledge_automatic_answers{outcome="answered"}',
+    ["category"],
+    registry=registry,
+)

@@ -23,5 +23,9 @@ class KnowledgeSettings(ServiceSettings):
     answer_min_score: float = Field(4.0, ge=0)
     answer_min_margin: float = Field(0.4, ge=0, le=1)
 
+    # The channels whose information requests the knowledge base answers by itself (web and apps: the resident reads
+    # the article there); the others' go to the operators as before.
+    answer_channels: tuple[str, ...] = ("web", "mobile", "superapp")
+
     def answer_threshold(self) -> AnswerThreshold:
         return AnswerThreshold(self.answer_min_score, self.answer_min_margin)

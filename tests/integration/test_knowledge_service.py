@@ -1,5 +1,6 @@
 """The knowledge service on the real broker and store: answers over HTTP (its own and intake's public route), a
-consultation recorded in `consultations` and published as ConsultationGiven, and bad input refused naming the field."""
+consultation recorded in `consultations` and published as ConsultationGiven, bad input refused naming the field, and
+an information request from the web answered with an article and closed (the notifier sends the answer)."""
 
 import json
 import uuid
@@ -8,8 +9,10 @@ import httpx
 import pytest
 
 from shared.contracts.topics import CONSULTATIONS_GIVEN
+from shared.settings import ConnectionSettings
 from shared.staff_auth import ACTOR_HEADER
-from tests.integration.helpers import read_topic, store_client
+from shared.store import Store
+from tests.integration.helpers import read_topic, store_client, submission, submit_appeals, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +120,49 @@ def test_a_wrong_consultation_is_refused_naming_the_field(knowledge, change, fie
     )
     assert response.status_code == 422, response.text
     assert field in [issue["loc"] for issue in response.json()["detail"]]
+
+
+async def _submit_and_wait(stack, text: str, predicate) -> dict:
+    body = submission(text, channel="web", contact={"email": "resident@example.org", "language": "uk"})
+    await submit_appeals(stack.bootstrap, [body])
+    store = Store.from_settings(
+        ConnectionSettings(mongodb_uri=stack.store_uri, mongodb_database=stack.database), app_name="test"
+    )
+    try:
+        appeal_id = await wait_until(lambda: store.appeal_id_for(f"web:{body['external_id']}"), timeout=60)
+
+        async def view() -> dict | None:
+            found = await store.appeal_view(appeal_id)
+            return found if found and predicate(found) else None
+
+        return await wait_until(view, timeout=60)
+    finally:
+        await store.close()
+
+
+async def test_an_information_request_from_the_web_is_answered_with_the_article_and_closed(knowledge):
+    view = await _submit_and_wait(
+        knowledge,
+        "Підкажіть де найближчий ЦНАП і графік роботи",
+        lambda found: found["status"] == "resolved" and any(n["kind"] == "answer" for n in found["notifications"]),
+    )
+    answer = next(notice for notice in view["notifications"] if notice["kind"] == "answer")
+    assert "ЦНАП: адреси і графік роботи" in answer["text"] and "/cnap-addresses" in answer["text"]
+    client = store_client(knowledge.store_uri)
+    try:
+        recorded = await client[knowledge.database]["consultations"].find({"appeal_id": view["appeal_id"]}).to_list()
+    finally:
+        await client.close()
+    assert [(doc["article"], doc["given_by"], doc["channel"]) for doc in recorded] == [
+        ("cnap-addresses", "automatic", "web")
+    ]
+
+
+async def test_an_information_request_without_a_clear_answer_stays_with_the_operators(knowledge):
+    view = await _submit_and_wait(
+        knowledge,
+        "Підкажіть будь ласка куди звернутися з питанням",
+        lambda found: found["status"] == "assigned",
+    )
+    assert view["assignment"]["department"] == "contact_center"
+    assert not [notice for notice in view["notifications"] if notice["kind"] == "answer"]
