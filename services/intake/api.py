@@ -535,7 +535,7 @@ def create_api(
         detail = "the appeal is stored but could not be passed on yet; retry with the same key to get its number"
         return _error_response(request.url.path, 503, detail, {"Retry-After": str(RETRY_AFTER_S)})
 
-    api.include_router(answers_router(settings))
+    api.include_router(answers_router(settings, registry))
     guard(api, settings, _error_response)
     api.add_middleware(RequestMetrics)
     return api

@@ -5,6 +5,8 @@
 - `POST /v1/consultations` -> the consultation stored in `consultations` and `ConsultationGiven` published on
   `consultations.given` (after the write; the handlers' `record`). The same `request_id` from the same channel is the
   same consultation.
+- `POST /v1/appeals/{id}/feedback` -> the resident's word on an automatic answer (through the channel the appeal came
+  from; intake checks the channel's key); `helped: false` sends the appeal to the operators.
 """
 
 import uuid
@@ -12,13 +14,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.knowledge.domain import AnswerView, answer_views
+from services.knowledge.domain import AnswerView, answer_views, not_helped_report
 from services.knowledge.library import ArticleShelf
-from services.knowledge.metrics import answer_requests
-from shared.contracts.base import Code, derived_event_id
+from services.knowledge.metrics import answer_requests, not_helped
+from services.knowledge.repository import Consultations
+from shared.contracts.base import AppealId, Code, derived_event_id
+from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.intake import Language
 from shared.contracts.knowledge import ConsentedContact, ConsultationGiven, ConsultationSummary
 from shared.http_guard import answer_unavailable, guard
@@ -30,6 +34,20 @@ MAX_QUESTION_LENGTH = 1000
 
 class AnswersPage(BaseModel):
     answers: list[AnswerView]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Code = Field(description="the channel the resident answers through: the one the appeal came from")
+    helped: bool
+
+
+class FeedbackResult(BaseModel):
+    appeal_id: str
+    helped: bool
+    # True: the appeal went to the operators (triage).
+    sent_to_operators: bool
 
 
 class ConsultationRequest(BaseModel):
@@ -57,6 +75,8 @@ QuestionQuery = Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_LENGT
 def build_knowledge_api(
     shelf: ArticleShelf,
     record: Callable[[list[ConsultationGiven]], Awaitable[set[str]]],
+    feedback: Consultations,
+    report: Callable[[DepartmentUpdate], Awaitable[None]],
     clock: Callable[[], datetime],
     staff: StaffAuth,
     settings: ServiceSettings,
@@ -102,6 +122,21 @@ def build_knowledge_api(
         return ConsultationSummary(
             consultation_id=str(event.event_id), created=str(event.event_id) not in stored_before
         )
+
+    @app.post("/v1/appeals/{appeal_id}/feedback", response_model=FeedbackResult)
+    async def record_feedback(appeal_id: Annotated[AppealId, Path()], request: FeedbackRequest) -> FeedbackResult:
+        """The resident's word on an automatic answer; `helped: false` sends the appeal to the operators."""
+        answered = await feedback.automatic_answer(appeal_id)
+        # Another channel's appeal is none of the caller's business: answered like an unknown one.
+        if answered is None or answered.channel != request.channel:
+            raise HTTPException(404, f"appeal {appeal_id}: no automatic answer given through {request.channel}")
+        first_word = await feedback.record_feedback(answered.id, request.helped)
+        if request.helped is False:
+            if first_word:
+                not_helped.labels(answered.category).inc()
+            # Sent again for a repeated word: the first send may have failed after the write.
+            await report(not_helped_report(appeal_id))
+        return FeedbackResult(appeal_id=appeal_id, helped=request.helped, sent_to_operators=not request.helped)
 
     answer_unavailable(app)
     guard(app, settings)

@@ -130,3 +130,18 @@ def answer_information_requests(
             )
         )
     return decided
+
+
+NOT_HELPED = "the resident says the automatic answer did not help"
+
+
+def not_helped_report(appeal_id: str) -> DepartmentUpdate:
+    """The contact center sends back to its operators an appeal it closed with an article that did not help: a
+    `misrouted` report with no suggestion goes to triage. One per appeal, whatever the resident repeats."""
+    return DepartmentUpdate(
+        event_id=derived_event_id("not-helped", appeal_id),
+        appeal_id=appeal_id,
+        department=CONTACT_CENTER,
+        status="misrouted",
+        comment=NOT_HELPED,
+    )

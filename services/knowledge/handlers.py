@@ -50,7 +50,7 @@ class KnowledgeHandlers:
             title="consultations.given",
             description="A resident's question answered from the knowledge base",
         )
-        department_updates = self.router.publisher(
+        self.department_updates = self.router.publisher(
             topics.DEPARTMENT_UPDATES,
             batch=True,
             schema=DepartmentUpdate,
@@ -77,7 +77,7 @@ class KnowledgeHandlers:
             if not decided.reports:
                 return
             await self.record(decided.consultations)
-            await publish_keyed(department_updates, decided.reports)
+            await publish_keyed(self.department_updates, decided.reports)
             automatic_answers.labels("answered").inc(len(decided.reports))
 
     async def record(self, given: list[ConsultationGiven]) -> set[str]:
@@ -89,3 +89,6 @@ class KnowledgeHandlers:
                 consultations.labels(event.category, event.channel, event.given_by).inc()
         await self.consultation_given.publish(*(event.model_dump(mode="json") for event in given))
         return stored_before
+
+    async def report(self, update: DepartmentUpdate) -> None:
+        await publish_keyed(self.department_updates, [update])

@@ -39,6 +39,8 @@ def create_app(settings: KnowledgeSettings | None = None) -> AsgiFastStream:
         api = build_knowledge_api(
             shelf,
             handlers.record,
+            handlers.repo,
+            handlers.report,
             utcnow,
             staff,
             settings,

@@ -22,6 +22,8 @@ class ConsultationDoc(BaseModel):
     appeal_id: str | None = None
     given_at: datetime
     contact: ConsentedContact | None = None
+    # The resident's word on an automatic answer: False sent the appeal to the operators.
+    helped: bool | None = None
 
     @classmethod
     def of(cls, event: ConsultationGiven) -> "ConsultationDoc":
@@ -34,6 +36,12 @@ class Consultations(Protocol):
         ...
 
     async def count(self) -> int: ...
+
+    async def automatic_answer(self, appeal_id: str) -> ConsultationDoc | None: ...
+
+    async def record_feedback(self, consultation_id: str, helped: bool) -> bool:
+        """True when this is the resident's first word on it."""
+        ...
 
 
 class MongoConsultations:
@@ -51,3 +59,13 @@ class MongoConsultations:
 
     async def count(self) -> int:
         return await self.store.db[CONSULTATIONS].count_documents({})
+
+    async def automatic_answer(self, appeal_id: str) -> ConsultationDoc | None:
+        found = await self.store.db[CONSULTATIONS].find_one({"appeal_id": appeal_id, "given_by": "automatic"})
+        return ConsultationDoc.model_validate(found) if found else None
+
+    async def record_feedback(self, consultation_id: str, helped: bool) -> bool:
+        result = await self.store.db[CONSULTATIONS].update_one(
+            {"_id": consultation_id, "helped": {"$exists": False}}, {"$set": {"helped": helped}}
+        )
+        return result.modified_count == 1

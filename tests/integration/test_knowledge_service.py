@@ -8,18 +8,27 @@ import uuid
 import httpx
 import pytest
 
+from shared.channel_keys import KEY_HEADER
 from shared.contracts.topics import CONSULTATIONS_GIVEN
 from shared.settings import ConnectionSettings
 from shared.staff_auth import ACTOR_HEADER
 from shared.store import Store
 from tests.integration.helpers import read_topic, store_client, submission, submit_appeals, wait_until
+from tests.integration.test_intake_http_api import add_channel
 
 pytestmark = pytest.mark.integration
+
+
+# A web channel of its own, with its key: the knowledge service answers its information requests too.
+WEB_CHANNEL: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def knowledge(pipeline):
     if not any(process.name == "knowledge" for process in pipeline.processes):
+        name, WEB_CHANNEL["key"] = add_channel(pipeline, "web")
+        WEB_CHANNEL["name"] = name
+        pipeline.service_env["CITYLINE_KNOWLEDGE_ANSWER_CHANNELS"] = json.dumps(["web", name])
         pipeline.start_services(("knowledge",))
     return pipeline
 
@@ -166,3 +175,38 @@ async def test_an_information_request_without_a_clear_answer_stays_with_the_oper
     )
     assert view["assignment"]["department"] == "contact_center"
     assert not [notice for notice in view["notifications"] if notice["kind"] == "answer"]
+
+
+async def test_did_not_help_sends_an_answered_appeal_to_the_operators(knowledge):
+    base = _url(knowledge, "intake")
+    key = {KEY_HEADER: WEB_CHANNEL["key"]}
+    async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+        created = await api.post("/v1/appeals", json={"text": "Підкажіть як записатися в ЦНАП онлайн"}, headers=key)
+        assert created.status_code == 201, created.text
+        appeal_id = created.json()["appeal_id"]
+        store = Store.from_settings(
+            ConnectionSettings(mongodb_uri=knowledge.store_uri, mongodb_database=knowledge.database), app_name="test"
+        )
+        try:
+
+            async def status_is(status: str):
+                found = await store.appeal_view(appeal_id)
+                return found if found and found["status"] == status else None
+
+            await wait_until(lambda: status_is("resolved"), timeout=60)
+            other = await api.post(
+                f"/v1/appeals/{appeal_id}/feedback",
+                json={"helped": False},
+                headers={KEY_HEADER: add_channel(knowledge)[1]},
+            )
+            assert other.status_code == 404, other.text  # another channel's appeal
+            unsigned = await api.post(f"/v1/appeals/{appeal_id}/feedback", json={"helped": False})
+            assert unsigned.status_code == 401
+            said = await api.post(f"/v1/appeals/{appeal_id}/feedback", json={"helped": False}, headers=key)
+            assert said.status_code == 200, said.text
+            assert said.json() == {"appeal_id": appeal_id, "helped": False, "sent_to_operators": True}
+            view = await wait_until(lambda: status_is("triage"), timeout=60)
+        finally:
+            await store.close()
+    assert view["assignment"]["outcome"] == "triage" and view["assignment"]["department"] == "contact_center"
+    assert "did not help" in view["assignment"]["reason"]
