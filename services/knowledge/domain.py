@@ -67,7 +67,7 @@ INFORMATION_REQUEST = "information_request"
 CONTACT_CENTER = "contact_center"
 
 
-@dataclass(frozen=True)
+@dataclass
 class AutomaticAnswers:
     """What a batch of assigned appeals gets from the knowledge base: the consultations to store, the contact
     center's reports (`resolved`, with the article's title and link: the notifier sends it as the answer), and how

@@ -176,6 +176,14 @@ async def test_an_information_request_without_a_clear_answer_stays_with_the_oper
     assert view["assignment"]["department"] == "contact_center"
     assert not [notice for notice in view["notifications"] if notice["kind"] == "answer"]
 
+    async def referred() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            metrics = (await http.get(f"{_url(knowledge, 'knowledge')}/metrics")).text
+        return 'cityline_knowledge_automatic_answers_total{outcome="referred"}' in metrics
+
+    # The knowledge service decided it (and did not fail on it): counted as referred to the operators.
+    assert await wait_until(referred, timeout=30)
+
 
 async def test_did_not_help_sends_an_answered_appeal_to_the_operators(knowledge):
     base = _url(knowledge, "intake")

@@ -15,6 +15,7 @@ from shared.language import Lexicon
 from shared.settings import DEFAULT_TAXONOMY
 from shared.taxonomy import load_taxonomy
 from shared.yamlfile import DataFileError
+from tests.unit.fakes import NOW
 
 CATEGORIES = load_taxonomy(DEFAULT_TAXONOMY).categories
 TODAY = date(2026, 12, 2)
@@ -171,3 +172,57 @@ def test_kb_import_writes_a_valid_export_and_nothing_of_an_invalid_one(tmp_path,
     (into / "night-buses.md").unlink()
     assert main(["kb", "import", str(export), "--into", str(into)]) == 2
     assert not list(Path(into).glob("*.md"))
+
+
+def _request(text: str, *, channel: str = "web", category: str = "information_request", outcome: str = "assigned"):
+    from tests.unit.fakes import assigned_event
+
+    event = assigned_event(category=category, department="contact_center", outcome=outcome)
+    return event.model_copy(update={"text": text, "channel": channel})
+
+
+@pytest.mark.parametrize(
+    ("event", "answered", "referred"),
+    [
+        (_request("Підкажіть де найближчий ЦНАП і графік роботи"), True, 0),
+        (_request("Підкажіть будь ласка куди звернутися з питанням"), False, 1),  # no clear article
+        (_request("Підкажіть де найближчий ЦНАП і графік роботи", channel="phone"), False, 0),  # an operator's
+        (_request("Підкажіть де найближчий ЦНАП і графік роботи", category="heating"), False, 0),
+        (_request("Підкажіть де найближчий ЦНАП і графік роботи", outcome="triage"), False, 0),
+    ],
+)
+def test_the_automatic_answer_closes_only_clear_information_requests_from_web_and_apps(
+    index, event, answered, referred
+):
+    from services.knowledge.domain import answer_information_requests
+
+    decided = answer_information_requests(
+        [event], lambda text: index.search(text, TODAY), AnswerThreshold(4.0, 0.4), frozenset({"web"}),
+        "https://kb.example/a", NOW,
+    )  # fmt: skip
+    assert (bool(decided.reports), decided.referred) == (answered, referred)
+    if answered:
+        (report,), (consultation,) = decided.reports, decided.consultations
+        assert (report.status, report.department, report.appeal_id) == ("resolved", "contact_center", event.appeal_id)
+        assert report.comment == "ЦНАП: адреси і графік роботи: https://kb.example/a/cnap-addresses"
+        assert (consultation.article, consultation.given_by, consultation.appeal_id) == (
+            "cnap-addresses",
+            "automatic",
+            event.appeal_id,
+        )
+        again = answer_information_requests(
+            [event], lambda text: index.search(text, TODAY), AnswerThreshold(4.0, 0.4), frozenset({"web"}),
+            "https://kb.example/a", NOW,
+        )  # fmt: skip
+        assert again.reports[0].event_id == report.event_id  # a redelivery gives the same report
+
+
+def test_the_contact_center_may_reopen_only_an_appeal_it_resolved():
+    from services.dispatcher.domain.reports import reopened_by_contact_center
+    from services.knowledge.domain import not_helped_report
+
+    report = not_helped_report("1000001")
+    assert (report.status, report.department) == ("misrouted", "contact_center")
+    assert reopened_by_contact_center(report, "resolved")
+    assert not reopened_by_contact_center(report, "rejected")
+    assert not reopened_by_contact_center(report.model_copy(update={"department": "kyivgaz"}), "resolved")
