@@ -218,3 +218,45 @@ async def test_did_not_help_sends_an_answered_appeal_to_the_operators(knowledge)
             await store.close()
     assert view["assignment"]["outcome"] == "triage" and view["assignment"]["department"] == "contact_center"
     assert "did not help" in view["assignment"]["reason"]
+
+
+async def test_the_call_desk_shows_answers_and_closes_the_call_as_a_consultation(knowledge):
+    from pydantic import SecretStr
+
+    from services.console.clients import ServiceClients
+    from tests.integration.test_console_store import _console, _csrf, _signed_in_operator
+
+    closed = "http://127.0.0.1:9"  # registering is not part of this test
+    clients = ServiceClients(
+        intake_url=closed,
+        classifier_url=closed,
+        dispatcher_url=closed,
+        knowledge_url=_url(knowledge, "knowledge"),
+        intake_key=None,
+        staff_token=SecretStr(knowledge.staff_token()),
+        timeout_s=10,
+    )
+    _app, console = _console(knowledge, clients)
+    async with console:
+        await _signed_in_operator(knowledge, console)
+        token = _csrf((await console.get("/desk")).text)
+        shown = await console.post("/desk/answers", data={"text": "коли дадуть опалення", "csrf_token": token})
+        assert shown.status_code == 200, shown.text
+        assert "Коли починається опалювальний сезон" in shown.text
+        assert "Закрити як консультацію: «Коли починається опалювальний сезон»" in shown.text
+        request_id = str(uuid.uuid4())
+        closed_call = await console.post(
+            "/desk/consultation",
+            data={"article": "heating-season-start", "request_id": request_id, "csrf_token": token},
+        )
+        assert "Консультацію записано" in closed_call.text, closed_call.text
+    client = store_client(knowledge.store_uri)
+    try:
+        recorded = (
+            await client[knowledge.database]["consultations"]
+            .find({"article": "heating-season-start", "channel": "phone", "given_by": "operator"})
+            .to_list()
+        )
+    finally:
+        await client.close()
+    assert [doc["operator"].startswith("op-") for doc in recorded] == [True]
