@@ -21,6 +21,8 @@ def asyncapi_documents() -> dict[str, dict]:
     from services.dispatcher.settings import DispatcherSettings
     from services.intake.main import create_app as intake
     from services.intake.settings import IntakeSettings
+    from services.knowledge.main import create_app as knowledge
+    from services.knowledge.settings import KnowledgeSettings
     from services.notifier.main import create_app as notifier
     from services.notifier.settings import NotifierSettings
     from shared.settings import EMBEDDED_KAFKA
@@ -31,6 +33,7 @@ def asyncapi_documents() -> dict[str, dict]:
         "classifier": classifier(ClassifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
         "dispatcher": dispatcher(DispatcherSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
         "notifier": notifier(NotifierSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA)),
+        "knowledge": knowledge(KnowledgeSettings(kafka_bootstrap_servers=EMBEDDED_KAFKA, profile="development")),
     }
     return {name: app.schema.to_specification().to_jsonable() for name, app in apps.items()}
 

@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
         classify,
         dlq,
         gazetteer,
+        kb,
         notify,
         prometheus,
         route,
@@ -29,8 +30,8 @@ def parser() -> argparse.ArgumentParser:
         users,
     )
 
-    every = (up, submit, status, bench, dlq, asyncapi, channels, classify, gazetteer, route, notify, topics, prometheus)
-    for command in (*every, users):
+    every = (up, submit, status, bench, dlq, asyncapi, channels, classify, gazetteer, route, kb, notify, topics)
+    for command in (*every, prometheus, users):
         command.add_parser(commands)
     return root
 

@@ -111,6 +111,7 @@ def prepare_console(stack: Any) -> dict[str, str]:
         "CITYLINE_CONSOLE_INTAKE_URL": f"http://127.0.0.1:{stack.service_port('intake')}",
         "CITYLINE_CONSOLE_CLASSIFIER_URL": f"http://127.0.0.1:{stack.service_port('classifier')}",
         "CITYLINE_CONSOLE_DISPATCHER_URL": f"http://127.0.0.1:{stack.service_port('dispatcher')}",
+        "CITYLINE_CONSOLE_KNOWLEDGE_URL": f"http://127.0.0.1:{stack.service_port('knowledge')}",
     }
 
 

@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "classifier", "dispatcher", "notifier")
-# `cityline up` also starts the operators' console; tests of the pipeline alone start SERVICES.
-WITH_CONSOLE = (*SERVICES, "console")
+# `cityline up` also starts the knowledge base and the operators' console; tests of the pipeline alone start SERVICES.
+WITH_CONSOLE = (*SERVICES, "knowledge", "console")
 # Signs the embedded stack's webhooks (to its own sink): a development value, never a production secret.
 EMBEDDED_WEBHOOK_SECRET = "cityline-embedded-webhook-secret"
 
@@ -417,6 +417,8 @@ class EmbeddedStack:
             "MONGODB_URI": self.store_uri,
             "CITYLINE_MONGODB_DATABASE": self.database,
             **self.notifier_environment(),
+            # Intake's public answers ask the knowledge service.
+            "CITYLINE_INTAKE_KNOWLEDGE_URL": f"http://127.0.0.1:{self.settings.knowledge_port}",
             **self.service_env,
         }
         if not self.kafka_bootstrap_servers:

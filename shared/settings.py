@@ -125,6 +125,7 @@ class StackSettings(BaseSettings):
     dispatcher_port: int = 8002
     notifier_port: int = 8003
     console_port: int = 8004
+    knowledge_port: int = 8005
     # Local stand-ins for the SMS gateway (and app webhooks) and the mail server; what they receive is in .run/outbox.
     sms_sink_port: int = 39025
     smtp_sink_port: int = 39026

@@ -30,6 +30,8 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 # Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
 INCIDENTS = "incidents"
+# Knowledge service: every consultation given from the knowledge base, keyed by its event id.
+CONSULTATIONS = "consultations"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:

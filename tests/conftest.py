@@ -45,6 +45,7 @@ def _stack_settings(run_dir) -> StackSettings:
         classifier_port=free_port(),
         dispatcher_port=free_port(),
         notifier_port=free_port(),
+        knowledge_port=free_port(),
         sms_sink_port=free_port(),
         smtp_sink_port=free_port(),
     )

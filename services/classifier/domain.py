@@ -13,12 +13,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.classifier.language import Analysed
 from services.classifier.ruleset import UNCLASSIFIED, Hit, Rule, RulesError, RuleSet, parse_rules
 from shared.appeals import registration_fields
 from shared.contracts.base import derived_event_id
 from shared.contracts.classifier import AppealClassified, Classification, FiredRule, SecondOpinion, Urgency, most_urgent
 from shared.contracts.intake import AppealRegistered
+from shared.language import Analysed
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -11,9 +11,9 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from services.classifier.language import Lexicon
 from services.classifier.metrics import rules_file_refused, rules_reloads, ruleset_info
 from services.classifier.ruleset import RulesError, RuleSet, parse_rules
+from shared.language import Lexicon
 from shared.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)

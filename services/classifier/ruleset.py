@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from services.classifier.language import MIN_SIMILAR_LENGTH, Analysed, Lexicon, Word, similar
 from shared.contracts.classifier import Urgency
+from shared.language import MIN_SIMILAR_LENGTH, Analysed, Lexicon, Word, similar
 from shared.taxonomy import Taxonomy
 from shared.textmatch import normalize
 from shared.yamlfile import DataFileError, Locator, describe_errors, load_located

@@ -90,6 +90,7 @@ class ServiceClients:
         staff_token: SecretStr | None,
         timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        knowledge_url: str = "http://127.0.0.1:8005",
     ) -> None:
         staff = {"Authorization": f"Bearer {staff_token.get_secret_value()}"} if staff_token else {}
         timeout = httpx.Timeout(timeout_s)
@@ -102,9 +103,10 @@ class ServiceClients:
         common = {"timeout": timeout, "transport": transport, "headers": staff}
         self.classifier = httpx.AsyncClient(base_url=classifier_url, **common)
         self.dispatcher = httpx.AsyncClient(base_url=dispatcher_url, **common)
+        self.knowledge = httpx.AsyncClient(base_url=knowledge_url, **common)
 
     async def close(self) -> None:
-        for client in (self.intake, self.classifier, self.dispatcher):
+        for client in (self.intake, self.classifier, self.dispatcher, self.knowledge):
             await client.aclose()
 
     async def _call(self, service: str, client: httpx.AsyncClient, method: str, path: str, **kwargs: Any):
@@ -117,6 +119,28 @@ class ServiceClients:
         if response.status_code >= 500 or (response.status_code in (401, 404) and path.endswith("preview")):
             return Unavailable(service, f"HTTP {response.status_code}")
         return response
+
+    # ---- knowledge ----
+
+    async def answers(self, question: str, language: str) -> list[dict[str, Any]] | Unavailable:
+        """The knowledge base's best articles for what the caller says (an empty list for nothing to answer)."""
+        params = {"q": question[:1000], "lang": language}
+        response = await self._call("knowledge", self.knowledge, "GET", "/v1/answers", params=params)
+        if isinstance(response, Unavailable):
+            return response
+        if response.status_code != 200:
+            return []
+        return list(_json(response).get("answers", []))
+
+    async def record_consultation(self, article: str, request_id: str, actor: str) -> bool | Unavailable:
+        """The call closed as a consultation with the article, by the operator; False when the article is unknown."""
+        body = {"request_id": request_id, "channel": "phone", "article": article}
+        response = await self._call(
+            "knowledge", self.knowledge, "POST", "/v1/consultations", json=body, headers={ACTOR_HEADER: quote(actor)}
+        )
+        if isinstance(response, Unavailable):
+            return response
+        return response.status_code in (200, 201)
 
     # ---- intake ----
 

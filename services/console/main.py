@@ -39,6 +39,7 @@ def create_app(settings: ConsoleSettings | None = None, clients: ServiceClients 
         intake_url=settings.intake_url,
         classifier_url=settings.classifier_url,
         dispatcher_url=settings.dispatcher_url,
+        knowledge_url=settings.knowledge_url,
         intake_key=settings.intake_key,
         staff_token=settings.staff_token,
         timeout_s=settings.service_timeout_s,

@@ -26,6 +26,7 @@ class ConsoleSettings(ServiceSettings):
     intake_url: str = "http://127.0.0.1:8000"
     classifier_url: str = "http://127.0.0.1:8001"
     dispatcher_url: str = "http://127.0.0.1:8002"
+    knowledge_url: str = "http://127.0.0.1:8005"
     # The phone channel's intake API key: appeals registered at the call desk are the phone channel's.
     intake_key: SecretStr | None = None
     # The staff services' token (Authorization: Bearer ...) for previews, street suggestions and triage.

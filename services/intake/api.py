@@ -16,6 +16,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from services.intake.answers import answers_router
 from services.intake.batching import Register, RegistrationBatcher
 from services.intake.dependencies import IntakeApi
 from services.intake.errors import OPEN311, add_error_handlers, error_response
@@ -67,6 +68,7 @@ def create_api(
     # The routers, one module each.
     api.include_router(appeals.router)
     api.include_router(open311.router)
+    api.include_router(answers_router(settings, registry))
 
     add_error_handlers(api)
     guard(api, settings, error_response)

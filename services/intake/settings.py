@@ -22,3 +22,6 @@ class IntakeSettings(ServiceSettings):
     # Anonymous reads (status, Open311 lists) a minute from one client address; channels have their own limit, staff
     # none. Behind a proxy, let uvicorn take the client address from X-Forwarded-For (CITYLINE_FORWARDED_ALLOW_IPS).
     public_reads_per_minute: int = Field(60, ge=1)
+    # The knowledge service `GET /v1/answers` asks (with the staff token), and how long it waits for it.
+    knowledge_url: str = "http://127.0.0.1:8005"
+    knowledge_timeout_s: float = Field(2.0, gt=0)

@@ -12,6 +12,9 @@ APPEALS_STATUS = "appeals.status"
 # Appeals past their due time while still open, found by the dispatcher's periodic check.
 APPEALS_ESCALATED = "appeals.escalated"
 
+# Residents' questions answered from the knowledge base (at the call desk, by a channel, or automatically).
+CONSULTATIONS_GIVEN = "consultations.given"
+
 # Notices the notifier could not deliver (a permanent refusal, or retries exhausted), with the reason.
 NOTIFICATIONS_DLQ = "notifications.dlq"
 
@@ -49,4 +52,5 @@ def all_topics(taxonomy: Taxonomy) -> dict[str, int]:
     topics += [department_incidents(code) for code in taxonomy.department_codes()]
     topics += [dead_letter(topic) for topic in PIPELINE_TOPICS]
     topics.append(NOTIFICATIONS_DLQ)
+    topics.append(CONSULTATIONS_GIVEN)
     return {topic: DEFAULT_PARTITIONS for topic in topics}

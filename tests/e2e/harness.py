@@ -26,6 +26,7 @@ class RunningStack:
                 "dispatcher",
                 "notifier",
                 "console",
+                "knowledge",
                 "sms_sink",
                 "smtp_sink",
             )

@@ -6,7 +6,9 @@ import textwrap
 import pytest
 
 from services.classifier.domain import classify, classify_text
-from services.classifier.language import (
+from services.classifier.ruleset import RulesError, parse_rules
+from shared.contracts.base import derived_event_id
+from shared.language import (
     Lexicon,
     english_singular,
     respellings,
@@ -14,8 +16,6 @@ from services.classifier.language import (
     transliterations,
     unmix,
 )
-from services.classifier.ruleset import RulesError, parse_rules
-from shared.contracts.base import derived_event_id
 from tests.unit.fakes import NOW, registered_event
 
 # A small rule file of our own, so each test says exactly which rule it exercises.

@@ -102,6 +102,36 @@ async def preview(request: Request, user: Operator, services: ClientsDep):
     return render(request, "partials/preview.html", user, preview=result)
 
 
+@router.post("/answers")
+async def answers(request: Request, user: Operator, services: ClientsDep):
+    """The knowledge base's answers to what the caller says, as the operator types it."""
+    form = CallForm.from_form(await request.form())
+    text = form.value("text")
+    if not text:
+        return render(request, "partials/answers.html", user, answers=None)
+    language = form.value("language") if form.value("language") in LANGUAGE_CHOICES else "uk"
+    found = await services.answers(text, language)
+    if isinstance(found, Unavailable):
+        return render(request, "partials/answers.html", user, answers=None, unavailable=found.service)
+    return render(request, "partials/answers.html", user, answers=found, request_id=uuid.uuid4().hex)
+
+
+@router.post("/consultation")
+async def close_as_consultation(request: Request, user: Operator, services: ClientsDep):
+    """The call closed as a consultation with an article: recorded, and no appeal registered."""
+    submitted = await request.form()
+    article = str(submitted.get("article") or "")[:80]
+    request_id = str(submitted.get("request_id") or "")[:64]
+    try:
+        request_id = str(uuid.UUID(request_id))
+    except ValueError:
+        request_id = str(uuid.uuid4())
+    recorded = await services.record_consultation(article, request_id, user.name)
+    if isinstance(recorded, Unavailable):
+        return render(request, "partials/consultation.html", user, recorded=False, unavailable=recorded.service)
+    return render(request, "partials/consultation.html", user, recorded=recorded, article=article)
+
+
 @router.get("/streets")
 async def streets(request: Request, user: Operator, services: ClientsDep, address: str = ""):
     typed = address.strip()

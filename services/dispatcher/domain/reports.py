@@ -46,6 +46,12 @@ class StatusChange:
     caused_by: str = ""
 
 
+def reopened_by_contact_center(update: DepartmentUpdate, status: str) -> bool:
+    """The contact center sends back to its operators an information request it resolved with an article that did not
+    help the resident (a `misrouted` report with no suggestion: triage)."""
+    return update.department == CONTACT_CENTER and update.status == "misrouted" and status == "resolved"
+
+
 def judge_update(
     update: DepartmentUpdate,
     appeal: AppealAssigned | None,
@@ -66,7 +72,7 @@ def judge_update(
             "rejected-transition",
             f"appeal {update.appeal_id} is assigned to {assigned_to}, not to {update.department}",
         )
-    if status not in ALLOWED_FROM[update.status]:
+    if status not in ALLOWED_FROM[update.status] and not reopened_by_contact_center(update, status):
         return Refusal(
             "rejected-transition", f"appeal {update.appeal_id} is {status}: it cannot become {update.status}"
         )

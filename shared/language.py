@@ -188,6 +188,11 @@ class Analysed:
         return max(len(self.clause_spans) - 1, 0)
 
 
+def words(text: str) -> list[str]:
+    """The words of a text as written (not normalized); for callers that need no clauses (the knowledge search)."""
+    return _WORD.findall(text)
+
+
 class Lexicon:
     def __init__(self, cache_size: int = 200_000) -> None:
         self._analysers = (pymorphy3.MorphAnalyzer(lang="uk"), pymorphy3.MorphAnalyzer(lang="ru"))
