@@ -12,9 +12,37 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
 
     # Imported here, when the parser is built: a command's module loads only what building its parser needs.
-    from cityline import asyncapi, bench, channels, classify, dlq, notify, prometheus, status, submit, topics, up, users
+    from cityline import (
+        asyncapi,
+        bench,
+        channels,
+        classify,
+        dlq,
+        notify,
+        prometheus,
+        replay,
+        status,
+        submit,
+        topics,
+        up,
+        users,
+    )
 
-    for command in (up, submit, status, bench, dlq, asyncapi, channels, classify, notify, topics, prometheus, users):
+    for command in (
+        up,
+        submit,
+        status,
+        bench,
+        replay,
+        dlq,
+        asyncapi,
+        channels,
+        classify,
+        notify,
+        topics,
+        prometheus,
+        users,
+    ):
         command.add_parser(commands)
     return root
 
