@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
         kb,
         notify,
         prometheus,
+        replay,
         route,
         status,
         submit,
@@ -30,8 +31,24 @@ def parser() -> argparse.ArgumentParser:
         users,
     )
 
-    every = (up, submit, status, bench, dlq, asyncapi, channels, classify, gazetteer, route, kb, notify, topics)
-    for command in (*every, prometheus, users):
+    for command in (
+        up,
+        submit,
+        status,
+        bench,
+        replay,
+        dlq,
+        asyncapi,
+        channels,
+        classify,
+        gazetteer,
+        route,
+        kb,
+        notify,
+        topics,
+        prometheus,
+        users,
+    ):
         command.add_parser(commands)
     return root
 

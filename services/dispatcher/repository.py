@@ -137,6 +137,13 @@ _ASSIGNMENT_STATE = {"assignment": 1, "history": 1}
 _OVERDUE = {"status": 1, "assignment": 1, "classification": 1, "correlation_id": 1, "escalated_due_at": 1}
 
 
+def _one_batch(wanted: Sequence[Any], per_item: int = 1) -> int:
+    """The first batch of a find for `wanted` ids, bigger than the whole answer: the driver's default (101
+    documents) would make a batch of a few hundred appeals a find and a getMore, two store round trips; and a first
+    batch exactly as big as the answer leaves the cursor open on this store, for a getMore that returns nothing."""
+    return len(wanted) * per_item + 1
+
+
 class _Appeals:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -144,7 +151,9 @@ class _Appeals:
     async def find(self, appeal_ids: Sequence[str], projection: dict[str, int] | None = None) -> dict[str, AppealDoc]:
         if not appeal_ids:
             return {}
-        cursor = self.store.db[APPEALS].find({"_id": {"$in": list(appeal_ids)}}, projection)
+        cursor = self.store.db[APPEALS].find(
+            {"_id": {"$in": list(appeal_ids)}}, projection, batch_size=_one_batch(appeal_ids)
+        )
         return {document["_id"]: AppealDoc.model_validate(document) async for document in cursor}
 
     async def write(self, updates: Sequence[StageUpdate]) -> None:
@@ -169,7 +178,9 @@ class MongoAssignments(_Appeals):
         if not keys:
             return {}
         found: dict[str, Incident] = {}
-        async for document in self.store.db[INCIDENTS].find({"key": {"$in": list(keys)}, "status": "open"}):
+        selector = {"key": {"$in": list(keys)}, "status": "open"}
+        # Several open incidents of one place are rare (a second dispatcher opened one at the same time): one batch.
+        async for document in self.store.db[INCIDENTS].find(selector, batch_size=_one_batch(keys, 2)):
             incident = incident_of(document)
             if incident.key not in found or found[incident.key].last_at < incident.last_at:
                 found[incident.key] = incident
@@ -188,7 +199,7 @@ class MongoReports(_Appeals):
         wanted = sorted({a.assignment.incident_id for a in appeals.values() if a.assignment} - {None})
         if not wanted:
             return ReportSnapshot(appeals, {})
-        cursor = self.store.db[INCIDENTS].find({"_id": {"$in": wanted}})
+        cursor = self.store.db[INCIDENTS].find({"_id": {"$in": wanted}}, batch_size=_one_batch(wanted))
         incidents = {document["_id"]: incident_of(document) async for document in cursor}
         others = {appeal_id for incident in incidents.values() for appeal_id in incident.appeal_ids} - set(appeals)
         return ReportSnapshot({**appeals, **await self.find(sorted(others))}, incidents)

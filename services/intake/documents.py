@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.appeals import registration_fields
+
 
 class RegisteredHistoryDoc(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -46,13 +48,4 @@ class AppealDoc(BaseModel):
 
     def registration(self) -> dict[str, Any]:
         """The fields of AppealRegistered as the appeal holds them."""
-        return {
-            "correlation_id": self.correlation_id or "",
-            "appeal_id": self.appeal_id,
-            "channel": self.channel,
-            "text": self.text,
-            "contact": self.contact,
-            "address": self.address,
-            "received_at": self.received_at,
-            "registered_at": self.registered_at,
-        }
+        return registration_fields(self.model_dump(by_alias=True))

@@ -4,7 +4,8 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -14,6 +15,7 @@ from pymongo import AsyncMongoClient
 from shared.channel_keys import CHANNEL_HEADER
 from shared.contracts.base import utcnow
 from shared.contracts.topics import APPEALS_INTAKE
+from shared.store import Store
 
 
 def submission(text: str, *, channel: str = "web", external_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -73,8 +75,23 @@ async def read_topic(bootstrap: str, topic: str, expect: Callable[[list], bool],
     return await read_topics(bootstrap, [topic], expect, timeout)
 
 
-def store_client(uri: str) -> AsyncMongoClient:
-    return AsyncMongoClient(uri, tz_aware=True)
+def store_client(uri: str, **options: Any) -> AsyncMongoClient:
+    return AsyncMongoClient(uri, tz_aware=True, **options)
+
+
+@asynccontextmanager
+async def scratch_store(
+    uri: str, name: str, *indexes: Callable[[Store], Awaitable[None]], **options: Any
+) -> AsyncIterator[Store]:
+    """A database of its own for one test, with the indexes the given services build; dropped after."""
+    store = Store(store_client(uri, **options), f"cityline_{name}_{uuid.uuid4().hex[:8]}")
+    for build in indexes:
+        await build(store)
+    try:
+        yield store
+    finally:
+        await store.client.drop_database(store.database_name)
+        await store.close()
 
 
 async def read_topics(bootstrap: str, topics: list[str], expect: Callable[[list], bool], timeout: float = 30.0) -> list:

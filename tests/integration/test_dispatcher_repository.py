@@ -33,7 +33,7 @@ from shared.contracts.intake import Address, AppealSubmitted
 from shared.settings import DEFAULT_TAXONOMY
 from shared.store import APPEALS, INCIDENTS, Store
 from shared.taxonomy import load_taxonomy
-from tests.integration.helpers import store_client
+from tests.integration.helpers import scratch_store
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +43,8 @@ BUILDING = "вул. Липська, 5"
 
 @pytest.fixture
 async def store(servers):
-    store = Store(store_client(servers.mongodb_uri), f"cityline_dispatcher_repo_{uuid.uuid4().hex[:8]}")
-    await intake_indexes(store)
-    await ensure_indexes(store)
-    try:
+    async with scratch_store(servers.mongodb_uri, "dispatcher_repo", intake_indexes, ensure_indexes) as store:
         yield store
-    finally:
-        await store.client.drop_database(store.database_name)
-        await store.close()
 
 
 DOCUMENTS: dict[str, dict] = {}

@@ -13,7 +13,7 @@ from services.intake.repository import MongoIntakeRepository, ensure_indexes
 from shared.contracts.base import utcnow
 from shared.contracts.intake import AppealSubmitted
 from shared.store import APPEALS, Store
-from tests.integration.helpers import store_client
+from tests.integration.helpers import scratch_store
 from tests.unit.fakes import submission_payload
 
 pytestmark = pytest.mark.integration
@@ -21,13 +21,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store(servers) -> AsyncIterator[Store]:
-    store = Store(store_client(servers.mongodb_uri), f"cityline_intake_{uuid.uuid4().hex[:8]}")
-    await ensure_indexes(store)
-    try:
+    async with scratch_store(servers.mongodb_uri, "intake", ensure_indexes) as store:
         yield store
-    finally:
-        await store.client.drop_database(store.database_name)
-        await store.close()
 
 
 async def test_concurrent_reservations_on_a_fresh_counter_are_disjoint(store):

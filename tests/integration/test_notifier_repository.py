@@ -1,7 +1,6 @@
 """The notifier's repository on the real store: the batch's notices decided (pure) and recorded once each under their
 idempotency key; a redelivered batch records nothing new and says which were recorded before."""
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +12,7 @@ from shared.contracts.intake import ResidentContact
 from shared.settings import DEFAULT_TAXONOMY
 from shared.store import NOTIFICATIONS, Store
 from shared.taxonomy import load_taxonomy
-from tests.integration.helpers import store_client
+from tests.integration.helpers import scratch_store
 from tests.unit.fakes import NOW, PHONE, assigned_event, registered_event
 
 pytestmark = pytest.mark.integration
@@ -21,13 +20,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def store(servers) -> AsyncIterator[Store]:
-    store = Store(store_client(servers.mongodb_uri), f"cityline_notifier_{uuid.uuid4().hex[:8]}")
-    await ensure_indexes(store)
-    try:
+    async with scratch_store(servers.mongodb_uri, "notifier", ensure_indexes) as store:
         yield store
-    finally:
-        await store.client.drop_database(store.database_name)
-        await store.close()
 
 
 async def test_a_redelivered_batch_records_each_notice_once(store):

@@ -4,7 +4,20 @@ import pytest
 
 from cityline.cli import main, parser
 
-COMMANDS = ("up", "submit", "status", "bench", "dlq", "asyncapi", "channels", "classify", "notify", "topics", "users")
+COMMANDS = (
+    "up",
+    "submit",
+    "status",
+    "bench",
+    "replay",
+    "dlq",
+    "asyncapi",
+    "channels",
+    "classify",
+    "notify",
+    "topics",
+    "users",
+)
 
 
 def test_every_command_is_registered():
