@@ -83,6 +83,10 @@ class Store:
         # --- dispatcher: the overdue check scans open appeals by due time; incidents are found by place key.
         await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
         await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
+        # Resolved appeals waiting for the resident's verdict, by when it is due (closed unanswered after).
+        await appeals.create_index(
+            [("status", ASCENDING), ("awaiting_reply.expires_at", ASCENDING)], name="unanswered"
+        )
         # --- the console: a caller's appeals by their number; a department's appeals, newest first.
         await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
         await appeals.create_index(

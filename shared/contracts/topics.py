@@ -11,6 +11,8 @@ DEPARTMENT_UPDATES = "dept.updates"
 APPEALS_STATUS = "appeals.status"
 # Appeals past their due time while still open, found by the dispatcher's periodic check.
 APPEALS_ESCALATED = "appeals.escalated"
+# Residents' replies (intake checked them): fixed or not, or the answer to a department's question.
+APPEALS_REPLIES = "appeals.replies"
 
 # Notices the notifier could not deliver (a permanent refusal, or retries exhausted), with the reason.
 NOTIFICATIONS_DLQ = "notifications.dlq"
@@ -26,6 +28,7 @@ PIPELINE_TOPICS = (
     DEPARTMENT_UPDATES,
     APPEALS_STATUS,
     APPEALS_ESCALATED,
+    APPEALS_REPLIES,
 )
 
 
