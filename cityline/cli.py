@@ -413,6 +413,7 @@ def parser() -> argparse.ArgumentParser:
     from cityline.classify import add_parser as add_classify_parser
     from cityline.notify import add_notify_command
     from cityline.prometheus import add_parser as add_prometheus_parser
+    from cityline.report import add_parser as add_report_parser
     from cityline.topics import add_parser as add_topics_parser
     from cityline.users import add_parser as add_users_parser
 
@@ -422,6 +423,7 @@ def parser() -> argparse.ArgumentParser:
     add_topics_parser(commands)
     add_prometheus_parser(commands)
     add_users_parser(commands)
+    add_report_parser(commands)
     return root
 
 

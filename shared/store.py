@@ -29,6 +29,8 @@ IDEMPOTENCY_KEYS = "idempotency_keys"
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 # Dispatcher: mass incidents, appeals of one category about one place grouped for their department.
 INCIDENTS = "incidents"
+# Intake: every SMS the gateway passed on as a resident's reply, with what became of it (taken, or why ignored).
+INBOUND_SMS = "inbound_sms"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:

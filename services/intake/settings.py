@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.channels import DEFAULT_CHANNELS
@@ -22,3 +22,6 @@ class IntakeSettings(ServiceSettings):
     # Anonymous reads (status, Open311 lists) a minute from one client address; channels have their own limit, staff
     # none. Behind a proxy, let uvicorn take the client address from X-Forwarded-For (CITYLINE_FORWARDED_ALLOW_IPS).
     public_reads_per_minute: int = Field(60, ge=1)
+    # The secret the SMS gateway sends in X-CityLine-Gateway-Secret with each resident's reply it passes on to
+    # POST /v1/sms/inbound; unset, that endpoint answers 503. `cityline up` sets one for its SMS sink.
+    sms_inbound_secret: SecretStr | None = None
