@@ -237,7 +237,7 @@ class BoardReads:
         )
         asking = {"status": "resolved", "awaiting_reply.expires_at": {"$gt": now}, "awaiting_reply.used_at": None}
         awaiting = await _read(
-            self.appeals.find(asking, {**SUMMARY_FIELDS, "contact": 1})
+            self.appeals.find(asking, {**SUMMARY_FIELDS, "contact.email": 1, "contact.notifications": 1})
             .sort("awaiting_reply.expires_at", ASCENDING)
             .limit(500)
             .to_list()

@@ -294,3 +294,57 @@ async def test_the_monthly_report_on_a_known_set(stack):
     assert (rows["roads"]["resolved"], rows["roads"]["reopens"], rows["roads"]["on_time_share"]) == ("0", "1", "")
     bad = subprocess.run([*command[:4], "--month", "11-2026"], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
+
+
+async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_and_the_disputes(stack):
+    from services.console.boards import BoardReads
+    from shared.settings import ConnectionSettings
+    from shared.store import Store
+
+    store = Store.from_settings(ConnectionSettings(mongodb_uri=stack.store_uri, mongodb_database=stack.database))
+    now = utcnow()
+    department = f"test_{uuid.uuid4().hex[:8]}"
+
+    def resolved(number: str, phone: str, status: str = "resolved", **contact) -> dict:
+        return {
+            "_id": number,
+            "intake_key": f"test:{uuid.uuid4()}",
+            "channel": "phone",
+            "text": "Не працює ліфт",
+            "contact": {"phone": phone, **contact},
+            "received_at": now - timedelta(hours=30),
+            "registered_at": now - timedelta(hours=30),
+            "status": status,
+            "updated_at": now,
+            "assignment": {"department": department, "department_name": department, "due_at": now, "reason": ""},
+            "history": [
+                {"status": "registered", "at": now - timedelta(hours=30), "event_id": str(uuid.uuid4()), "by": "x"},
+                {"status": "resolved", "at": now, "event_id": str(uuid.uuid4()), "by": department, "due_at": now},
+            ],
+            "awaiting_reply": {
+                "purpose": "verdict",
+                "token_hash": "0" * 64,
+                "asked_at": now,
+                "expires_at": now + timedelta(days=14),
+                "used_at": None,
+            },
+        }
+
+    base = 8_100_000 + uuid.uuid4().int % 800_000
+    landline = resolved(str(base), "+380442223344")
+    mobile = resolved(str(base + 1), "+380672223344")
+    with_email = resolved(str(base + 2), "+380442223345", email="r@example.com")
+    disputed = resolved(str(base + 3), "+380442223346", status="disputed")
+    documents = [landline, mobile, with_email, disputed]
+    try:
+        await store.db["appeals"].insert_many(documents)
+        board = await BoardReads(store).supervisor_board(now, now.replace(hour=0, minute=0))
+        (quality,) = [line for line in board.quality if line.department == department]
+        assert (quality.resolved, quality.on_time, quality.reopens) == (4, 4, 0)
+        assert quality.median_hours_to_resolve == pytest.approx(30, abs=0.01)
+        called = {appeal.appeal_id for appeal in board.callbacks}
+        assert landline["_id"] in called and not called & {mobile["_id"], with_email["_id"], disputed["_id"]}
+        assert disputed["_id"] in {appeal.appeal_id for appeal in board.disputed}
+    finally:
+        await store.db["appeals"].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
+        await store.close()
