@@ -138,6 +138,16 @@ def build_submission(args: argparse.Namespace) -> AppealSubmitted:
 
 
 async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> None:
+    headers = [("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())]
+    await publish_record(
+        bootstrap, topics.APPEALS_INTAKE, submission.model_dump_json().encode(), submission.intake_key().encode(), headers
+    )
+
+
+async def publish_record(
+    bootstrap: str, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    """One record, acknowledged; a broker that cannot be reached is the user's to fix (UserError)."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
@@ -148,12 +158,7 @@ async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> Non
         await producer.stop()
         raise UserError(f"cannot reach the broker at {bootstrap} ({error}): is `make run` running?") from None
     try:
-        await producer.send_and_wait(
-            topics.APPEALS_INTAKE,
-            submission.model_dump_json().encode(),
-            key=submission.intake_key().encode(),
-            headers=[("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())],
-        )
+        await producer.send_and_wait(topic, value, key=key, headers=headers or [("content-type", b"application/json")])
     finally:
         await producer.stop()
 
@@ -411,6 +416,7 @@ def parser() -> argparse.ArgumentParser:
     # Commands that live in their own modules; imported here so `cityline --help` lists them all.
     from cityline.channels import add_parser as add_channels_parser
     from cityline.classify import add_parser as add_classify_parser
+    from cityline.departments import add_parser as add_department_parser
     from cityline.notify import add_notify_command
     from cityline.prometheus import add_parser as add_prometheus_parser
     from cityline.report import add_parser as add_report_parser
@@ -424,6 +430,7 @@ def parser() -> argparse.ArgumentParser:
     add_prometheus_parser(commands)
     add_users_parser(commands)
     add_report_parser(commands)
+    add_department_parser(commands)
     return root
 
 
