@@ -57,7 +57,7 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
         )
         secret = settings.sms_inbound_secret.get_secret_value() if settings.sms_inbound_secret else None
         replies = declare_reply_publisher(handlers.router)
-        api.include_router(build_reply_router(MongoReplies(store), replies, utcnow, secret))
+        api.include_router(build_reply_router(MongoReplies(store), replies, utcnow, secret, staff))
         return Wiring(handlers.router, background=[redriving], http_app=api)
 
     return assemble(

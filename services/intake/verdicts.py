@@ -19,7 +19,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from fastapi import APIRouter, Form, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Form, Header, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,7 @@ from services.intake.repository import ReplyStore
 from shared.contracts import topics
 from shared.contracts.base import AppealId, derived_event_id
 from shared.contracts.residents import Reply, ResidentReplied
+from shared.staff_auth import StaffAuth, StaffCaller
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +41,11 @@ Token = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_
 
 
 class VerdictIn(BaseModel):
-    """Whether the resolved appeal is really fixed, with the token of the notice that asked."""
+    """Whether the resolved appeal is really fixed, with the token of the notice that asked (staff recording a
+    verdict given by phone send the staff token instead)."""
 
     model_config = ConfigDict(extra="forbid")
-    token: Token
+    token: Token | None = None
     fixed: bool
     comment: str = Field("", max_length=2000, description="What is still wrong, in the resident's words.")
 
@@ -90,15 +93,17 @@ class Problem:
 
 
 def judge_token(
-    appeal_id: str, document: dict[str, Any] | None, token: str, purpose: str, now: datetime
+    appeal_id: str, document: dict[str, Any] | None, token: str | None, purpose: str, now: datetime
 ) -> Problem | None:
     """Why the reply may not be taken (404 no appeal, 403 wrong token, 410 used or expired, 409 the appeal does not
-    await this kind of reply), or None."""
+    await this kind of reply), or None. `token` None: staff record the reply (the resident told them by phone)."""
     if document is None:
         return Problem(404, f"no appeal {appeal_id}")
     awaiting = document.get("awaiting_reply") or {}
     wanted = "resolved" if purpose == "verdict" else "waiting_for_resident"
-    if not hmac.compare_digest(awaiting.get("token_hash", ""), token_hash(token)):
+    if not awaiting:
+        return Problem(409, f"appeal {appeal_id} is {document.get('status')}: it awaits no {purpose}")
+    if token is not None and not hmac.compare_digest(awaiting.get("token_hash", ""), token_hash(token)):
         if document.get("status") != wanted:
             return Problem(409, f"appeal {appeal_id} is {document.get('status')}: it awaits no {purpose}")
         return Problem(403, "token: not the token of this appeal's notice")
@@ -184,11 +189,14 @@ def build_reply_router(
     publisher: Any,
     clock: Callable[[], datetime],
     gateway_secret: str | None,
+    staff: StaffAuth,
 ) -> APIRouter:
     """The reply routes; `publisher` publishes to appeals.replies on intake's broker."""
     router = APIRouter(tags=["replies"])
 
-    async def take(appeal_id: str, token: str, purpose: str, reply: Reply, text: str, via: str) -> ReplyAccepted:
+    async def take(
+        appeal_id: str, token: str | None, purpose: str, reply: Reply, text: str, via: str
+    ) -> ReplyAccepted:
         now = clock()
         document = await replies.awaiting(appeal_id)
         problem = judge_token(appeal_id, document, token, purpose, now)
@@ -211,12 +219,19 @@ def build_reply_router(
         logger.info("resident replied %s on %s (event %s)", reply, appeal_id, event.event_id)
 
     @router.post("/v1/appeals/{appeal_id}/verdict", response_model=ReplyAccepted)
-    async def verdict(appeal_id: Annotated[AppealId, Path()], body: VerdictIn) -> ReplyAccepted:
+    async def verdict(
+        appeal_id: Annotated[AppealId, Path()],
+        body: VerdictIn,
+        caller: Annotated[StaffCaller | None, Depends(staff.optional)],
+    ) -> ReplyAccepted:
         """The resident says whether the resolved appeal is fixed: `fixed: false` reopens it to its department (a
         second time, a supervisor decides), `true` closes it. 403: not this appeal's token; 410: used or expired;
-        409: the appeal is not resolved."""
+        409: the appeal is not resolved. Staff (the staff token) record a verdict the resident gave by phone."""
         reply: Reply = "fixed" if body.fixed else "not_fixed"
-        return await take(appeal_id, body.token, "verdict", reply, body.comment, "link")
+        if body.token is None and caller is None:
+            raise RequestValidationError([{"loc": ("body", "token"), "msg": "required", "type": "missing"}])
+        via = "link" if body.token is not None else "console"
+        return await take(appeal_id, body.token, "verdict", reply, body.comment, via)
 
     @router.post("/v1/appeals/{appeal_id}/answer", response_model=ReplyAccepted)
     async def answer(appeal_id: Annotated[AppealId, Path()], body: AnswerIn) -> ReplyAccepted:

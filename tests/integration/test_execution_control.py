@@ -348,3 +348,21 @@ async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_a
     finally:
         await store.db["appeals"].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
         await store.close()
+
+
+async def test_staff_record_a_verdict_given_by_phone_and_without_a_token_anyone_else_is_refused(city, pipeline):
+    appeal = await city.assigned("Не працює ліфт у під'їзді номер два", "+380441110007")
+    appeal_id = appeal["_id"]
+    await city.report(appeal, "resolved")
+    await city.appeal(appeal_id, status="resolved")
+    anonymous = await city.verdict(appeal_id, fixed=True)
+    assert anonymous.status_code == 422 and anonymous.json()["detail"][0]["loc"] == ["body", "token"]
+    async with httpx.AsyncClient(base_url=city.intake, timeout=30) as http:
+        recorded = await http.post(
+            f"/v1/appeals/{appeal_id}/verdict",
+            json={"fixed": False, "comment": "Сказала по телефону: не працює"},
+            headers={"Authorization": f"Bearer {pipeline.staff_token()}"},
+        )
+    assert recorded.status_code == 200, recorded.text
+    reopened = await city.appeal(appeal_id, status="reopened")
+    assert reopened["history"][-1]["note"] == "Сказала по телефону: не працює"
