@@ -147,7 +147,9 @@ def normalized_phone(value: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def reply_event(appeal_id: str, awaiting: dict[str, Any], reply: Reply, text: str, via: str, now: datetime) -> Any:
+def reply_event(
+    appeal_id: str, awaiting: dict[str, Any], reply: Reply, text: str, via: str, now: datetime, recorded_by: str = ""
+) -> Any:
     # Derived from the question: a repeated publish of the one reply is the same event.
     return ResidentReplied(
         event_id=derived_event_id("reply", awaiting["token_hash"]),
@@ -157,6 +159,7 @@ def reply_event(appeal_id: str, awaiting: dict[str, Any], reply: Reply, text: st
         reply=reply,
         text=text,
         via=via,  # type: ignore[arg-type]
+        recorded_by=recorded_by,
     )
 
 
@@ -195,7 +198,7 @@ def build_reply_router(
     router = APIRouter(tags=["replies"])
 
     async def take(
-        appeal_id: str, token: str | None, purpose: str, reply: Reply, text: str, via: str
+        appeal_id: str, token: str | None, purpose: str, reply: Reply, text: str, via: str, recorded_by: str = ""
     ) -> ReplyAccepted:
         now = clock()
         document = await replies.awaiting(appeal_id)
@@ -203,14 +206,16 @@ def build_reply_router(
         if problem is not None:
             raise HTTPException(problem.status, problem.detail)
         assert document is not None
-        await publish_once(appeal_id, document["awaiting_reply"], reply, text, via, now)
+        await publish_once(appeal_id, document["awaiting_reply"], reply, text, via, now, recorded_by)
         return ReplyAccepted(appeal_id=appeal_id, reply=reply)
 
-    async def publish_once(appeal_id: str, awaiting: dict[str, Any], reply: Reply, text: str, via: str, now) -> None:
+    async def publish_once(
+        appeal_id: str, awaiting: dict[str, Any], reply: Reply, text: str, via: str, now, recorded_by: str = ""
+    ) -> None:
         hashed = awaiting["token_hash"]
         if not await replies.claim(appeal_id, hashed, now):
             raise HTTPException(410, "token: already used; the reply was taken")
-        event = reply_event(appeal_id, awaiting, reply, text, via, now)
+        event = reply_event(appeal_id, awaiting, reply, text, via, now, recorded_by)
         try:
             await publisher.publish(event.model_dump(mode="json"), key=event.kafka_key())
         except BaseException:
@@ -230,8 +235,10 @@ def build_reply_router(
         reply: Reply = "fixed" if body.fixed else "not_fixed"
         if body.token is None and caller is None:
             raise RequestValidationError([{"loc": ("body", "token"), "msg": "required", "type": "missing"}])
-        via = "link" if body.token is not None else "console"
-        return await take(appeal_id, body.token, "verdict", reply, body.comment, via)
+        if body.token is not None:
+            return await take(appeal_id, body.token, "verdict", reply, body.comment, "link")
+        by = (caller.actor if caller else None) or "staff"
+        return await take(appeal_id, None, "verdict", reply, body.comment, "console", by)
 
     @router.post("/v1/appeals/{appeal_id}/answer", response_model=ReplyAccepted)
     async def answer(appeal_id: Annotated[AppealId, Path()], body: AnswerIn) -> ReplyAccepted:

@@ -20,3 +20,5 @@ class ResidentReplied(AppealEvent):
     # The resident's own words: why it is not fixed, or the answer itself.
     text: str = Field(default="", max_length=2000)
     via: Literal["link", "sms", "console"]
+    # With `console`: the staff member who took the reply on the phone.
+    recorded_by: str = Field(default="", max_length=200)

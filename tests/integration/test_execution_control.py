@@ -366,3 +366,37 @@ async def test_staff_record_a_verdict_given_by_phone_and_without_a_token_anyone_
     assert recorded.status_code == 200, recorded.text
     reopened = await city.appeal(appeal_id, status="reopened")
     assert reopened["history"][-1]["note"] == "Сказала по телефону: не працює"
+
+
+async def test_an_operator_records_the_phone_verdict_on_the_console(city, pipeline):
+    from pydantic import SecretStr
+
+    from services.console.clients import ServiceClients
+    from tests.integration.test_console_store import _console, _csrf, _signed_in_operator
+
+    appeal = await city.assigned("Ліфт не працює, застрягає між поверхами", "+380441110008")
+    appeal_id = appeal["_id"]
+    await city.report(appeal, "resolved")
+    await city.appeal(appeal_id, status="resolved")
+    clients = ServiceClients(
+        intake_url=city.intake,
+        classifier_url=city.intake,
+        dispatcher_url=city.intake,
+        intake_key=None,
+        staff_token=SecretStr(pipeline.staff_token()),
+        timeout_s=30,
+    )
+    app, client = _console(pipeline, clients)
+    async with client:
+        await _signed_in_operator(pipeline, client)
+        page = await client.get(f"/appeals/{appeal_id}")
+        assert "Оцінка заявника по телефону" in page.text
+        answer = await client.post(
+            f"/appeals/{appeal_id}/verdict",
+            data={"fixed": "yes", "comment": "Працює, дякує", "csrf_token": _csrf(page.text)},
+        )
+        assert answer.status_code == 303, answer.text
+    closed = await city.appeal(appeal_id, status="closed")
+    entry = closed["history"][-1]
+    assert entry["note"] == "Працює, дякує" and entry["by"].startswith("resident, by phone to op-")
+    await clients.close()

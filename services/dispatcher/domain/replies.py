@@ -47,7 +47,8 @@ def judge_reply(reply: ResidentReplied, appeal: TrackedAppeal, routing: Routing,
         return Refusal("not-awaiting-reply", f"appeal {reply.appeal_id} is {appeal.status}: it awaits no {purpose}")
     if now > awaiting.expires_at:
         return Refusal("reply-expired", f"appeal {reply.appeal_id}: the {purpose} was due by {awaiting.expires_at}")
-    change = StatusChange(reply.appeal_id, "", now, str(reply.event_id), "resident", reply.text, round=appeal.rounds)
+    by = f"resident, by phone to {reply.recorded_by}" if reply.recorded_by else "resident"
+    change = StatusChange(reply.appeal_id, "", now, str(reply.event_id), by, reply.text, round=appeal.rounds)
     if reply.reply == "fixed":
         return replace(change, status="closed")
     if reply.reply == "answer":
