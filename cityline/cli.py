@@ -140,7 +140,11 @@ def build_submission(args: argparse.Namespace) -> AppealSubmitted:
 async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> None:
     headers = [("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())]
     await publish_record(
-        bootstrap, topics.APPEALS_INTAKE, submission.model_dump_json().encode(), submission.intake_key().encode(), headers
+        bootstrap,
+        topics.APPEALS_INTAKE,
+        submission.model_dump_json().encode(),
+        submission.intake_key().encode(),
+        headers,
     )
 
 

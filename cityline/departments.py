@@ -11,7 +11,15 @@ from rich.console import Console
 
 console = Console()
 errors = Console(stderr=True)
-STATUSES = ("accepted", "in_progress", "resolved", "rejected", "misrouted", "extension_requested", "waiting_for_resident")
+STATUSES = (
+    "accepted",
+    "in_progress",
+    "resolved",
+    "rejected",
+    "misrouted",
+    "extension_requested",
+    "waiting_for_resident",
+)
 
 
 def add_parser(commands: Any) -> None:

@@ -86,9 +86,7 @@ class Store:
         await appeals.create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
         await self.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
         # Resolved appeals waiting for the resident's verdict, by when it is due (closed unanswered after).
-        await appeals.create_index(
-            [("status", ASCENDING), ("awaiting_reply.expires_at", ASCENDING)], name="unanswered"
-        )
+        await appeals.create_index([("status", ASCENDING), ("awaiting_reply.expires_at", ASCENDING)], name="unanswered")
         # --- the console: a caller's appeals by their number; a department's appeals, newest first.
         await appeals.create_index([("contact.phone", ASCENDING)], name="caller", sparse=True)
         await appeals.create_index(

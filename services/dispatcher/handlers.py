@@ -51,7 +51,6 @@ from shared.consuming import Accepted, ParkRecord, accept
 from shared.contracts import topics
 from shared.contracts.classifier import AppealClassified
 from shared.contracts.departments import DepartmentUpdate
-from shared.contracts.residents import ResidentReplied
 from shared.contracts.dispatcher import (
     AppealAssigned,
     AppealEscalated,
@@ -59,6 +58,7 @@ from shared.contracts.dispatcher import (
     DepartmentTask,
     IncidentTask,
 )
+from shared.contracts.residents import ResidentReplied
 from shared.errors import PermanentError
 from shared.metrics import stage_appeals
 from shared.settings import ServiceSettings

@@ -86,7 +86,9 @@ time_to_resolve = Histogram(
 )
 
 
-def observe_execution(changes: Sequence[Any], due_before: Mapping[str, datetime | None], appeals: Mapping[str, Any]) -> None:
+def observe_execution(
+    changes: Sequence[Any], due_before: Mapping[str, datetime | None], appeals: Mapping[str, Any]
+) -> None:
     """Count what the applied changes say of their department: resolutions on time or late, disputes, reopens."""
     for change in changes:
         appeal = appeals.get(change.appeal_id)

@@ -2,6 +2,7 @@
 appeal (by the notice's link and by SMS reply through the gateway's inbound webhook), reopen, dispute, close; a
 department's extension within and beyond 45 days; a pause that stops the overdue clock."""
 
+import asyncio
 import json
 import re
 import uuid
@@ -99,7 +100,9 @@ def decoded(records) -> list[dict]:
 
 async def parked_reason(pipeline, key: bytes) -> dict:
     parked = await read_topic(
-        pipeline.bootstrap, topics.dead_letter(topics.DEPARTMENT_UPDATES), lambda found: any(r.key == key for r in found)
+        pipeline.bootstrap,
+        topics.dead_letter(topics.DEPARTMENT_UPDATES),
+        lambda found: any(r.key == key for r in found),
     )
     record = next(r for r in parked if r.key == key)
     return {name: value.decode() for name, value in record.headers}
@@ -279,7 +282,7 @@ async def test_the_monthly_report_on_a_known_set(stack):
         await client.close()
     env = {**os.environ, "MONGODB_URI": stack.store_uri, "CITYLINE_MONGODB_DATABASE": database}
     command = [str(Path(sys.executable).parent / "cityline"), "report", "departments", "--month", "2026-11", "--csv"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     rows = {row["department"]: row for row in csv.DictReader(io.StringIO(done.stdout))}
     assert rows["lifts"] == {
@@ -292,7 +295,8 @@ async def test_the_monthly_report_on_a_known_set(stack):
         "median_hours_to_resolve": "168.0",
     }
     assert (rows["roads"]["resolved"], rows["roads"]["reopens"], rows["roads"]["on_time_share"]) == ("0", "1", "")
-    bad = subprocess.run([*command[:4], "--month", "11-2026"], env=env, capture_output=True, text=True, timeout=60)
+    bad_month = [*command[:4], "--month", "11-2026"]
+    bad = await asyncio.to_thread(subprocess.run, bad_month, env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "YYYY-MM" in bad.stderr
 
 
@@ -386,7 +390,7 @@ async def test_an_operator_records_the_phone_verdict_on_the_console(city, pipeli
         staff_token=SecretStr(pipeline.staff_token()),
         timeout_s=30,
     )
-    app, client = _console(pipeline, clients)
+    _, client = _console(pipeline, clients)
     async with client:
         await _signed_in_operator(pipeline, client)
         page = await client.get(f"/appeals/{appeal_id}")

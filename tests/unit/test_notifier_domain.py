@@ -534,6 +534,8 @@ def test_a_reopened_appeal_and_an_extension_tell_the_new_due_date(templates, tax
     extended = status_notice(status_event("extended", due_at=due, comment="Чекаємо деталі", caused_by="u1"), context)
     assert "01.02.2026 12:00" in reopened.rendered.text and reopened.kind == "reopened"
     assert "Чекаємо деталі" in extended.rendered.text and "01.02.2026" in extended.rendered.text
-    question = status_notice(status_event("waiting_for_resident", comment="Який поверх?", reply_token="t1234567"), context)
+    question = status_notice(
+        status_event("waiting_for_resident", comment="Який поверх?", reply_token="t1234567"), context
+    )
     assert question.kind == "question" and "Який поверх?" in question.rendered.text
     assert status_notice(status_event("closed"), context) is None

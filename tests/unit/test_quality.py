@@ -22,7 +22,12 @@ def appeal(registered: datetime, *entries: tuple) -> dict:
 
 KNOWN = [
     # On time, confirmed fixed: 24 hours.
-    appeal(at(1), ("assigned", at(1), "dispatcher", None), ("resolved", at(2), "lifts", at(5)), ("closed", at(3), "resident", None)),
+    appeal(
+        at(1),
+        ("assigned", at(1), "dispatcher", None),
+        ("resolved", at(2), "lifts", at(5)),
+        ("closed", at(3), "resident", None),
+    ),
     # Late, then disputed and reopened, resolved again on time (both resolutions count in November).
     appeal(
         at(3),

@@ -136,7 +136,8 @@ def test_load_taxonomy_names_a_missing_file(tmp_path):
 def test_all_topics_has_pipeline_department_and_dead_letter_topics(taxonomy):
     all_topics = topics.all_topics(taxonomy)
 
-    # pipeline topics (with appeals.escalated and appeals.replies), tasks and incidents per department, dead letters of the pipeline,
+    # pipeline topics (with appeals.escalated and appeals.replies), tasks and incidents per department, dead letters
+    # of the pipeline,
     # and the notifications' dead letters
     assert len(all_topics) == 8 + 41 + 41 + 8 + 1
     assert topics.NOTIFICATIONS_DLQ in all_topics

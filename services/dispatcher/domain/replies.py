@@ -34,7 +34,9 @@ class ReplyDecision:
     outcomes: list[tuple[str, str]]
 
 
-def judge_reply(reply: ResidentReplied, appeal: TrackedAppeal, routing: Routing, now: datetime) -> StatusChange | Refusal | None:
+def judge_reply(
+    reply: ResidentReplied, appeal: TrackedAppeal, routing: Routing, now: datetime
+) -> StatusChange | Refusal | None:
     """A reply as it changes the appeal; None: applied before."""
     assigned = appeal.appeal
     if assigned is None:
@@ -134,9 +136,16 @@ def unanswered_closures(appeals: Sequence[AppealDoc], now: datetime) -> list[Sta
     closures = []
     for appeal in appeals:
         awaiting = appeal.awaiting_reply
-        if appeal.status != "resolved" or awaiting is None or awaiting.purpose != "verdict" or awaiting.expires_at > now:
+        if (
+            appeal.status != "resolved"
+            or awaiting is None
+            or awaiting.purpose != "verdict"
+            or awaiting.expires_at > now
+        ):
             continue
         event_id = str(derived_event_id("closed-unanswered", f"{appeal.appeal_id}:{awaiting.token_hash}"))
         note = "no answer from the resident in time: closed as resolved"
-        closures.append(StatusChange(appeal.appeal_id, "closed", now, event_id, "dispatcher", note, round=appeal.rounds))
+        closures.append(
+            StatusChange(appeal.appeal_id, "closed", now, event_id, "dispatcher", note, round=appeal.rounds)
+        )
     return closures
