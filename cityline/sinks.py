@@ -2,7 +2,7 @@
 
 - `sms`: an HTTP SMS gateway (POST /sms one message, POST /sms/batch many, each answered for; bearer token
   optional) that also takes app channels' webhooks
-  (POST /webhook/<channel>);
+  (POST /webhook/<channel>) and passes residents' SMS replies (POST /sms/inbound) on to intake;
 - `smtp`: an SMTP server (aiosmtpd) that accepts mail, and refuses mailboxes whose name starts with `no-such-`
   (`no-such-user@example.com`) as a real server refuses an unknown mailbox.
 
@@ -45,7 +45,7 @@ def write_message(folder: Path, suffix: str, content: bytes) -> Path:
     return path
 
 
-def http_sink(out: Path, token: str | None) -> Any:
+def http_sink(out: Path, token: str | None, inbound_url: str | None = None, inbound_secret: str | None = None) -> Any:
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -156,6 +156,23 @@ def http_sink(out: Path, token: str | None) -> Any:
     async def webhook(channel: str, request: Request) -> Any:
         return await refusal() or await keep(request, out / "webhook" / channel)
 
+    @app.post("/sms/inbound")
+    async def sms_inbound(request: Request) -> Any:
+        """A resident's SMS to the city's number ({"from": "+380…", "text": "2 досі не працює"}): kept under
+        `sms-inbound/` and passed on to intake's inbound webhook with the gateway's secret, as a gateway does."""
+        import httpx
+
+        message = await request.json()
+        keep_payload(request, out / "sms-inbound", message)
+        if not inbound_url:
+            return JSONResponse({"detail": "no inbound webhook configured (--inbound-url)"}, status_code=503)
+        payload = {"message_id": str(uuid.uuid4()), **message}
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.post(
+                inbound_url, json=payload, headers={"X-CityLine-Gateway-Secret": inbound_secret or ""}
+            )
+        return JSONResponse(answer.json(), status_code=answer.status_code)
+
     @app.post("/_control")
     async def control(request: Request) -> dict[str, Any]:
         """`{"status": 503}` fails every request until `{"status": null}`; `{"refuse": ["+380..."]}` refuses those
@@ -219,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the outbox folder")
     parser.add_argument("--token", default=None, help="SMS gateway: the bearer token to require")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    parser.add_argument("--inbound-url", default=None, help="SMS gateway: where residents' replies go (intake)")
+    parser.add_argument("--inbound-secret", default=None, help="SMS gateway: the secret sent with each reply")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +246,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    uvicorn.run(http_sink(args.out, args.token), host=args.host, port=args.port, log_level="warning")
+    sink = http_sink(args.out, args.token, args.inbound_url, args.inbound_secret)
+    uvicorn.run(sink, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ SERVICES = ("intake", "classifier", "dispatcher", "notifier")
 WITH_CONSOLE = (*SERVICES, "knowledge", "console")
 # Signs the embedded stack's webhooks (to its own sink): a development value, never a production secret.
 EMBEDDED_WEBHOOK_SECRET = "cityline-embedded-webhook-secret"
+# What the SMS sink sends intake with each resident's SMS reply it passes on, as a real gateway's inbound webhook does.
+EMBEDDED_SMS_INBOUND_SECRET = "cityline-embedded-sms-inbound-secret"
 
 
 class StackError(RuntimeError):
@@ -366,11 +368,12 @@ class EmbeddedStack:
         for kind, port in (("sms", self.settings.sms_sink_port), ("smtp", self.settings.smtp_sink_port)):
             name = f"{kind}-sink"
             self._claim_port(port, f"{kind} sink", f"CITYLINE_STACK_{kind.upper()}_SINK_PORT", name, "cityline.sinks")
-            managed = self._process(
-                name,
-                [sys.executable, "-m", "cityline.sinks", kind, "--port", str(port), "--out", str(self.outbox)],
-                marker="cityline.sinks",
-            )
+            command = [sys.executable, "-m", "cityline.sinks", kind, "--port", str(port), "--out", str(self.outbox)]
+            if kind == "sms":
+                # Residents' replies typed into the sink (POST /sms/inbound) go on to intake, signed.
+                inbound = f"http://127.0.0.1:{self.settings.intake_port}/v1/sms/inbound"
+                command += ["--inbound-url", inbound, "--inbound-secret", EMBEDDED_SMS_INBOUND_SECRET]
+            managed = self._process(name, command, marker="cityline.sinks")
             managed.start()
             self._wait(f"the {kind} sink", managed, lambda p=port: port_open(p))
 
@@ -389,6 +392,9 @@ class EmbeddedStack:
             "CITYLINE_NOTIFIER_SMTP_PORT": str(self.settings.smtp_sink_port),
             "CITYLINE_NOTIFIER_WEBHOOK_URLS": json.dumps({code: f"{sink}/webhook/{code}" for code in apps}),
             "CITYLINE_NOTIFIER_WEBHOOK_SECRETS": json.dumps({code: EMBEDDED_WEBHOOK_SECRET for code in apps}),
+            # Notices' reply links point at intake; the SMS sink passes residents' replies on to it.
+            "CITYLINE_NOTIFIER_REPLY_URL": f"http://127.0.0.1:{self.settings.intake_port}",
+            "CITYLINE_INTAKE_SMS_INBOUND_SECRET": EMBEDDED_SMS_INBOUND_SECRET,
         }
 
     @property

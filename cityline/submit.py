@@ -59,6 +59,20 @@ def build_submission(args: argparse.Namespace) -> AppealSubmitted:
 
 
 async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> None:
+    headers = [("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())]
+    await publish_record(
+        bootstrap,
+        topics.APPEALS_INTAKE,
+        submission.model_dump_json().encode(),
+        submission.intake_key().encode(),
+        headers,
+    )
+
+
+async def publish_record(
+    bootstrap: str, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]] | None = None
+) -> None:
+    """One record, acknowledged; a broker that cannot be reached is the user's to fix (UserError)."""
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
@@ -69,12 +83,7 @@ async def publish_submission(bootstrap: str, submission: AppealSubmitted) -> Non
         await producer.stop()
         raise UserError(f"cannot reach the broker at {bootstrap} ({error}): is `make run` running?") from None
     try:
-        await producer.send_and_wait(
-            topics.APPEALS_INTAKE,
-            submission.model_dump_json().encode(),
-            key=submission.intake_key().encode(),
-            headers=[("content-type", b"application/json"), ("x-cityline-channel", submission.channel.encode())],
-        )
+        await producer.send_and_wait(topic, value, key=key, headers=headers or [("content-type", b"application/json")])
     finally:
         await producer.stop()
 

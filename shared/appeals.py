@@ -37,17 +37,22 @@ class HistoryEntry:
     event_id: str
     by: str
     note: str = ""
+    # The due time in force after the entry, where the stage knows it (a department's outcome is judged by it).
+    due_at: datetime | None = None
 
     def document(self) -> dict[str, Any]:
-        entry = {"status": self.status, "at": self.at, "event_id": self.event_id, "by": self.by}
+        entry: dict[str, Any] = {"status": self.status, "at": self.at, "event_id": self.event_id, "by": self.by}
         if self.note:
             entry["note"] = self.note
+        if self.due_at is not None:
+            entry["due_at"] = self.due_at
         return entry
 
 
 @dataclass(frozen=True)
 class StageUpdate:
-    """Fields to set on one appeal and the history entries that explain them; the last entry is the new status."""
+    """Fields to set on one appeal and the history entries that explain them; the last entry is the new status
+    unless `fields` sets one (an entry that records a change but leaves the status, like a granted extension)."""
 
     appeal_id: str
     fields: dict[str, Any]
@@ -63,7 +68,7 @@ def as_operation(update: StageUpdate) -> UpdateOne:
     return UpdateOne(
         {"_id": update.appeal_id, "history.event_id": {"$ne": update.event_id}},
         {
-            "$set": {**update.fields, "status": last.status, "updated_at": last.at},
+            "$set": {"status": last.status, "updated_at": last.at, **update.fields},
             "$push": {"history": {"$each": [entry.document() for entry in update.entries]}},
         },
     )

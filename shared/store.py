@@ -32,6 +32,8 @@ IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 INCIDENTS = "incidents"
 # Knowledge service: every consultation given from the knowledge base, keyed by its event id.
 CONSULTATIONS = "consultations"
+# Intake: every SMS the gateway passed on as a resident's reply, with what became of it (taken, or why ignored).
+INBOUND_SMS = "inbound_sms"
 
 
 def connect(settings: ConnectionSettings, *, app_name: str = "cityline") -> AsyncMongoClient:

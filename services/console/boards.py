@@ -8,22 +8,27 @@ dispatcher's triage API or as a `DepartmentUpdate` on `dept.updates`. Each scree
 - department board: `assignment.department` + `status` + `assignment.due_at` (`department_open_by_due`), and the
   department's open incidents (`incidents` by `department` + `status`);
 - supervisor board: today's intake on `received_at`, open appeals on `status` + `assignment.due_at` (the
-  dispatcher's `open_by_due`), appeals closed in the last days on `status` + `updated_at` (`closed_recently`).
+  dispatcher's `open_by_due`), appeals closed in the last days on `status` + `updated_at` (`closed_recently`);
+  execution control: the month's department quality (appeals with a resolution or reopen this month), the residents
+  to call back for their verdict (`status` + `awaiting_reply.expires_at`, the dispatcher's `unanswered`) and the
+  disputed appeals.
 """
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import phonenumbers
 from fastapi import Depends, Request
 from pymongo import ASCENDING, DESCENDING
 
 from services.console.repository import SUMMARY_FIELDS, AppealSummary, IncidentSummary, _read, summary
+from shared.quality import DepartmentQuality, department_quality, history_query, month_bounds
 from shared.store import APPEALS, INCIDENTS, Store
 
 # The appeal statuses of work in progress at a department, and of an appeal nobody has closed yet.
-ACTIVE = ("assigned", "accepted", "in_progress")
+ACTIVE = ("assigned", "accepted", "in_progress", "reopened")
 OPEN = ("triage", *ACTIVE)
 CLOSED = ("resolved", "rejected")
 UNCLASSIFIED = "unclassified"
@@ -33,6 +38,7 @@ ACTIONS_BY_STATUS = {
     "assigned": ("accepted", "in_progress", "resolved", "rejected", "misrouted"),
     "accepted": ("in_progress", "resolved", "rejected", "misrouted"),
     "in_progress": ("in_progress", "resolved", "rejected", "misrouted"),
+    "reopened": ("accepted", "in_progress", "resolved", "rejected", "misrouted"),
 }
 # The on-time share counts appeals closed within this many days.
 ON_TIME_WINDOW = timedelta(days=30)
@@ -98,6 +104,12 @@ class SupervisorBoard:
     incidents: list[IncidentLine]
     open_incidents: int
     on_time_since: datetime
+    # Execution control: this month's quality by department, residents to ask for their verdict by phone, and
+    # resolutions the resident disputed twice (the supervisor decides).
+    month: str = ""
+    quality: list[DepartmentQuality] = field(default_factory=list)
+    callbacks: list[AppealSummary] = field(default_factory=list)
+    disputed: list[AppealSummary] = field(default_factory=list)
 
     @property
     def intake_today(self) -> int:
@@ -223,6 +235,21 @@ class BoardReads:
             for document in await _read(incidents_cursor.sort("last_at", DESCENDING).limit(20).to_list())
         ]
         open_incidents = await _read(self.store.db[INCIDENTS].count_documents({"status": "open"}))
+        month = day_start.strftime("%Y-%m")
+        month_start, month_end = month_bounds(month)
+        resolved_this_month = await _read(
+            self.appeals.find(history_query(month_start, month_end), {"registered_at": 1, "history": 1}).to_list()
+        )
+        asking = {"status": "resolved", "awaiting_reply.expires_at": {"$gt": now}, "awaiting_reply.used_at": None}
+        awaiting = await _read(
+            self.appeals.find(asking, {**SUMMARY_FIELDS, "contact.email": 1, "contact.notifications": 1})
+            .sort("awaiting_reply.expires_at", ASCENDING)
+            .limit(500)
+            .to_list()
+        )
+        disputed = await _read(
+            self.appeals.find({"status": "disputed"}, SUMMARY_FIELDS).sort("updated_at", DESCENDING).limit(25).to_list()
+        )
         return SupervisorBoard(
             day_start=day_start,
             intake_by_channel=dict(sorted(((row["_id"], row["count"]) for row in today), key=lambda item: -item[1])),
@@ -232,6 +259,10 @@ class BoardReads:
             incidents=incidents,
             open_incidents=open_incidents,
             on_time_since=since,
+            month=month,
+            quality=department_quality(resolved_this_month, month_start, month_end),
+            callbacks=[summary(document) for document in awaiting if phone_only(document.get("contact") or {})][:50],
+            disputed=[summary(document) for document in disputed],
         )
 
 
@@ -242,6 +273,19 @@ def department_lines(open_now: list[dict[str, Any]], closed: list[dict[str, Any]
         counts[row["_id"] or ""].update({key: value for key, value in row.items() if key != "_id"})
     lines = [DepartmentLine(department, **dict(found)) for department, found in counts.items() if department]
     return sorted(lines, key=lambda line: (-line.overdue, -line.open, line.department))
+
+
+def phone_only(contact: dict[str, Any]) -> bool:
+    """A resident the verdict question cannot reach in writing: a fixed-line number (no SMS) and no e-mail. An
+    operator calls them back and records the answer."""
+    phone = contact.get("phone")
+    if not phone or contact.get("email") or contact.get("notifications") is False:
+        return False
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(phone, "UA"))
+    except phonenumbers.NumberParseException:
+        return False
+    return kind == phonenumbers.PhoneNumberType.FIXED_LINE
 
 
 def board_reads(request: Request) -> BoardReads:

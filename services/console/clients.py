@@ -93,6 +93,7 @@ class ServiceClients:
         knowledge_url: str = "http://127.0.0.1:8005",
     ) -> None:
         staff = {"Authorization": f"Bearer {staff_token.get_secret_value()}"} if staff_token else {}
+        self.staff_headers = staff
         timeout = httpx.Timeout(timeout_s)
         self.intake = httpx.AsyncClient(
             base_url=intake_url,
@@ -160,6 +161,22 @@ class ServiceClients:
         fields = field_errors(detail, CALL_FORM_FIELDS)
         message = "" if fields else (detail if isinstance(detail, str) else f"HTTP {response.status_code}")
         return Refused(response.status_code, fields, message)
+
+    async def record_verdict(
+        self, appeal_id: str, fixed: bool, comment: str, actor: str
+    ) -> dict[str, Any] | Refused | Unavailable:
+        """The resident's verdict as they gave it on the phone: intake takes it as staff's (no token)."""
+        headers = {**self.staff_headers, ACTOR_HEADER: quote(actor)}
+        body = {"fixed": fixed, "comment": comment}
+        path = f"/v1/appeals/{appeal_id}/verdict"
+        response = await self._call("intake", self.intake, "POST", path, json=body, headers=headers)
+        if isinstance(response, Unavailable):
+            return response
+        answer = _json(response)
+        if response.status_code == 200:
+            return answer
+        detail = answer.get("detail") if isinstance(answer, dict) else None
+        return Refused(response.status_code, {}, detail if isinstance(detail, str) else f"HTTP {response.status_code}")
 
     # ---- previews ----
 

@@ -4,7 +4,7 @@ The repository validates what it reads into these and dumps them to write; the d
 domain objects they map to), never on raw dicts.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -21,6 +21,23 @@ class HistoryEntryDoc(BaseModel):
     event_id: str
     by: str = ""
     note: str = ""
+    due_at: AwareDatetime | None = None
+
+
+class AwaitingReplyDoc(BaseModel):
+    """The question put to the resident: whether the resolved appeal is really fixed (`verdict`), or the department's
+    question while it waits (`answer`). Only the hash of the single-use token is kept; intake sets `used_at` when it
+    takes the reply."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    purpose: Literal["verdict", "answer"]
+    token_hash: str
+    asked_at: AwareDatetime
+    expires_at: AwareDatetime
+    # With `answer`: the status the appeal returns to when the resident answers.
+    resume_status: str = ""
+    used_at: AwareDatetime | None = None
 
 
 class AppealDoc(BaseModel):
@@ -42,6 +59,12 @@ class AppealDoc(BaseModel):
     assignment: Assignment | None = None
     history: tuple[HistoryEntryDoc, ...] = ()
     escalated_due_at: AwareDatetime | None = None
+    awaiting_reply: AwaitingReplyDoc | None = None
+
+    @property
+    def rounds(self) -> int:
+        """How many times the resident reopened the appeal."""
+        return sum(1 for entry in self.history if entry.status == "reopened")
 
     @property
     def applied(self) -> frozenset[str]:

@@ -5,7 +5,10 @@
   assignment and give the department its task (or the incident).
 - dept.updates: judge departments' reports against the appeal's state, apply them (to every appeal of an incident),
   tell residents, send misrouted appeals on.
-- every `overdue_check_interval_s`: escalate open appeals past their due time.
+- appeals.replies: the resident's verdict on a resolved appeal (close, reopen to the department, or a second time to
+  the supervisor) or answer to a department's question (the clock restarts).
+- every `overdue_check_interval_s`: escalate open appeals past their due time; close resolved appeals whose resident
+  gave no verdict in time.
 
 The handlers are module-level; what they use comes from the broker's context (`provide`), named by the Annotated
 types below. The subscribers themselves are declared in `build_router`: their batch and consumer options come from
@@ -30,6 +33,7 @@ from services.dispatcher.domain.assignments import (
     routed_decisions,
 )
 from services.dispatcher.domain.outcome import Announcements, Refused
+from services.dispatcher.domain.replies import decide_replies, unanswered_closures
 from services.dispatcher.domain.reports import decide_reports
 from services.dispatcher.metrics import (
     assignments,
@@ -37,9 +41,11 @@ from services.dispatcher.metrics import (
     escalations,
     incidents_grouped,
     observe_assigned,
+    observe_execution,
     overdue,
+    resident_replies,
 )
-from services.dispatcher.repository import AssignmentRepository, OverdueRepository, ReportRepository
+from services.dispatcher.repository import AssignmentRepository, OverdueRepository, ReplyRepository, ReportRepository
 from shared.broker import batch_subscriber, publish_keyed
 from shared.consuming import Accepted, ParkRecord, Records, accept
 from shared.contracts import topics
@@ -52,6 +58,7 @@ from shared.contracts.dispatcher import (
     DepartmentTask,
     IncidentTask,
 )
+from shared.contracts.residents import ResidentReplied
 from shared.errors import PermanentError
 from shared.metrics import stage_appeals
 from shared.settings import ServiceSettings
@@ -66,6 +73,7 @@ class Dependencies:
 
     assignments: AssignmentRepository
     reports: ReportRepository
+    replies: ReplyRepository
     overdue: OverdueRepository
     routing: Routing
     park: ParkRecord
@@ -76,6 +84,7 @@ class Dependencies:
 CONTEXT_KEY = "dispatcher"
 AssignmentsDep = Annotated[AssignmentRepository, Context(f"{CONTEXT_KEY}.assignments")]
 ReportsDep = Annotated[ReportRepository, Context(f"{CONTEXT_KEY}.reports")]
+RepliesDep = Annotated[ReplyRepository, Context(f"{CONTEXT_KEY}.replies")]
 RoutingDep = Annotated[Routing, Context(f"{CONTEXT_KEY}.routing")]
 ParkDep = Annotated[ParkRecord, Context(f"{CONTEXT_KEY}.park")]
 ClockDep = Annotated[Callable[[], datetime], Context(f"{CONTEXT_KEY}.clock")]
@@ -129,6 +138,29 @@ async def on_department_updates(
     await park_refused(decision.refusals, accepted, park)
     for status, verdict in decision.verdicts:
         department_updates.labels(status, verdict).inc()
+    observe_execution(decision.writes.changes, decision.writes.due_before, snapshot.appeals)
+
+
+async def on_resident_replies(
+    records: list[Any],
+    repo: RepliesDep,
+    routing: RoutingDep,
+    park: ParkDep,
+    clock: ClockDep,
+    publishers: PublishersDep,
+) -> None:
+    accepted = await accept(records, ResidentReplied, park)
+    if not accepted:
+        return
+    replies = [item.event for item in accepted]
+    appeals = await repo.load(replies)
+    decision = decide_replies(replies, appeals, routing, clock())
+    await repo.apply(decision.writes)
+    await publishers.publish(decision.events)
+    await park_refused(decision.refusals, accepted, park)
+    for reply, outcome in decision.outcomes:
+        resident_replies.labels(reply, outcome).inc()
+    observe_execution(decision.writes.changes, decision.writes.due_before, appeals)
 
 
 async def park_refused(refusals: Sequence[Refused], accepted: Sequence[Accepted], park: ParkRecord) -> None:
@@ -154,6 +186,10 @@ async def check_overdue(deps: Dependencies, publishers: "Publishers") -> list[Ap
         for event in events:
             escalations.labels(event.department).inc()
         logger.info("escalated %d overdue appeals", len(events))
+    closures = unanswered_closures(await deps.overdue.load_unanswered(now, deps.overdue_batch), now)
+    if closures:
+        await deps.overdue.close(closures)
+        logger.info("closed %d resolved appeals the resident gave no verdict on", len(closures))
     return events
 
 
@@ -220,7 +256,8 @@ class Publishers:
             escalated=publisher(
                 topics.APPEALS_ESCALATED,
                 AppealEscalated,
-                "Open appeals past their due time, once per appeal and due time.",
+                "Open appeals past their due time, once per appeal and due time (reason overdue); resolutions the "
+                "resident disputed a second time, for the supervisor (reason disputed).",
             ),
         )
 
@@ -237,6 +274,7 @@ class Publishers:
             publish_keyed(self.assigned, events.assigned),
             *(publish_keyed(self.tasks[code], tasks) for code, tasks in tasks_by_department.items()),
             *(publish_keyed(self.incidents[code], grown) for code, grown in incidents_by_department.items()),
+            publish_keyed(self.escalated, events.escalated),
         )
         for wave in _waves(events.statuses):
             await publish_keyed(self.status, wave)
@@ -277,6 +315,13 @@ def build_router(settings: ServiceSettings, taxonomy: Taxonomy) -> tuple[KafkaRo
         group_id=f"{settings.group_id}-reports",
         title="dept.updates:dispatcher",
     )(on_department_updates)
+    batch_subscriber(
+        router,
+        topics.APPEALS_REPLIES,
+        settings=settings,
+        group_id=f"{settings.group_id}-replies",
+        title="appeals.replies:dispatcher",
+    )(on_resident_replies)
     return router, Publishers.declare(router, taxonomy)
 
 

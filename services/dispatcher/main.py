@@ -10,7 +10,14 @@ from services.dispatcher.domain import load_routing
 from services.dispatcher.handlers import Dependencies, Publishers, assign, build_router, check_overdue, provide
 from services.dispatcher.preview import build_preview_router
 from services.dispatcher.reconcile import UnnoticedAppeals
-from services.dispatcher.repository import MongoAssignments, MongoOverdue, MongoReports, MongoTriageDesk, ensure_indexes
+from services.dispatcher.repository import (
+    MongoAssignments,
+    MongoOverdue,
+    MongoReplies,
+    MongoReports,
+    MongoTriageDesk,
+    ensure_indexes,
+)
 from services.dispatcher.settings import DispatcherSettings
 from services.dispatcher.triage import build_triage_app
 from shared.contracts import topics
@@ -27,10 +34,11 @@ def create_app(settings: DispatcherSettings | None = None) -> AsgiFastStream:
     wired: list[tuple[Dependencies, Publishers]] = []
 
     def wire(store, park_record, taxonomy) -> Wiring:
-        routing = load_routing(settings.routing_path, taxonomy, settings.deadlines())
+        routing = load_routing(settings.routing_path, taxonomy, settings.deadlines(), settings.execution())
         deps = Dependencies(
             assignments=MongoAssignments(store),
             reports=MongoReports(store),
+            replies=MongoReplies(store),
             overdue=MongoOverdue(store),
             routing=routing,
             park=park_record,

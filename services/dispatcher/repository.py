@@ -7,7 +7,7 @@ history, so a redelivered batch changes nothing; incident writes are additive fo
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from services.dispatcher.domain.reports import ReportSnapshot, ReportWrites
 from shared.appeals import HistoryEntry, StageUpdate, as_operation
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated
+from shared.contracts.residents import ResidentReplied
 from shared.store import APPEALS, INCIDENTS, Store
 
 
@@ -27,6 +28,10 @@ async def ensure_indexes(store: Store) -> None:
     # The overdue check scans open appeals by due time; incidents are found by place key.
     await store.db[APPEALS].create_index([("status", ASCENDING), ("assignment.due_at", ASCENDING)], name="open_by_due")
     await store.db[INCIDENTS].create_index([("key", ASCENDING), ("status", ASCENDING)], name="open_by_key")
+    # Resolved appeals waiting for the resident's verdict, by when it is due (closed unanswered after).
+    await store.db[APPEALS].create_index(
+        [("status", ASCENDING), ("awaiting_reply.expires_at", ASCENDING)], name="unanswered"
+    )
 
 
 class AssignmentRepository(Protocol):
@@ -39,9 +44,16 @@ class ReportRepository(Protocol):
     async def apply(self, writes: ReportWrites) -> None: ...
 
 
+class ReplyRepository(Protocol):
+    async def load(self, replies: Sequence[ResidentReplied]) -> dict[str, AppealDoc]: ...
+    async def apply(self, writes: ReportWrites) -> None: ...
+
+
 class OverdueRepository(Protocol):
     async def load(self, now: datetime, limit: int) -> list[AppealDoc]: ...
     async def apply(self, escalated: Sequence[AppealEscalated]) -> None: ...
+    async def load_unanswered(self, now: datetime, limit: int) -> list[AppealDoc]: ...
+    async def close(self, closures: Sequence[StatusChange]) -> None: ...
 
 
 class DispatcherRepository(Protocol):
@@ -83,19 +95,40 @@ def assignment_update(event: AppealAssigned) -> StageUpdate:
     )
 
 
-def status_update(changes: Sequence[StatusChange]) -> StageUpdate:
-    """One appeal's changes of one batch in one update: its history gains an entry per report."""
-    reroutes = [change.reroute for change in changes if change.reroute is not None]
-    fields = {"assignment": reroutes[-1].assignment.model_dump(mode="python")} if reroutes else {}
-    entries = tuple(HistoryEntry(c.status, c.at, c.event_id, c.by, c.note) for c in changes)
-    return StageUpdate(appeal_id=changes[0].appeal_id, fields=fields, entries=entries)
+def status_update(changes: Sequence[StatusChange], due_at: datetime | None = None) -> StageUpdate:
+    """One appeal's changes of one batch in one update: its history gains an entry per report, each with the due time
+    in force after it (`due_at`: the due time before the batch, where known)."""
+    fields: dict[str, Any] = {}
+    entries = []
+    assignment: dict[str, Any] | None = None
+    for change in changes:
+        if change.reroute is not None:
+            assignment = change.reroute.assignment.model_dump(mode="python")
+            due_at = change.reroute.assignment.due_at
+        if change.new_due_at is not None:
+            due_at = change.new_due_at
+            if assignment is not None:
+                assignment["due_at"] = due_at
+        if change.awaiting is not None:
+            fields["awaiting_reply"] = change.awaiting.model_dump(mode="python")
+        entries.append(HistoryEntry(change.status, change.at, change.event_id, change.by, change.note, due_at))
+    if assignment is not None:
+        fields["assignment"] = assignment
+    elif any(change.new_due_at is not None for change in changes):
+        fields["assignment.due_at"] = due_at
+    if changes[-1].appeal_status:
+        fields["status"] = changes[-1].appeal_status
+    return StageUpdate(appeal_id=changes[0].appeal_id, fields=fields, entries=tuple(entries))
 
 
-def status_updates(changes: Sequence[StatusChange]) -> list[StageUpdate]:
+def status_updates(
+    changes: Sequence[StatusChange], due_before: Mapping[str, datetime | None] | None = None
+) -> list[StageUpdate]:
     by_appeal: dict[str, list[StatusChange]] = defaultdict(list)
     for change in changes:
         by_appeal[change.appeal_id].append(change)
-    return [status_update(group) for group in by_appeal.values()]
+    due_before = due_before or {}
+    return [status_update(group, due_before.get(appeal_id)) for appeal_id, group in by_appeal.items()]
 
 
 def incident_document(incident: Incident) -> dict[str, Any]:
@@ -211,7 +244,16 @@ class MongoReports(_Appeals):
             )
             for status, incident_ids in writes.closed_incidents.items()
         ]
-        await asyncio.gather(self.write(status_updates(writes.changes)), self.write_incidents(closes))
+        updates = status_updates(writes.changes, writes.due_before)
+        await asyncio.gather(self.write(updates), self.write_incidents(closes))
+
+
+class MongoReplies(_Appeals):
+    async def load(self, replies: Sequence[ResidentReplied]) -> dict[str, AppealDoc]:
+        return await self.find(sorted({reply.appeal_id for reply in replies}))
+
+    async def apply(self, writes: ReportWrites) -> None:
+        await self.write(status_updates(writes.changes, writes.due_before))
 
 
 class MongoOverdue(_Appeals):
@@ -230,6 +272,15 @@ class MongoOverdue(_Appeals):
             )
         )
         return [AppealDoc.model_validate(document) for documents in found for document in documents]
+
+    async def load_unanswered(self, now: datetime, limit: int) -> list[AppealDoc]:
+        """Resolved appeals whose verdict is past due, through the `open_by_due`-like `unanswered` index."""
+        query = {"status": "resolved", "awaiting_reply.expires_at": {"$lt": now}}
+        documents = await self.store.db[APPEALS].find(query, limit=limit).to_list()
+        return [AppealDoc.model_validate(document) for document in documents]
+
+    async def close(self, closures: Sequence[StatusChange]) -> None:
+        await self.write(status_updates(closures))
 
     async def apply(self, escalated: Sequence[AppealEscalated]) -> None:
         if escalated:

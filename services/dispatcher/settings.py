@@ -1,10 +1,12 @@
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.dispatcher.domain import LEGAL_MAX_DUE
+from services.dispatcher.domain.config import ExecutionRules
 from shared.settings import ServiceSettings
 
 DEFAULT_ROUTING = Path(__file__).parent / "routing.yaml"
@@ -27,12 +29,31 @@ class DispatcherSettings(ServiceSettings):
     overdue_check_interval_s: float = Field(60.0, gt=0)
     overdue_check_batch: int = Field(5000, gt=0)
 
+    # Execution control: the days a resident has to say whether a resolved appeal is fixed (no answer: closed) and to
+    # answer a department's question, and how many times "not fixed" reopens it before a supervisor decides.
+    verdict_days: float = Field(14, gt=0)
+    answer_days: float = Field(14, gt=0)
+    reopens_before_supervisor: int = Field(1, ge=0)
+    # The key single-use reply tokens are derived with (only their hashes are stored); unset: derived from the staff
+    # token, so `cityline up` needs nothing more. Set it in production and keep it secret.
+    reply_key: SecretStr | None = None
+
     @field_validator("due_critical", "due_high", "due_normal", "due_low")
     @classmethod
     def _within_the_law(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and not timedelta(0) < value <= LEGAL_MAX_DUE:
             raise ValueError(f"a due time must be positive and at most {LEGAL_MAX_DUE.days} days (the legal maximum)")
         return value
+
+    def execution(self) -> ExecutionRules:
+        given = self.reply_key or self.staff_token
+        secret = given.get_secret_value() if given else ""
+        return ExecutionRules(
+            reply_key=hashlib.sha256(f"cityline-reply:{secret}".encode()).digest(),
+            verdict_window=timedelta(days=self.verdict_days),
+            answer_window=timedelta(days=self.answer_days),
+            reopens_before_supervisor=self.reopens_before_supervisor,
+        )
 
     def deadlines(self) -> dict[str, timedelta]:
         given = {"critical": self.due_critical, "high": self.due_high, "normal": self.due_normal, "low": self.due_low}

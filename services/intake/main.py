@@ -6,8 +6,15 @@ from faststream.asgi import AsgiFastStream
 
 from services.intake.api import create_api
 from services.intake.handlers import build_router
-from services.intake.repository import AppealReads, MongoIdempotencyKeys, MongoIntakeRepository, ensure_indexes
+from services.intake.repository import (
+    AppealReads,
+    MongoIdempotencyKeys,
+    MongoIntakeRepository,
+    MongoReplies,
+    ensure_indexes,
+)
 from services.intake.settings import IntakeSettings
+from services.intake.verdicts import build_reply_router, declare_reply_publisher
 from shared.channel_keys import ChannelRegistry
 from shared.channels import load_channels
 from shared.contracts import topics
@@ -54,6 +61,9 @@ def create_app(settings: IntakeSettings | None = None) -> AsgiFastStream:
             settings=settings,
             staff=staff,
         )
+        secret = settings.sms_inbound_secret.get_secret_value() if settings.sms_inbound_secret else None
+        replies = declare_reply_publisher(handlers.router)
+        api.include_router(build_reply_router(MongoReplies(store), replies, utcnow, secret, staff))
         return Wiring(handlers.router, background=[redriving], http_app=api, indexes=ensure_indexes)
 
     return assemble(

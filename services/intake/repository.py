@@ -13,7 +13,16 @@ from services.intake.domain import NumberBlock
 from shared.channel_keys import ensure_channel_indexes
 from shared.contracts.intake import AppealSubmitted
 from shared.errors import TransientError
-from shared.store import APPEALS, CLASSIFICATIONS, COUNTERS, IDEMPOTENCY_KEY_TTL_S, IDEMPOTENCY_KEYS, Store, insert_new
+from shared.store import (
+    APPEALS,
+    CLASSIFICATIONS,
+    COUNTERS,
+    IDEMPOTENCY_KEY_TTL_S,
+    IDEMPOTENCY_KEYS,
+    INBOUND_SMS,
+    Store,
+    insert_new,
+)
 
 
 async def ensure_indexes(store: Store) -> None:
@@ -129,3 +138,54 @@ class AppealReads:
         # Ties on received_at are broken by number, so pages neither repeat nor skip an appeal.
         cursor = self.store.db[APPEALS].find(query).sort([("received_at", -1), ("_id", -1)])
         return await cursor.skip(skip).limit(limit).to_list()
+
+
+class ReplyStore(Protocol):
+    async def awaiting(self, appeal_id: str) -> dict[str, Any] | None: ...
+    async def awaiting_by_phone(self, phone: str, now: datetime) -> dict[str, Any] | None: ...
+    async def claim(self, appeal_id: str, token_hash: str, now: datetime) -> bool: ...
+    async def release(self, appeal_id: str, token_hash: str) -> None: ...
+    async def record_inbound_sms(self, document: dict[str, Any]) -> None: ...
+
+
+class MongoReplies:
+    """The question an appeal puts to its resident (`awaiting_reply`, written by the dispatcher) and its single use;
+    inbound SMS replies as received, with what became of each."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def awaiting(self, appeal_id: str) -> dict[str, Any] | None:
+        return await self.store.db[APPEALS].find_one({"_id": appeal_id}, {"status": 1, "awaiting_reply": 1})
+
+    async def awaiting_by_phone(self, phone: str, now: datetime) -> dict[str, Any] | None:
+        """The resident's latest appeal with an open question (the `caller` index narrows it to the number)."""
+        query = {
+            "contact.phone": phone,
+            "awaiting_reply.used_at": None,
+            "awaiting_reply.expires_at": {"$gt": now},
+        }
+        projection = {"status": 1, "awaiting_reply": 1}
+        found = await self.store.db[APPEALS].find(query, projection).sort("awaiting_reply.asked_at", -1).to_list(1)
+        return found[0] if found else None
+
+    async def claim(self, appeal_id: str, token_hash: str, now: datetime) -> bool:
+        """Use the token up: true for the one request that did."""
+        result = await self.store.db[APPEALS].update_one(
+            {"_id": appeal_id, "awaiting_reply.token_hash": token_hash, "awaiting_reply.used_at": None},
+            {"$set": {"awaiting_reply.used_at": now}},
+        )
+        return result.modified_count == 1
+
+    async def release(self, appeal_id: str, token_hash: str) -> None:
+        """Give the token back when its reply could not be passed on, so the resident may try again."""
+        await self.store.db[APPEALS].update_one(
+            {"_id": appeal_id, "awaiting_reply.token_hash": token_hash}, {"$set": {"awaiting_reply.used_at": None}}
+        )
+
+    async def record_inbound_sms(self, document: dict[str, Any]) -> None:
+        """Once per gateway message id: a gateway's retry of the same message is recorded once."""
+        try:
+            await self.store.db[INBOUND_SMS].insert_one(document)
+        except DuplicateKeyError:
+            pass

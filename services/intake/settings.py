@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.channels import DEFAULT_CHANNELS
@@ -25,3 +25,6 @@ class IntakeSettings(ServiceSettings):
     # The knowledge service `GET /v1/answers` asks (with the staff token), and how long it waits for it.
     knowledge_url: str = "http://127.0.0.1:8005"
     knowledge_timeout_s: float = Field(2.0, gt=0)
+    # The secret the SMS gateway sends in X-CityLine-Gateway-Secret with each resident's reply it passes on to
+    # POST /v1/sms/inbound; unset, that endpoint answers 503. `cityline up` sets one for its SMS sink.
+    sms_inbound_secret: SecretStr | None = None

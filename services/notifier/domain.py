@@ -17,7 +17,19 @@ from shared.contracts.intake import AppealRegistered, ResidentContact
 from shared.taxonomy import Taxonomy
 from shared.yamlfile import load_model_located
 
-Kind = Literal["registered", "assigned", "triage", "rerouted", "resolved", "rejected", "answer"]
+Kind = Literal[
+    "registered",
+    "assigned",
+    "triage",
+    "rerouted",
+    "resolved",
+    "rejected",
+    "answer",
+    "reopened",
+    "disputed",
+    "extended",
+    "question",
+]
 KINDS: tuple[str, ...] = get_args(Kind)
 Language = Literal["uk", "ru", "en"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
@@ -57,19 +69,29 @@ class TemplateFile(BaseModel):
     resolved: KindTemplates
     rejected: KindTemplates
     answer: KindTemplates
+    reopened: KindTemplates
+    disputed: KindTemplates
+    extended: KindTemplates
+    question: KindTemplates
 
 
 # What each kind of notice may use; every template is rendered with these at load, so a misspelt variable is
 # refused on load, naming the kind and the language, instead of failing every notice later.
 _ASSIGNMENT = {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "due_date": "01.12.2026"}
 _OUTCOME = {"appeal_id": "1000001", "category_name": "Ліфти", "department_name": "КП", "comment": "Виконано"}
+_REPLY = {"reply_link": "http://127.0.0.1:8000/v1/appeals/1000001/reply?token=abc"}
+_NEW_DUE = {**_OUTCOME, "due_date": "01.12.2026"}
 SAMPLE_VALUES: dict[str, dict[str, str]] = {
     "registered": {"appeal_id": "1000001", "status_hint": "1551"},
     "assigned": _ASSIGNMENT,
     "triage": _ASSIGNMENT,
     "rerouted": _OUTCOME,
-    "resolved": _OUTCOME,
+    "resolved": {**_OUTCOME, **_REPLY},
     "rejected": _OUTCOME,
+    "reopened": _NEW_DUE,
+    "disputed": _OUTCOME,
+    "extended": _NEW_DUE,
+    "question": {**_OUTCOME, **_REPLY},
     "answer": {"appeal_id": "1000001", "category_name": "Довідка", "answer": "Графік: з 8:00 до 20:00"},
 }
 
@@ -227,6 +249,8 @@ class NoticeContext:
     webhooks: Mapping[str, str]
     now: datetime
     takeover_after: timedelta = timedelta(seconds=60)
+    # Intake's public address, where a notice's reply link points.
+    reply_url: str = ""
 
 
 def _notice(
@@ -280,7 +304,8 @@ def status_notice(event: AppealStatusChanged, context: NoticeContext) -> Notice 
     if event.status == "resolved" and event.category == INFORMATION_REQUEST:
         values = {"appeal_id": event.appeal_id, "category_name": category_name, "answer": event.comment}
         return _notice(event, "answer", f"{event.appeal_id}:answer", values, context)
-    if event.status not in ("resolved", "rejected", "rerouted"):
+    kind = TOLD.get(event.status)
+    if kind is None:
         return None
     values = {
         "appeal_id": event.appeal_id,
@@ -288,10 +313,40 @@ def status_notice(event: AppealStatusChanged, context: NoticeContext) -> Notice 
         "department_name": event.department_name,
         "comment": event.comment,
     }
+    if kind in ("resolved", "question"):
+        values["reply_link"] = reply_link(event, context)
+    if kind in ("reopened", "extended"):
+        values["due_date"] = event.due_at.astimezone(KYIV).strftime("%d.%m.%Y %H:%M") if event.due_at else ""
     key = f"{event.appeal_id}:{event.status}"
     if event.status == "rerouted":
         key += f":{event.department}"
-    return _notice(event, event.status, key, values, context)
+    if event.status in ("extended", "waiting_for_resident"):
+        # Each extension and each question is its own news.
+        key += f":{event.caused_by}"
+    elif event.round:
+        # Each round of a reopened appeal is told its own outcome.
+        key += f":{event.round}"
+    return _notice(event, kind, key, values, context)
+
+
+# Which status changes the resident is told of, by which kind of notice (`closed`, `resumed`, `accepted`,
+# `in_progress` are not worth a message).
+TOLD: dict[str, Kind] = {
+    "resolved": "resolved",
+    "rejected": "rejected",
+    "rerouted": "rerouted",
+    "reopened": "reopened",
+    "disputed": "disputed",
+    "extended": "extended",
+    "waiting_for_resident": "question",
+}
+
+
+def reply_link(event: AppealStatusChanged, context: NoticeContext) -> str:
+    """Where the resident answers the notice's question: the single-use token in a link (empty: nothing asked)."""
+    if not event.reply_token:
+        return ""
+    return f"{context.reply_url.rstrip('/')}/v1/appeals/{event.appeal_id}/reply?token={event.reply_token}"
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def create_app(settings: NotifierSettings | None = None) -> AsgiFastStream:
             templates=load_templates(settings.templates_path),
             taxonomy=taxonomy,
             status_hint=settings.status_hint,
+            reply_url=settings.reply_url,
             webhooks=channel_webhooks(settings),
             now=utcnow(),
             takeover_after=timedelta(seconds=settings.delivery_lease_s),

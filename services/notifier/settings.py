@@ -23,6 +23,9 @@ class NotifierSettings(ServiceSettings):
     channels_path: Path = DEFAULT_CHANNELS
     # What a resident is told to do to check the status (shown in the registration notice).
     status_hint: str = "1551 або kyiv1551.gov.ua"
+    # Where residents answer a notice's question (intake's public address): the link is
+    # <reply_url>/v1/appeals/<number>/reply?token=<single-use token>.
+    reply_url: str = "http://127.0.0.1:8000"
 
     # SMS through an HTTP gateway: a JSON POST whose field names are the gateway's. `sms_payload_fields` maps each
     # gateway field to one of our values (to, text, reference, language); `sms_payload_static` is sent as is.

@@ -48,10 +48,31 @@ class DepartmentTask(AppealEvent):
     status: Literal["assigned", "triage"] = "assigned"
     # The mass incident the appeal belongs to; its later appeals come on dept.<code>.incidents instead.
     incident_id: str | None = None
+    # Schema version 2: a task sent again because the resident said the appeal was not fixed (`reopened` counts the
+    # times), with the resident's words. A department that ignores these fields sees a task with a new due time.
+    schema_version: int = 2
+    reopened: int = Field(default=0, ge=0)
+    resident_comment: str = ""
 
 
 # What a resident hears about after assignment. `rerouted`: a misrouted appeal went to another department.
-AppealStatus = Literal["accepted", "in_progress", "resolved", "rejected", "rerouted"]
+# Schema version 2 added execution control: `reopened` (the resident said it was not fixed), `disputed` (said so
+# again: a supervisor decides), `closed` (the resident confirmed it, or did not answer in time), `extended` (the due
+# time moved, with the reason), `waiting_for_resident` (the department asks the resident; the comment is the
+# question) and `resumed` (the resident answered; the clock runs again).
+AppealStatus = Literal[
+    "accepted",
+    "in_progress",
+    "resolved",
+    "rejected",
+    "rerouted",
+    "reopened",
+    "disputed",
+    "closed",
+    "extended",
+    "waiting_for_resident",
+    "resumed",
+]
 
 
 class AppealStatusChanged(AppealEvent):
@@ -74,6 +95,15 @@ class AppealStatusChanged(AppealEvent):
     incident_id: str | None = None
     # The event the change came from (the department's update), for tracing.
     caused_by: str = ""
+    schema_version: int = 2
+    # The appeal's due time after the change (set with `reopened` and `extended`).
+    due_at: AwareDatetime | None = None
+    # With `resolved` and `waiting_for_resident`: the single-use token the resident replies with (the notice's link)
+    # and until when. The store keeps only its hash.
+    reply_token: str = ""
+    reply_until: AwareDatetime | None = None
+    # How many times the appeal was reopened before this change: each round's outcome is told once.
+    round: int = Field(default=0, ge=0)
 
 
 class IncidentTask(Event):
@@ -119,3 +149,7 @@ class AppealEscalated(AppealEvent):
     due_at: AwareDatetime
     overdue_s: int = Field(ge=0)
     incident_id: str | None = None
+    # Schema version 2: `disputed` when the resident said twice that a resolved appeal was not fixed.
+    schema_version: int = 2
+    reason: Literal["overdue", "disputed"] = "overdue"
+    resident_comment: str = ""

@@ -11,6 +11,8 @@ DEPARTMENT_UPDATES = "dept.updates"
 APPEALS_STATUS = "appeals.status"
 # Appeals past their due time while still open, found by the dispatcher's periodic check.
 APPEALS_ESCALATED = "appeals.escalated"
+# Residents' replies (intake checked them): fixed or not, or the answer to a department's question.
+APPEALS_REPLIES = "appeals.replies"
 
 # Residents' questions answered from the knowledge base (at the call desk, by a channel, or automatically).
 CONSULTATIONS_GIVEN = "consultations.given"
@@ -29,6 +31,7 @@ PIPELINE_TOPICS = (
     DEPARTMENT_UPDATES,
     APPEALS_STATUS,
     APPEALS_ESCALATED,
+    APPEALS_REPLIES,
 )
 
 

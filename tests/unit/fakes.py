@@ -30,6 +30,7 @@ from shared.contracts.classifier import AppealClassified, Classification
 from shared.contracts.departments import DepartmentUpdate
 from shared.contracts.dispatcher import AppealAssigned, AppealEscalated, Assignment
 from shared.contracts.intake import Address, AppealRegistered, AppealSubmitted, ResidentContact
+from shared.contracts.residents import ResidentReplied
 from shared.store import notice_as_it_stands
 
 NOW = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
@@ -168,9 +169,15 @@ def apply_stage_update(documents: dict[str, dict[str, Any]], update: StageUpdate
     if document is None or update.event_id in {entry["event_id"] for entry in document.get("history", [])}:
         return False
     last = update.entries[-1]
-    document.update(copy.deepcopy(update.fields))
     document["status"] = last.status
     document["updated_at"] = last.at
+    for name, value in copy.deepcopy(update.fields).items():
+        # A dotted name sets a field of a sub-document, as MongoDB's $set does.
+        *path, leaf = name.split(".")
+        target = document
+        for part in path:
+            target = target.setdefault(part, {})
+        target[leaf] = value
     document.setdefault("history", []).extend(entry.document() for entry in update.entries)
     return True
 
@@ -217,6 +224,7 @@ class FakeDispatcherRepository:
         self.incidents: dict[str, Incident] = {}
         self.assignments = _FakeAssignments(self)
         self.reports = _FakeReports(self)
+        self.replies = _FakeReplies(self)
         self.overdue = _FakeOverdue(self)
 
     def seed(self, appeal_id: str, assignment: Assignment, event_id: uuid.UUID) -> None:
@@ -246,7 +254,7 @@ class FakeDispatcherRepository:
 
     def dependencies(self, routing: Routing, park: Any, clock: Any = lambda: NOW) -> Dependencies:
         """What the dispatcher's handlers use, over this fake."""
-        return Dependencies(self.assignments, self.reports, self.overdue, routing, park, clock)
+        return Dependencies(self.assignments, self.reports, self.replies, self.overdue, routing, park, clock)
 
     # the triage desk's reads
     async def load_appeals(self, appeal_ids: Sequence[str]) -> dict[str, AppealDoc]:
@@ -300,11 +308,25 @@ class _FakeReports:
 
     async def apply(self, writes: ReportWrites) -> None:
         self.repo.status_calls.append(list(writes.changes))
-        for update in status_updates(writes.changes):
+        for update in status_updates(writes.changes, writes.due_before):
             apply_stage_update(self.repo.documents, update)
         for status, incident_ids in writes.closed_incidents.items():
             for incident_id in incident_ids:
                 self.repo.incidents[incident_id] = dataclasses.replace(self.repo.incidents[incident_id], status=status)
+
+
+@dataclass
+class _FakeReplies:
+    """ReplyRepository: the replied appeals; the changes merged per appeal."""
+
+    repo: FakeDispatcherRepository
+
+    async def load(self, replies: Sequence[ResidentReplied]) -> dict[str, AppealDoc]:
+        return self.repo.find({reply.appeal_id for reply in replies})
+
+    async def apply(self, writes: ReportWrites) -> None:
+        for update in status_updates(writes.changes, writes.due_before):
+            apply_stage_update(self.repo.documents, update)
 
 
 @dataclass
@@ -324,6 +346,20 @@ class _FakeOverdue:
     async def apply(self, escalated: Sequence[AppealEscalated]) -> None:
         for event in escalated:
             self.repo.documents[event.appeal_id]["escalated_due_at"] = event.due_at
+
+    async def load_unanswered(self, now: datetime, limit: int) -> list[AppealDoc]:
+        due = [
+            appeal_id
+            for appeal_id, document in self.repo.documents.items()
+            if document.get("status") == "resolved"
+            and (awaiting := document.get("awaiting_reply"))
+            and awaiting["expires_at"] < now
+        ]
+        return list(self.repo.find(due[:limit]).values())
+
+    async def close(self, closures: Sequence[StatusChange]) -> None:
+        for update in status_updates(closures):
+            apply_stage_update(self.repo.documents, update)
 
 
 class FakeNotifierRepository:

@@ -35,15 +35,31 @@ from tests.unit.fakes import (
 
 LATER = NOW + timedelta(hours=2)
 REPORTED = ("accepted", "in_progress", "resolved", "rejected", "misrouted")
-# Every status an appeal document can hold (docs/architecture.md, "Storage").
-CURRENT = ("registered", "classified", "assigned", "triage", "accepted", "in_progress", "resolved", "rejected")
+# Every status an appeal document can hold (docs/architecture.md, "Storage"; docs/execution-control.md).
+CURRENT = (
+    "registered",
+    "classified",
+    "assigned",
+    "triage",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "rejected",
+    "reopened",
+    "waiting_for_resident",
+    "closed",
+    "disputed",
+)
+HELD = {"assigned", "accepted", "in_progress", "reopened", "waiting_for_resident"}
 # The lifecycle as specified, written out here rather than read from the code under test.
 EXPECTED_ALLOWED = {
-    "accepted": {"assigned"},
-    "in_progress": {"assigned", "accepted", "in_progress"},
-    "resolved": {"assigned", "accepted", "in_progress"},
-    "rejected": {"assigned", "accepted", "in_progress"},
-    "misrouted": {"assigned", "accepted", "in_progress"},
+    "accepted": {"assigned", "reopened"},
+    "in_progress": HELD,
+    "resolved": HELD,
+    "rejected": HELD,
+    "misrouted": HELD,
+    "extension_requested": HELD,
+    "waiting_for_resident": {"assigned", "accepted", "in_progress", "reopened"},
 }
 PAIRS = [(reported, current) for reported in REPORTED for current in CURRENT]
 

@@ -78,10 +78,11 @@ def test_every_kind_renders_in_every_language_with_subject_text_and_email_body(t
 def test_the_languages_differ(templates):
     texts = {language: templates.render("resolved", language, SAMPLE_VALUES["resolved"]).text for language in LANGUAGES}
 
+    link = SAMPLE_VALUES["resolved"]["reply_link"]
     assert texts == {
-        "uk": "Звернення № 1000001 виконано (КП). Коментар: Виконано",
-        "ru": "Обращение № 1000001 выполнено (КП). Комментарий: Виконано",
-        "en": "Appeal No. 1000001 is resolved (КП). Comment: Виконано",
+        "uk": f"Звернення № 1000001 виконано (КП). Коментар: Виконано Вирішено? Відповідь 1 — так, 2 — ні: {link}",
+        "ru": f"Обращение № 1000001 выполнено (КП). Комментарий: Виконано Решено? Ответ 1 — да, 2 — нет: {link}",
+        "en": f"Appeal No. 1000001 is resolved (КП). Comment: Виконано Fixed? Reply 1 for yes, 2 for no: {link}",
     }
 
 
@@ -502,7 +503,7 @@ def test_the_sample_values_are_what_the_notices_pass(templates, taxonomy):
     registration_notice(registered_event(contact=contact()), context)
     assignment_notice(assigned_event(contact=contact()), context)
     assignment_notice(assigned_event(outcome="triage", category="unclassified"), context)
-    for status in ("resolved", "rejected", "rerouted"):
+    for status in ("resolved", "rejected", "rerouted", "reopened", "disputed", "extended", "waiting_for_resident"):
         status_notice(status_event(status), context)
     status_notice(status_event("resolved", category="information_request"), context)
 
@@ -518,3 +519,25 @@ def test_an_unknown_language_falls_back_to_ukrainian(templates):
 def test_a_missing_template_file_is_refused(tmp_path):
     with pytest.raises(TemplatesError, match=r"absent\.yaml"):
         load_templates(tmp_path / "absent.yaml")
+
+
+def test_a_resolved_notice_asks_with_the_reply_link_and_each_round_is_told(templates, taxonomy):
+    context = NoticeContext(templates, taxonomy, HINT, {}, NOW, reply_url="https://1551.example/")
+    first = status_notice(status_event("resolved", reply_token="tok123456"), context)
+    assert "https://1551.example/v1/appeals/1000001/reply?token=tok123456" in first.rendered.text
+    again = status_notice(status_event("resolved", round=1), context)
+    assert first.key != again.key and "reply?token" not in again.rendered.text
+
+
+def test_a_reopened_appeal_and_an_extension_tell_the_new_due_date(templates, taxonomy):
+    context = NoticeContext(templates, taxonomy, HINT, {}, NOW)
+    due = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
+    reopened = status_notice(status_event("reopened", due_at=due, round=1), context)
+    extended = status_notice(status_event("extended", due_at=due, comment="Чекаємо деталі", caused_by="u1"), context)
+    assert "01.02.2026 12:00" in reopened.rendered.text and reopened.kind == "reopened"
+    assert "Чекаємо деталі" in extended.rendered.text and "01.02.2026" in extended.rendered.text
+    question = status_notice(
+        status_event("waiting_for_resident", comment="Який поверх?", reply_token="t1234567"), context
+    )
+    assert question.kind == "question" and "Який поверх?" in question.rendered.text
+    assert status_notice(status_event("closed"), context) is None

@@ -136,9 +136,9 @@ def test_load_taxonomy_names_a_missing_file(tmp_path):
 def test_all_topics_has_pipeline_department_and_dead_letter_topics(taxonomy):
     all_topics = topics.all_topics(taxonomy)
 
-    # pipeline topics (with appeals.escalated), tasks and incidents per department, dead letters of the pipeline,
-    # the notifications' dead letters, and the consultations given
-    assert len(all_topics) == 7 + 41 + 41 + 7 + 1 + 1
+    # pipeline topics (with appeals.escalated and appeals.replies), tasks and incidents per department, dead letters
+    # of the pipeline, the notifications' dead letters, and the consultations given
+    assert len(all_topics) == 8 + 41 + 41 + 8 + 1 + 1
     assert topics.CONSULTATIONS_GIVEN in all_topics
     assert topics.NOTIFICATIONS_DLQ in all_topics
     assert "dept.housing_podilskyi.incidents" in all_topics and "appeals.escalated" in all_topics

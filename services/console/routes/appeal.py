@@ -2,7 +2,7 @@
 notices; and the next actions by role, each sent to the service that owns the appeal with the user's name."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi import Path as PathParam
@@ -85,6 +85,22 @@ async def triage(
     }
     outcome = await services.triage(appeal_id, decision)
     return _outcome(request, user, appeal, outcome, "triage")
+
+
+@router.post("/{appeal_id}/verdict")
+async def record_verdict(
+    request: Request,
+    user: Staff,
+    reads: AppealsDep,
+    services: ClientsDep,
+    appeal_id: AppealNumber,
+    fixed: Annotated[Literal["yes", "no"], Form()],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+):
+    """An operator calls the resident back and records their verdict on the resolved appeal."""
+    appeal = await _visible(reads, appeal_id, user)
+    outcome = await services.record_verdict(appeal_id, fixed == "yes", comment.strip(), user.name)
+    return _outcome(request, user, appeal, outcome, "verdict")
 
 
 @router.post("/{appeal_id}/{action}")

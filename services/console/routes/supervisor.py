@@ -107,6 +107,12 @@ def board_rows(board: SupervisorBoard, taxonomy) -> Iterator[tuple]:
         yield ("departments", line.department, name, "resolved_30d", line.closed)
         on_time = line.on_time_share
         yield ("departments", line.department, name, "on_time_share", "" if on_time is None else f"{on_time:.3f}")
+    for quality in board.quality:
+        name = taxonomy.department_name(quality.department) if quality.department in taxonomy.department_codes() else ""
+        for measure in ("resolved", "on_time_share", "disputed_share", "reopens", "median_hours_to_resolve"):
+            value = getattr(quality, measure)
+            shown = "" if value is None else (f"{value:.3f}" if isinstance(value, float) else value)
+            yield (f"quality_{board.month}", quality.department, name, measure, shown)
     for appeal in board.overdue:
         yield ("overdue", appeal.appeal_id, appeal.department or "", "due_at", appeal.due_at.isoformat())
     yield ("incidents", "", "", "open", board.open_incidents)

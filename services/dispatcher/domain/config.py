@@ -1,6 +1,9 @@
 """Routing configuration: the routing file (district names, contact sharing, the gazetteer, incident rules) and the
 due times by urgency, loaded and checked once; every decision of the dispatcher reads it."""
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +26,27 @@ class RoutingError(ValueError):
 
 # The law on citizens' appeals: at most one month, 45 days with a justified extension.
 LEGAL_MAX_DUE = timedelta(days=45)
+
+
+@dataclass(frozen=True)
+class ExecutionRules:
+    """Execution control: how long a resident has to say whether a resolved appeal is fixed (or to answer a
+    department's question), how many times the resident may reopen it before a supervisor decides, and the key the
+    single-use reply tokens are derived with (a derived token is the same for a redelivered report)."""
+
+    reply_key: bytes = b""
+    verdict_window: timedelta = timedelta(days=14)
+    answer_window: timedelta = timedelta(days=14)
+    reopens_before_supervisor: int = 1
+
+    def reply_token(self, appeal_id: str, question_id: str) -> str:
+        digest = hmac.new(self.reply_key, f"{appeal_id}:{question_id}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a reply token: its SHA-256, so a read of the store cannot answer for the resident."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class IncidentRules(BaseModel):
@@ -51,6 +75,7 @@ class Routing:
     # Due times by urgency that override the taxonomy's (the dispatcher's settings); each within LEGAL_MAX_DUE.
     deadlines: Mapping[str, timedelta] = field(default_factory=dict)
     incidents: IncidentRules = field(default_factory=IncidentRules)
+    execution: ExecutionRules = field(default_factory=ExecutionRules)
 
     def due_after(self, urgency: str) -> timedelta:
         return self.deadlines.get(urgency) or self.taxonomy.due_after(urgency)
@@ -67,7 +92,12 @@ def check_deadlines(deadlines: Mapping[str, timedelta], taxonomy: Taxonomy) -> N
             )
 
 
-def load_routing(path: Path, taxonomy: Taxonomy, deadlines: Mapping[str, timedelta] | None = None) -> Routing:
+def load_routing(
+    path: Path,
+    taxonomy: Taxonomy,
+    deadlines: Mapping[str, timedelta] | None = None,
+    execution: ExecutionRules | None = None,
+) -> Routing:
     raw = load_model(path, RoutingFile, RoutingError)
     unknown = [c for c in (*raw.incidents.categories, *raw.incidents.by_street) if c not in taxonomy.categories]
     if unknown:
@@ -96,4 +126,5 @@ def load_routing(path: Path, taxonomy: Taxonomy, deadlines: Mapping[str, timedel
         gazetteer=gazetteer,
         deadlines=dict(deadlines or {}),
         incidents=raw.incidents,
+        execution=execution or ExecutionRules(),
     )

@@ -3,7 +3,13 @@ events it refuses, with their reasons, for the dead-letter topic."""
 
 from dataclasses import dataclass, field
 
-from shared.contracts.dispatcher import AppealAssigned, AppealStatusChanged, DepartmentTask, IncidentTask
+from shared.contracts.dispatcher import (
+    AppealAssigned,
+    AppealEscalated,
+    AppealStatusChanged,
+    DepartmentTask,
+    IncidentTask,
+)
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,5 @@ class Announcements:
     tasks: list[DepartmentTask] = field(default_factory=list)
     incidents: list[IncidentTask] = field(default_factory=list)
     statuses: list[AppealStatusChanged] = field(default_factory=list)
+    # Appeals a supervisor must decide (a resolution the resident disputed twice).
+    escalated: list[AppealEscalated] = field(default_factory=list)

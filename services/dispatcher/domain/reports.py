@@ -1,14 +1,14 @@
-"""What departments report: the appeal's state machine (which status may follow which), reroutes, and what residents
-hear of each change."""
+"""What departments report: the appeal's state machine (which status may follow which), reroutes, extensions and
+pauses, and what residents hear of each change."""
 
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from services.dispatcher.documents import AppealDoc
-from services.dispatcher.domain.config import CONTACT_CENTER, Routing
+from services.dispatcher.documents import AppealDoc, AwaitingReplyDoc
+from services.dispatcher.domain.config import CONTACT_CENTER, LEGAL_MAX_DUE, Routing, token_hash
 from services.dispatcher.domain.incidents import Incident
 from services.dispatcher.domain.outcome import Announcements, Refusal, Refused
 from services.dispatcher.domain.routing import department_task
@@ -20,20 +20,28 @@ from shared.contracts.dispatcher import (
     Assignment,
 )
 
-ACTIVE = ("assigned", "accepted", "in_progress")
+# The department is working on it: the overdue clock runs. `reopened`: the resident said it was not fixed.
+ACTIVE = ("assigned", "accepted", "in_progress", "reopened")
+# Held by the department; while it waits for the resident the clock stops (the appeal is not overdue).
+HELD = (*ACTIVE, "waiting_for_resident")
 # Which reported status may follow which appeal status.
 ALLOWED_FROM = {
-    "accepted": ("assigned",),
-    "in_progress": ("assigned", "accepted", "in_progress"),
-    "resolved": ACTIVE,
-    "rejected": ACTIVE,
-    "misrouted": ACTIVE,
+    "accepted": ("assigned", "reopened"),
+    "in_progress": HELD,
+    "resolved": HELD,
+    "rejected": HELD,
+    "misrouted": HELD,
+    "extension_requested": HELD,
+    "waiting_for_resident": ACTIVE,
 }
+# The category whose resolution is an answer to a question: nothing to check on the ground, so no verdict is asked.
+INFORMATION_REQUEST = "information_request"
 
 
 @dataclass(frozen=True)
 class StatusChange:
-    """A department's report as it changes the appeal; `reroute` is set when the appeal leaves the department."""
+    """A department's (or the resident's) report as it changes the appeal; `reroute` is set when the appeal leaves
+    the department."""
 
     appeal_id: str
     status: str
@@ -44,6 +52,19 @@ class StatusChange:
     reroute: AppealAssigned | None = None
     # The department's report it came from, when that is not `event_id` (a change fanned out to an incident's appeal).
     caused_by: str = ""
+    # The appeal's status after the change when it is not the history entry's (a granted extension keeps it).
+    appeal_status: str = ""
+    # A new due time (an extension, the pause added on, a reopened appeal's).
+    new_due_at: datetime | None = None
+    # The question now put to the resident, and its token (told to the resident once, never stored).
+    awaiting: AwaitingReplyDoc | None = None
+    reply_token: str = ""
+    # Times the appeal was reopened, after this change.
+    round: int = 0
+
+    @property
+    def resulting_status(self) -> str:
+        return self.appeal_status or self.status
 
 
 def reopened_by_contact_center(update: DepartmentUpdate, status: str) -> bool:
@@ -59,9 +80,12 @@ def judge_update(
     applied: frozenset[str],
     routing: Routing,
     now: datetime,
+    awaiting: AwaitingReplyDoc | None = None,
+    rounds: int = 0,
 ) -> StatusChange | Refusal | None:
     """What a department's report does to the appeal: a change, a refusal with its reason, or None when it was
-    applied before. `appeal` is the appeal as last assigned, `status` its current status."""
+    applied before. `appeal` is the appeal as last assigned, `status` its current status, `awaiting` the question
+    put to the resident and `rounds` the times it was reopened."""
     if appeal is None:
         return Refusal("unknown-appeal", f"no appeal {update.appeal_id} has been assigned")
     if str(update.event_id) in applied:
@@ -76,10 +100,87 @@ def judge_update(
         return Refusal(
             "rejected-transition", f"appeal {update.appeal_id} is {status}: it cannot become {update.status}"
         )
-    note = update.comment
+    change = StatusChange(
+        update.appeal_id, update.status, now, str(update.event_id), update.department, update.comment, round=rounds
+    )
+    if status == "waiting_for_resident":
+        # The department has its answer another way (a call): the clock restarts, the pause added to the due time.
+        change = replace(change, new_due_at=resumed_due(appeal, awaiting, now))
+    if update.status == "extension_requested":
+        return extension(update, appeal, status, change)
+    if update.status == "waiting_for_resident":
+        return pause(update, status, change, routing, now)
+    if update.status == "resolved" and appeal.classification.category != INFORMATION_REQUEST:
+        return ask_verdict(change, routing, now)
     if update.status != "misrouted":
-        return StatusChange(update.appeal_id, update.status, now, str(update.event_id), update.department, note)
+        return change
     return _reroute(update, appeal, routing, now)
+
+
+def resumed_due(appeal: AppealAssigned, awaiting: AwaitingReplyDoc | None, now: datetime) -> datetime:
+    """The due time once the resident has answered: moved on by the time the department waited."""
+    waited = now - awaiting.asked_at if awaiting is not None else timedelta(0)
+    return appeal.assignment.due_at + max(waited, timedelta(0))
+
+
+def extension(
+    update: DepartmentUpdate, appeal: AppealAssigned, status: str, change: StatusChange
+) -> StatusChange | Refusal:
+    """A department asks for more time, with its reason: granted up to 45 days from registration in all."""
+    if not update.comment.strip():
+        return Refusal("extension-without-reason", f"appeal {update.appeal_id}: an extension needs its reason")
+    if update.extend_to is None:
+        return Refusal("extension-without-date", f"appeal {update.appeal_id}: extend_to is required")
+    due = change.new_due_at or appeal.assignment.due_at
+    if update.extend_to <= due:
+        return Refusal(
+            "extension-not-later",
+            f"appeal {update.appeal_id}: extend_to {update.extend_to.isoformat()} is not after the due time "
+            f"{due.isoformat()}",
+        )
+    limit = appeal.registered_at + LEGAL_MAX_DUE
+    if update.extend_to > limit:
+        days = (update.extend_to - appeal.registered_at) / timedelta(days=1)
+        return Refusal(
+            "extension-beyond-legal-maximum",
+            f"appeal {update.appeal_id}: extend_to is {days:.1f} days after registration; the law allows at most "
+            f"{LEGAL_MAX_DUE.days} days in all (until {limit.isoformat()})",
+        )
+    resulting = "in_progress" if status == "waiting_for_resident" else status
+    return replace(change, status="extended", appeal_status=resulting, new_due_at=update.extend_to)
+
+
+def pause(
+    update: DepartmentUpdate, status: str, change: StatusChange, routing: Routing, now: datetime
+) -> StatusChange | Refusal:
+    """The department waits for the resident: the question goes to the resident and the overdue clock stops."""
+    if not update.comment.strip():
+        return Refusal("question-missing", f"appeal {update.appeal_id}: waiting_for_resident needs the question")
+    return _asking(change, "answer", routing.execution.answer_window, routing, now, resume_status=status)
+
+
+def ask_verdict(change: StatusChange, routing: Routing, now: datetime) -> StatusChange:
+    """A resolved appeal: the resident is asked whether it really is fixed."""
+    return _asking(change, "verdict", routing.execution.verdict_window, routing, now)
+
+
+def _asking(
+    change: StatusChange,
+    purpose: str,
+    window: timedelta,
+    routing: Routing,
+    now: datetime,
+    resume_status: str = "",
+) -> StatusChange:
+    token = routing.execution.reply_token(change.appeal_id, change.event_id)
+    awaiting = AwaitingReplyDoc(
+        purpose=purpose,  # type: ignore[arg-type]
+        token_hash=token_hash(token),
+        asked_at=now,
+        expires_at=now + window,
+        resume_status=resume_status,
+    )
+    return replace(change, awaiting=awaiting, reply_token=token)
 
 
 def _reroute(update: DepartmentUpdate, appeal: AppealAssigned, routing: Routing, now: datetime) -> StatusChange:
@@ -138,6 +239,10 @@ def status_event(change: StatusChange, appeal: AppealAssigned, incident_id: str 
         channel=appeal.channel,
         incident_id=incident_id or assignment.incident_id,
         caused_by=change.caused_by or change.event_id,
+        due_at=change.new_due_at,
+        reply_token=change.reply_token,
+        reply_until=change.awaiting.expires_at if change.awaiting else None,
+        round=change.round,
     )
 
 
@@ -207,6 +312,8 @@ class TrackedAppeal:
     status: str
     applied: frozenset[str]
     last_event_id: str
+    awaiting: AwaitingReplyDoc | None = None
+    rounds: int = 0
 
     @property
     def incident_id(self) -> str | None:
@@ -214,18 +321,31 @@ class TrackedAppeal:
 
     @classmethod
     def of(cls, document: AppealDoc) -> "TrackedAppeal":
-        return cls(document.as_assigned(), document.status, document.applied, document.last_event_id)
+        return cls(
+            document.as_assigned(),
+            document.status,
+            document.applied,
+            document.last_event_id,
+            document.awaiting_reply,
+            document.rounds,
+        )
 
     @classmethod
     def missing(cls) -> "TrackedAppeal":
         return cls(None, "", frozenset(), "")
 
     def apply(self, change: StatusChange) -> None:
-        self.status = change.status
+        self.status = change.resulting_status
         self.applied = self.applied | {change.event_id}
         self.last_event_id = change.event_id
+        self.rounds = change.round
+        if change.awaiting is not None:
+            self.awaiting = change.awaiting
         if change.reroute is not None:
             self.appeal = change.reroute
+        if change.new_due_at is not None and self.appeal is not None:
+            assignment = self.appeal.assignment.model_copy(update={"due_at": change.new_due_at})
+            self.appeal = self.appeal.model_copy(update={"assignment": assignment})
 
 
 @dataclass(frozen=True)
@@ -245,6 +365,8 @@ class ReportWrites:
     changes: list[StatusChange] = field(default_factory=list)
     closed_incidents: Mapping[str, list[str]] = field(default_factory=dict)
     at: datetime | None = None
+    # Each changed appeal's due time before the batch, so each history entry records the due time in force.
+    due_before: Mapping[str, datetime | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -273,7 +395,9 @@ def decide_reports(
     verdicts: list[tuple[str, str]] = []
     for update in updates:
         appeal = tracked.get(update.appeal_id, TrackedAppeal.missing())
-        verdict = judge_update(update, appeal.appeal, appeal.status, appeal.applied, routing, now)
+        verdict = judge_update(
+            update, appeal.appeal, appeal.status, appeal.applied, routing, now, appeal.awaiting, appeal.rounds
+        )
         verdicts.append((update.status, type(verdict).__name__ if verdict else "repeated"))
         if isinstance(verdict, Refusal):
             refusals.append(Refused(str(update.event_id), verdict))
@@ -306,13 +430,21 @@ def decide_reports(
     # One announcement per appeal, its latest.
     latest = list({appeal.appeal_id: appeal for appeal in reroutes}.values())
     return ReportDecision(
-        writes=ReportWrites(changes, closed, now),
+        writes=ReportWrites(changes, closed, now, due_before(changes, snapshot.appeals)),
         events=Announcements(
             assigned=latest, tasks=[department_task(appeal, routing) for appeal in latest], statuses=statuses
         ),
         refusals=refusals,
         verdicts=verdicts,
     )
+
+
+def due_before(changes: Sequence[StatusChange], appeals: Mapping[str, AppealDoc]) -> dict[str, datetime | None]:
+    return {
+        change.appeal_id: assignment.due_at
+        for change in changes
+        if (document := appeals.get(change.appeal_id)) is not None and (assignment := document.assignment)
+    }
 
 
 def _incident_changes(
