@@ -14,6 +14,7 @@ from services.console.auth import role_required
 from services.console.boards import BoardsDep, ensure_board_indexes
 from services.console.clients import Refused, Unavailable
 from services.console.pages import Screen, render
+from services.console.queues import TRIAGE
 from services.console.repository import UserDoc
 from services.console.routes.desk import ClientsDep
 
@@ -85,4 +86,6 @@ async def decide(
             errors=outcome.fields,
             refusal=outcome.detail,
         )
+    # Decided: it leaves the queue now; the dispatcher's appeals.assigned puts it where it went.
+    boards.queues.leave(appeal_id, TRIAGE)
     return RedirectResponse(f"/triage?done={appeal_id}", status_code=303)
