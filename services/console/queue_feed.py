@@ -63,6 +63,8 @@ class QueueFeed:
         self.broker = build_broker(settings)
         self.subscribers = _subscribe(self.broker, book, settings)
         self._task: asyncio.Task | None = None
+        # Set once the queues are first read from the store: the console is ready from then on.
+        self.built = asyncio.Event()
 
     async def reconcile(self) -> None:
         """One projected scan of the store's open appeals, merged into the book."""
@@ -79,13 +81,18 @@ class QueueFeed:
         self._task = asyncio.create_task(self._build_then_reconcile(), name="queue feed")
 
     async def _build_then_reconcile(self) -> None:
-        await self._positions()
+        try:
+            await self._positions()
+        except Exception:
+            # Built anyway: what a missing position lets slip past, the next reconciliation reads from the store.
+            logger.exception("the queues' consumers did not report their positions; reading the store anyway")
         while not self.book.built:
             try:
                 await self.reconcile()
             except Exception:
                 logger.exception("the queues could not be read from the store; trying again")
                 await asyncio.sleep(2.0)
+        self.built.set()
         await self.reconciliation.loop()
 
     async def _positions(self) -> None:
@@ -109,16 +116,21 @@ class QueueFeed:
 def _subscribe(broker: KafkaBroker, book: QueueBook, settings: ServiceSettings) -> list[Any]:
     """One subscriber per topic, each accept -> decide (the moves) -> apply (to the book); nothing to publish."""
 
-    @broadcast_subscriber(broker, topics.APPEALS_ASSIGNED, settings=settings, title="appeals.assigned:console")
+    assigned, statuses = (
+        broadcast_subscriber(broker, topic, settings=settings, title=f"{topic}:console")
+        for topic in (topics.APPEALS_ASSIGNED, topics.APPEALS_STATUS)
+    )
+
+    @assigned
     async def on_appeals_assigned(records: list[Any]) -> None:
         accepted = await accept(records, AppealAssigned, skip_record)
         moves = moves_of_assigned([item.event for item in accepted])
         queue_moves.labels("assigned").inc(book.apply(moves))
 
-    @broadcast_subscriber(broker, topics.APPEALS_STATUS, settings=settings, title="appeals.status:console")
+    @statuses
     async def on_appeals_status(records: list[Any]) -> None:
         accepted = await accept(records, AppealStatusChanged, skip_record)
         moves = moves_of_statuses([item.event for item in accepted])
         queue_moves.labels("status").inc(book.apply(moves))
 
-    return [on_appeals_assigned, on_appeals_status]
+    return [assigned, statuses]
