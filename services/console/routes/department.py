@@ -50,7 +50,8 @@ ACTIONS = {
 COMMENT_REQUIRED = ("resolved", "rejected", "misrouted")
 # After these reports the appeal is no longer the department's open task.
 LEAVES_THE_BOARD = ("resolved", "rejected", "misrouted")
-TASKS_SHOWN = 100
+# A board shows the soonest due this many; the heading counts them all. Each row is one appeal read from the store.
+TASKS_SHOWN = 50
 
 
 def reports(request: Request) -> DepartmentUpdates:
@@ -94,6 +95,7 @@ async def department_board(request: Request, user: DepartmentStaff, boards: Boar
         department=department,
         tasks=tasks,
         total=total,
+        shown=TASKS_SHOWN,
         incidents=incidents,
         now=utcnow(),
         done=request.query_params.get("done"),
