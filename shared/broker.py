@@ -71,18 +71,33 @@ def batch_subscriber(
     service's group)."""
     return router.subscriber(
         *topics,
-        batch=True,
         group_id=group_id or settings.group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK,
-        max_records=settings.batch_max_records,
-        batch_timeout_ms=settings.batch_timeout_ms,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        decoder=raw_records,
+        **_batches(settings),
         **kwargs,
     )
+
+
+def broadcast_subscriber(router: KafkaRouter | KafkaBroker, topic: str, *, settings: ServiceSettings, **kwargs: Any):
+    """Every instance of the service reads every record of `topic`: no consumer group (the consumer takes all the
+    partitions), from the log's end as it starts, and nothing committed. For a view an instance keeps in its own
+    memory and builds from the store at start, so it needs what happens from then on, and all of it."""
+    return router.subscriber(
+        topic, group_id=None, auto_offset_reset="latest", ack_policy=AckPolicy.MANUAL, **_batches(settings), **kwargs
+    )
+
+
+def _batches(settings: ServiceSettings) -> dict[str, Any]:
+    return {
+        "batch": True,
+        "max_records": settings.batch_max_records,
+        "batch_timeout_ms": settings.batch_timeout_ms,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "decoder": raw_records,
+    }
 
 
 # A fetch held this long answers even when no record waits; its high watermark is the log's true end.

@@ -17,9 +17,12 @@ from services.console.auth import PasswordChangeRequired, SignInLimits, SignInRe
 from services.console.clients import ServiceClients
 from services.console.metrics import RequestMetrics
 from services.console.pages import render
+from services.console.queue_feed import QueueFeed
+from services.console.queues import QueueBook
 from services.console.repository import AppealReads, UserRepository
 from services.console.routes import appeal, department, desk, health, search, sign_in, supervisor, triage
 from services.console.settings import ConsoleSettings
+from shared.contracts.base import utcnow
 from shared.errors import TransientError
 from shared.metrics import registry
 from shared.store import Store
@@ -52,9 +55,11 @@ def create_app(settings: ConsoleSettings | None = None, clients: ServiceClients 
         except Exception:
             # The store may come later; the pages say so meanwhile.
             logger.exception("could not build the console's indexes at start-up")
+        await app.state.queue_feed.start()
         try:
             yield
         finally:
+            await app.state.queue_feed.stop()
             await clients.close()
             await store.close()
 
@@ -70,6 +75,8 @@ def create_app(settings: ConsoleSettings | None = None, clients: ServiceClients 
     app.state.store = store
     app.state.users = UserRepository(store)
     app.state.appeals = AppealReads(store)
+    app.state.queues = QueueBook()
+    app.state.queue_feed = QueueFeed(store, app.state.queues, settings, settings.queue_reconcile_s, utcnow)
     app.state.clients = clients
     app.state.taxonomy = cached_taxonomy(settings.taxonomy_path)
     app.state.sign_in_limits = SignInLimits(

@@ -34,6 +34,20 @@ desk_registrations = Counter(
 )
 
 
+queue_moves = Counter(
+    "cityline_console_queue_moves",
+    "Changes of place in the console's in-memory queues, by what caused them (assigned, status, store)",
+    ["source"],
+    registry=registry,
+)
+queue_scan_seconds = Histogram(
+    "cityline_console_queue_scan_seconds",
+    "Time of one scan of the store's open appeals that builds or reconciles the console's queues",
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+    registry=registry,
+)
+
+
 class RequestMetrics:
     """Times every request by the route that answered it (unmatched paths share one label)."""
 

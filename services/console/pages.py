@@ -6,12 +6,14 @@ A new screen is a routes module (a router and its `SCREENS`), a template, and th
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from services.console.auth import CSRF_FIELD, CSRF_HEADER, csrf_token
 from services.console.i18n import LANGUAGES, choose_language, translations
@@ -51,10 +53,25 @@ def spoken_number(appeal_id: str) -> str:
     return " ".join(groups)
 
 
+Choices = tuple[tuple[str, str], ...]
+
+
+@lru_cache(maxsize=1024)
+def options(choices: Choices, selected: str | None = None) -> Markup:
+    """The <option>s of a choice of (code, name), `selected` marked: rendered once per choice and selection, so a
+    page with a choice on each of its 50 rows does not render the same hundred options 50 times."""
+    return Markup(
+        "".join(
+            f'<option value="{escape(code)}"{" selected" if code == selected else ""}>{escape(name)}</option>'
+            for code, name in choices
+        )
+    )
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["local"] = local_time
 templates.env.filters["spoken"] = spoken_number
-templates.env.globals.update(CSRF_FIELD=CSRF_FIELD, CSRF_HEADER=CSRF_HEADER, LANGUAGES=LANGUAGES)
+templates.env.globals.update(CSRF_FIELD=CSRF_FIELD, CSRF_HEADER=CSRF_HEADER, LANGUAGES=LANGUAGES, options=options)
 
 
 def language_of(request: Request) -> str:

@@ -41,8 +41,13 @@ class ConsoleSettings(ServiceSettings):
     sign_in_attempts_per_ip: int = Field(20, ge=1)
     sign_in_window_s: int = Field(300, ge=1)
     page_size: int = Field(25, ge=1, le=200)
-    # The supervisor board's figures are computed in the background this often; the page shows the latest.
-    supervisor_refresh_s: float = Field(30.0, gt=0)
+    # The supervisor board's figures of what happened (today's intake, 30 days' resolutions, open incidents) are
+    # grouped from the store in the background this often; the page shows the latest with its time. What is open
+    # and overdue is live, from the queues.
+    supervisor_refresh_s: float = Field(300.0, gt=0)
+    # The queues in memory follow the dispatcher's events; a scan of the store's open appeals this often heals a
+    # missed one (each scan reads every open appeal: hours, not seconds).
+    queue_reconcile_s: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
     def _real_secret_outside_development(self) -> "ConsoleSettings":

@@ -16,6 +16,7 @@ from cityline.users import new_user
 from services.console.boards import BoardReads, ensure_board_indexes
 from services.console.department_updates import DepartmentUpdates
 from services.console.main import create_app
+from services.console.queues import QueueBook
 from services.console.repository import UserRepository
 from services.console.routes.supervisor import LatestBoard
 from services.console.settings import ConsoleSettings
@@ -67,7 +68,7 @@ def _appeal(status: str, department: str, *, hours_ago: float, due_in_hours: flo
 
 async def test_the_boards_read_queue_tasks_and_figures(stack):
     store = _store(stack)
-    reads = BoardReads(store)
+    reads = BoardReads(store, QueueBook())
     department = f"test_{uuid.uuid4().hex[:10]}"
     now = utcnow()
     queue = [
@@ -89,6 +90,7 @@ async def test_the_boards_read_queue_tasks_and_figures(stack):
     try:
         await ensure_board_indexes(store)
         await store.db[APPEALS].insert_many(documents)
+        reads.queues.reconcile(await reads.open_appeals(), now)  # the queues a console starting now builds
         entries, waiting = await reads.triage_queue(limit=500)
         ours = [entry for entry in entries if entry.appeal.appeal_id in {d["_id"] for d in queue}]
         assert [(entry.appeal.appeal_id, entry.reason) for entry in ours] == [
@@ -101,7 +103,7 @@ async def test_the_boards_read_queue_tasks_and_figures(stack):
         tasks, total = await reads.department_tasks(department, limit=10)
         assert [task.appeal_id for task in tasks] == [late["_id"], soon["_id"], later["_id"]] and total == 3
 
-        board = await reads.supervisor_board(now, now - timedelta(hours=24))
+        board = await reads.supervisor_board(now, await reads.supervisor_history(now, now - timedelta(hours=24)))
         (line,) = [line for line in board.departments if line.department == department]
         assert (line.open, line.overdue, line.closed, line.on_time) == (3, 1, 2, 1)
         assert line.on_time_share == 0.5
@@ -137,7 +139,7 @@ def _console(stack):
     app = create_app(settings)
     # The routers' lifespans are not run by the ASGI transport: what they would open, opened here.
     app.state.department_updates = DepartmentUpdates(settings)
-    app.state.supervisor_board = LatestBoard(BoardReads(app.state.store))
+    app.state.supervisor_board = LatestBoard(BoardReads(app.state.store, app.state.queues))
     return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console", timeout=60)
 
 
@@ -148,6 +150,7 @@ async def test_a_department_reports_on_dept_updates_and_cannot_open_another_depa
     app, client = _console(stack)
     try:
         await store.db[APPEALS].insert_many([ours, theirs])
+        await app.state.queue_feed.reconcile()  # the queues as a console starting now reads them
         async with client:
             await _signed_in(stack, client, "department", "kyivvodokanal")
             board = await client.get("/department")
@@ -196,6 +199,7 @@ async def test_the_supervisor_sees_the_overdue_and_exports_what_is_shown(stack):
     app, client = _console(stack)
     try:
         await store.db[APPEALS].insert_one(late)
+        await app.state.queue_feed.reconcile()
         async with client:
             await _signed_in(stack, client, "supervisor")
             computing = await client.get("/supervisor")

@@ -48,7 +48,10 @@ ACTIONS = {
 }
 # The resident reads the comment of these: it may not be empty.
 COMMENT_REQUIRED = ("resolved", "rejected", "misrouted")
-TASKS_SHOWN = 100
+# After these reports the appeal is no longer the department's open task.
+LEAVES_THE_BOARD = ("resolved", "rejected", "misrouted")
+# A board shows the soonest due this many; the heading counts them all. Each row is one appeal read from the store.
+TASKS_SHOWN = 50
 
 
 def reports(request: Request) -> DepartmentUpdates:
@@ -92,6 +95,7 @@ async def department_board(request: Request, user: DepartmentStaff, boards: Boar
         department=department,
         tasks=tasks,
         total=total,
+        shown=TASKS_SHOWN,
         incidents=incidents,
         now=utcnow(),
         done=request.query_params.get("done"),
@@ -188,4 +192,8 @@ async def report(
     outage = await publisher.publish(update)
     if isinstance(outage, Unavailable):
         return refused(503, outage=outage.service)
+    if status in LEAVES_THE_BOARD:
+        # Reported closed or sent back: it leaves the board now; the dispatcher's event confirms it (a report it
+        # refused puts it back at the queues' next reconciliation with the store).
+        boards.queues.leave(appeal_id, appeal.department or "")
     return RedirectResponse(f"/department?done={action}&appeal={appeal_id}", status_code=303)

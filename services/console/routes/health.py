@@ -1,4 +1,5 @@
-"""/health and /ready, as every service answers them: alive, and able to serve (the store answers in time)."""
+"""/health and /ready, as every service answers them: alive, and able to serve (the store answers in time and the
+queues in memory are built)."""
 
 import asyncio
 
@@ -25,6 +26,8 @@ async def ready(request: Request) -> JSONResponse:
         await asyncio.wait_for(request.app.state.store.db.command("ping"), READY_PROBE_TIMEOUT_S)
     except (PyMongoError, TimeoutError):
         reasons.append(f"the store does not answer within {READY_PROBE_TIMEOUT_S} s")
+    if not request.app.state.queues.built:
+        reasons.append("the queues are still being read from the store")
     body = {"service": "console", "ready": not reasons, "reasons": reasons}
     headers = {"retry-after": "5"} if reasons else {}
     return JSONResponse(body, status_code=503 if reasons else 200, headers=headers)

@@ -2,9 +2,10 @@
 department, each department's on-time share of the appeals it resolved in the last 30 days, the overdue appeals
 themselves and the open incidents; the same figures as CSV (one row per figure, for a spreadsheet).
 
-The figures group every open appeal and every appeal resolved in 30 days: on a large store that is far more than one
-page request may read. A background job computes them every `supervisor_refresh_s` (30 s by default) and the page
-and the CSV show the latest, with the time they were computed, so every request reads nothing from the store.
+What is open and overdue comes from the console's queues in memory, as of the request, and the page reads only the
+overdue appeals it lists. Today's intake and the 30 days' resolutions group far more appeals than one page request may
+read: a background job computes them every `supervisor_refresh_s` (300 s by default) and the page and the CSV show
+the latest, with the time they were computed.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from services.console.auth import role_required
-from services.console.boards import BoardReads, SupervisorBoard
+from services.console.boards import BoardReads, SupervisorBoard, SupervisorHistory
 from services.console.pages import KYIV, Screen, render
 from services.console.repository import UserDoc
 from shared.contracts.base import utcnow
@@ -27,22 +28,26 @@ from shared.service import Periodic
 
 
 class LatestBoard:
-    """The supervisor board as last computed (None until the first computation ends)."""
+    """The supervisor's figures grouped from the store as last computed (None until the first computation ends)."""
 
     def __init__(self, reads: BoardReads) -> None:
         self.reads = reads
-        self.board: SupervisorBoard | None = None
-        self.computed_at: datetime | None = None
+        self.history: SupervisorHistory | None = None
 
     async def refresh(self) -> None:
         now = utcnow()
-        self.board = await self.reads.supervisor_board(now, kyiv_day_start(now))
-        self.computed_at = now
+        self.history = await self.reads.supervisor_history(now, kyiv_day_start(now))
+
+    async def board(self) -> SupervisorBoard | None:
+        """The board now: the last history with what is open and overdue this moment."""
+        if self.history is None:
+            return None
+        return await self.reads.supervisor_board(utcnow(), self.history)
 
 
 @asynccontextmanager
 async def board_refresh(app: FastAPI):
-    latest = app.state.supervisor_board = LatestBoard(BoardReads(app.state.store))
+    latest = app.state.supervisor_board = LatestBoard(BoardReads(app.state.store, app.state.queues))
     job = Periodic("supervisor board", latest.refresh, app.state.settings.supervisor_refresh_s, first_delay_s=0)
     task = asyncio.create_task(job.loop(), name=job.name)
     try:
@@ -70,20 +75,21 @@ def kyiv_day_start(now: datetime) -> datetime:
 
 @router.get("")
 async def supervisor_board(request: Request, user: Supervisor, latest: LatestDep):
-    return render(request, "supervisor.html", user, board=latest.board, now=latest.computed_at)
+    board = await latest.board()
+    return render(request, "supervisor.html", user, board=board, now=latest.history and latest.history.computed_at)
 
 
 @router.get("/export.csv")
 async def supervisor_export(request: Request, user: Supervisor, latest: LatestDep):
-    board, now = latest.board, latest.computed_at
-    if board is None or now is None:
+    board = await latest.board()
+    if board is None or latest.history is None:
         return Response("the figures are still being computed; try again in a moment", status_code=503)
     taxonomy = request.app.state.taxonomy
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     writer.writerows(board_rows(board, taxonomy))
-    filename = f"cityline-supervisor-{now.astimezone(KYIV):%Y-%m-%d-%H%M}.csv"
+    filename = f"cityline-supervisor-{latest.history.computed_at.astimezone(KYIV):%Y-%m-%d-%H%M}.csv"
     return Response(
         # A byte-order mark, so that spreadsheet programs read the Ukrainian names as UTF-8.
         "\ufeff" + out.getvalue(),

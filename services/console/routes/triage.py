@@ -14,6 +14,7 @@ from services.console.auth import role_required
 from services.console.boards import BoardsDep, ensure_board_indexes
 from services.console.clients import Refused, Unavailable
 from services.console.pages import Screen, render
+from services.console.queues import TRIAGE
 from services.console.repository import UserDoc
 from services.console.routes.desk import ClientsDep
 
@@ -37,6 +38,17 @@ AppealNumber = Annotated[str, PathParam(pattern=r"^\d{7,12}$")]
 QUEUE_LENGTH = 50
 
 
+def decision_choices(taxonomy) -> dict[str, tuple[tuple[str, str], ...]]:
+    """What an operator may choose for an appeal in triage: any category but "unclassified", any department but the
+    contact center itself."""
+    return {
+        "category_choices": tuple((code, c.name) for code, c in taxonomy.categories.items() if code != "unclassified"),
+        "department_choices": tuple(
+            (code, taxonomy.department_name(code)) for code in taxonomy.department_codes() if code != "contact_center"
+        ),
+    }
+
+
 async def _queue(request: Request, user: UserDoc, boards, status_code: int = 200, **context):
     entries, waiting = await boards.triage_queue(QUEUE_LENGTH)
     return render(
@@ -47,6 +59,7 @@ async def _queue(request: Request, user: UserDoc, boards, status_code: int = 200
         entries=entries,
         waiting=waiting,
         errors=context.pop("errors", {}),
+        **decision_choices(request.app.state.taxonomy),
         **context,
     )
 
@@ -85,4 +98,6 @@ async def decide(
             errors=outcome.fields,
             refusal=outcome.detail,
         )
+    # Decided: it leaves the queue now; the dispatcher's appeals.assigned puts it where it went.
+    boards.queues.leave(appeal_id, TRIAGE)
     return RedirectResponse(f"/triage?done={appeal_id}", status_code=303)
