@@ -30,7 +30,6 @@ from shared.contracts.classifier import Classification
 from shared.contracts.intake import Address, AppealRegistered
 from shared.taxonomy import Taxonomy, TaxonomyError, load_taxonomy
 
-
 # The labelled appeals: the second opinion's training data and the baseline --eval compares the rules with.
 LABELLED = Path(__file__).parent.parent / "datasets" / "appeals"
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cityline.classify import LABELLED
 from services.classifier.domain import Policy, weigh_second_opinion
 from services.classifier.opinion import Example, LearnedModel, ModelError, read_labelled, train
 from services.classifier.ruleset import UNCLASSIFIED
