@@ -27,7 +27,7 @@ OPERATOR_SCHEMAS = {
     "KafkaTopic": "strimzi-kafkatopic.json",
     "MongoDBCommunity": "mongodbcommunity.json",
 }
-SERVICES = ("intake", "classifier", "dispatcher", "notifier", "console")
+SERVICES = ("intake", "classifier", "dispatcher", "notifier", "console", "knowledge")
 SECRET_NAMES = {"cityline-secrets", "cityline-mongodb-uri"}
 
 
