@@ -25,7 +25,7 @@ _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)
 def stack_of_its_own(run_dir: Path, service_env: dict[str, str] | None = None) -> EmbeddedStack:
     """An embedded broker, store and sinks on free ports with a database of their own: no other run's consumers
     join its groups."""
-    ports = ("broker", "store", "sms_sink", "smtp_sink", *CONSUMER_SERVICES)
+    ports = ("broker", "s3", "store", "sms_sink", "smtp_sink", "knowledge", "console", *CONSUMER_SERVICES)
     settings = StackSettings(run_dir=run_dir, **{f"{name}_port": free_port() for name in ports})
     database = f"cityline_replicas_{uuid.uuid4().hex[:8]}"
     return EmbeddedStack(settings, database=database, service_env=dict(service_env or {}))

@@ -40,12 +40,14 @@ def _stack_settings(run_dir) -> StackSettings:
     return StackSettings(
         run_dir=run_dir,
         broker_port=free_port(),
+        s3_port=free_port(),
         store_port=free_port(),
         intake_port=free_port(),
         classifier_port=free_port(),
         dispatcher_port=free_port(),
         notifier_port=free_port(),
         knowledge_port=free_port(),
+        console_port=free_port(),
         sms_sink_port=free_port(),
         smtp_sink_port=free_port(),
     )

@@ -302,6 +302,7 @@ async def test_the_monthly_report_on_a_known_set(stack):
 
 async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_and_the_disputes(stack):
     from services.console.boards import BoardReads
+    from services.console.queues import QueueBook
     from shared.settings import ConnectionSettings
     from shared.store import Store
 
@@ -342,7 +343,10 @@ async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_a
     documents = [landline, mobile, with_email, disputed]
     try:
         await store.db["appeals"].insert_many(documents)
-        board = await BoardReads(store).supervisor_board(now, now.replace(hour=0, minute=0))
+        reads = BoardReads(store, QueueBook())
+        reads.queues.reconcile(await reads.open_appeals(), now)  # the queues a console starting now builds
+        history = await reads.supervisor_history(now, now.replace(hour=0, minute=0))
+        board = await reads.supervisor_board(now, history)
         (quality,) = [line for line in board.quality if line.department == department]
         assert (quality.resolved, quality.on_time, quality.reopens) == (4, 4, 0)
         assert quality.median_hours_to_resolve == pytest.approx(30, abs=0.01)
