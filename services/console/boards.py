@@ -101,6 +101,7 @@ class SupervisorHistory:
     on_time_since: datetime
     # Execution control: this month's quality by department, residents to ask for their verdict by phone, and
     # resolutions the resident disputed twice (the supervisor decides).
+    month: str = ""
     quality: list[DepartmentQuality] = field(default_factory=list)
     callbacks: list[AppealSummary] = field(default_factory=list)
     disputed: list[AppealSummary] = field(default_factory=list)
@@ -116,6 +117,7 @@ class SupervisorBoard:
     incidents: list[IncidentLine]
     open_incidents: int
     on_time_since: datetime
+    month: str = ""
     quality: list[DepartmentQuality] = field(default_factory=list)
     callbacks: list[AppealSummary] = field(default_factory=list)
     disputed: list[AppealSummary] = field(default_factory=list)
@@ -247,7 +249,8 @@ class BoardReads:
             for document in await _read(incidents_cursor.sort("last_at", DESCENDING).limit(20).to_list())
         ]
         open_incidents = await _read(self.store.db[INCIDENTS].count_documents({"status": "open"}))
-        month_start, month_end = month_bounds(day_start.strftime("%Y-%m"))
+        month = day_start.strftime("%Y-%m")
+        month_start, month_end = month_bounds(month)
         resolved_this_month = await _read(
             self.appeals.find(history_query(month_start, month_end), {"registered_at": 1, "history": 1}).to_list()
         )
@@ -270,6 +273,7 @@ class BoardReads:
             incidents=incidents,
             open_incidents=open_incidents,
             on_time_since=since,
+            month=month,
             quality=department_quality(resolved_this_month, month_start, month_end),
             callbacks=[summary(document) for document in awaiting if phone_only(document.get("contact") or {})][:50],
             disputed=[summary(document) for document in disputed],
@@ -294,6 +298,7 @@ class BoardReads:
             incidents=history.incidents,
             open_incidents=history.open_incidents,
             on_time_since=history.on_time_since,
+            month=history.month,
             quality=history.quality,
             callbacks=history.callbacks,
             disputed=history.disputed,

@@ -303,6 +303,8 @@ async def test_the_monthly_report_on_a_known_set(stack):
 async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_and_the_disputes(stack):
     from services.console.boards import BoardReads
     from services.console.queues import QueueBook
+    from services.console.routes.supervisor import board_rows
+    from shared.taxonomy import load_taxonomy
     from shared.settings import ConnectionSettings
     from shared.store import Store
 
@@ -353,6 +355,9 @@ async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_a
         called = {appeal.appeal_id for appeal in board.callbacks}
         assert landline["_id"] in called and not called & {mobile["_id"], with_email["_id"], disputed["_id"]}
         assert disputed["_id"] in {appeal.appeal_id for appeal in board.disputed}
+        # The board's CSV carries the month's quality as the page shows it.
+        exported = list(board_rows(board, load_taxonomy(ConnectionSettings().taxonomy_path)))
+        assert (f"quality_{now:%Y-%m}", department, "", "resolved", 4) in exported
     finally:
         await store.db["appeals"].delete_many({"_id": {"$in": [d["_id"] for d in documents]}})
         await store.close()
