@@ -304,9 +304,9 @@ async def test_the_supervisor_board_shows_the_months_quality_whom_to_call_back_a
     from services.console.boards import BoardReads
     from services.console.queues import QueueBook
     from services.console.routes.supervisor import board_rows
-    from shared.taxonomy import load_taxonomy
     from shared.settings import ConnectionSettings
     from shared.store import Store
+    from shared.taxonomy import load_taxonomy
 
     store = Store.from_settings(ConnectionSettings(mongodb_uri=stack.store_uri, mongodb_database=stack.database))
     now = utcnow()
