@@ -141,6 +141,11 @@ class Periodic:
                 await self.run()
             except Exception:
                 logger.exception("%s failed; next try in %.0f s", self.name, self.interval_s)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # The run was cancelled and a library swallowed the CancelledError (PyMongo's async network layer
+                # can): the loop ends here rather than sleeping a whole interval on a stop that waits for it.
+                raise asyncio.CancelledError
             await asyncio.sleep(self.interval_s)
 
 
