@@ -78,7 +78,7 @@ def test_keda_reads_the_lag_of_every_topic_each_service_consumes() -> None:
     wanted = topic_partitions()
     scaling = [doc for doc in yaml.safe_load_all((ROOT / "deploy/k8s/base/scaling.yaml").read_text()) if doc]
     scaled = {doc["metadata"]["name"]: doc["spec"] for doc in scaling if doc["kind"] == "ScaledObject"}
-    assert set(scaled) == {"intake", "classifier", "dispatcher", "notifier"}
+    assert set(scaled) == {"intake", "classifier", "dispatcher", "notifier", "knowledge"}
     for service, spec in scaled.items():
         topics = {t["metadata"]["topic"] for t in spec["triggers"] if t["type"] == "kafka"}
         assert topics == consumed_topics(service), service
