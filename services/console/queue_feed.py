@@ -34,8 +34,6 @@ from shared.store import Store
 logger = logging.getLogger(__name__)
 
 # How long the feed waits for its consumers' positions at start before it scans anyway (the reconciliation heals).
-# How long a stop waits for the queues' consumers to leave.
-STOP_WAIT_S = 5.0
 POSITION_WAIT_S = 15.0
 
 
@@ -112,13 +110,7 @@ class QueueFeed:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        # A consumer without a group can sit in a fetch that its stop waits for without end; the console's shutdown
-        # must not: after STOP_WAIT_S the consumers are left to the process's exit.
-        stopping = asyncio.create_task(self.broker.stop(), name="queue feed stop")
-        done, _ = await asyncio.wait({stopping}, timeout=STOP_WAIT_S)
-        if not done:
-            stopping.cancel()
-            logger.warning("the queues' consumers did not stop within %.0f s; left to the process's exit", STOP_WAIT_S)
+        await self.broker.stop()
 
 
 def _subscribe(broker: KafkaBroker, book: QueueBook, settings: ServiceSettings) -> list[Any]:
